@@ -1,0 +1,11 @@
+/**
+ * The single DynamoDB table's key schema, shared by the CDK stack and the local bootstrap so that the
+ * table tests run against is the table AWS gets.
+ */
+export const TABLE_KEYS = { partition: "pk", sort: "sk" } as const;
+
+/** Index that lists work for the certificate sweeper by its next deadline, never by scanning. */
+export const SWEEP_INDEX = { name: "by-deadline", partition: "sweepShard", sort: "deadline" } as const;
+
+/** Attribute DynamoDB's TTL deletes items by (epoch seconds). */
+export const TTL_ATTRIBUTE = "expiresAt";

@@ -1,0 +1,53 @@
+"""Run moto's server on loopback with the settings Tether's tests rely on.
+
+Started by local/moto.ts from the project's own venv. Prints one line, "READY <port>", once the server
+answers, and exits when its standard input closes (so the emulator never outlives the Node process that
+started it) or on SIGTERM/SIGINT.
+"""
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+import urllib.request
+
+# IoT certificate ids must be the SHA-256 of the DER, as on AWS, and garbage PEMs must be refused. The
+# /moto-api/config endpoint ignores the "iot" key, so the flag is set in this process before any request.
+from moto.core.config import default_user_config
+
+default_user_config["iot"]["use_valid_cert"] = True
+
+from moto.server import ThreadedMotoServer  # noqa: E402  (after the config above, on purpose)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args()
+
+    # Request lines would drown test output; errors still reach stderr.
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address=args.host, port=args.port, verbose=False)
+    server.start()
+    with urllib.request.urlopen(f"http://{args.host}:{args.port}/moto-api/data.json", timeout=10):
+        pass
+    print(f"READY {args.port}", flush=True)
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+
+    def watch_stdin() -> None:
+        sys.stdin.read()
+        stop.set()
+
+    threading.Thread(target=watch_stdin, daemon=True).start()
+    stop.wait()
+    server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,22 @@
+import { beforeAll, inject } from "vitest";
+import { createAwsClients } from "../../functions/adapters/aws-clients.ts";
+import { bootstrapLocal } from "../../local/bootstrap.ts";
+import { setLocalTestBed } from "../support/test-bed.ts";
+import { LOCAL_AWS_ENV } from "./local-aws-env.ts";
+
+// Every test file starts from an empty emulator: reset, bootstrap again, and hand the broker the new CA.
+beforeAll(async () => {
+  const awsEndpoint = inject("awsEndpoint");
+  Object.assign(process.env, LOCAL_AWS_ENV(awsEndpoint));
+  const reset = await fetch(`${awsEndpoint}/moto-api/reset`, { method: "POST" });
+  if (!reset.ok) throw new Error(`moto reset answered ${reset.status}`);
+  const clients = createAwsClients();
+  const env = await bootstrapLocal(clients);
+  const tls = await fetch(inject("brokerAdminUrl"), {
+    method: "PUT",
+    headers: { authorization: `Bearer ${inject("brokerAdminToken")}` },
+    body: JSON.stringify({ caPem: env.caCertPem, ...env.broker }),
+  });
+  if (!tls.ok) throw new Error(`broker refused the new TLS material: ${tls.status}`);
+  setLocalTestBed({ env, clients, awsEndpoint, brokerPort: inject("brokerPort") });
+});

@@ -1,0 +1,29 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    // Pinned so a run never waits on a watcher, in CI or on a laptop.
+    watch: false,
+    projects: [
+      {
+        test: {
+          name: "unit",
+          include: ["test/unit/**/*.test.ts"],
+        },
+      },
+      {
+        test: {
+          name: "integration",
+          include: ["test/integration/**/*.test.ts", "test/e2e/**/*.test.ts"],
+          // One moto and one broker for the whole run (started here), reset before every file (setup file).
+          globalSetup: ["test/setup/local-aws.global.ts"],
+          setupFiles: ["test/setup/local-aws.per-file.ts"],
+          // Files share the emulator, so they run one after the other.
+          fileParallelism: false,
+          testTimeout: 30_000,
+          hookTimeout: 60_000,
+        },
+      },
+    ],
+  },
+});
