@@ -158,7 +158,7 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
   const recheck = setInterval(() => {
     if (rechecking) return;
     rechecking = true;
-    recheckAll().finally(() => {
+    void recheckAll().finally(() => {
       rechecking = false;
     });
   }, recheckIntervalMs);
