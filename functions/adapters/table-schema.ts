@@ -9,3 +9,6 @@ export const SWEEP_INDEX = { name: "by-deadline", partition: "sweepShard", sort:
 
 /** Attribute DynamoDB's TTL deletes items by (epoch seconds). */
 export const TTL_ATTRIBUTE = "expiresAt";
+
+/** Sweep work is spread over this many index partitions so no single partition gets hot. */
+export const SWEEP_SHARDS = 8;

@@ -1,0 +1,40 @@
+import { z } from "zod";
+import { DEVICE_POLICY_NAME } from "../core/iot-policy.ts";
+
+/** Environment variable names, shared with the CDK stack that sets them. */
+export const ENV = {
+  tableName: "TABLE_NAME",
+  caArn: "CA_ARN",
+  caSigningAlgorithm: "CA_SIGNING_ALGORITHM",
+  devicePolicyName: "DEVICE_POLICY_NAME",
+  defaultBrokerUrl: "DEFAULT_BROKER_URL",
+  secretHashKey: "SECRET_HASH_KEY",
+  serviceVersion: "SERVICE_VERSION",
+} as const;
+
+const schema = z.object({
+  [ENV.tableName]: z.string().min(1),
+  [ENV.caArn]: z.string().startsWith("arn:"),
+  [ENV.caSigningAlgorithm]: z
+    .enum(["SHA256WITHECDSA", "SHA384WITHECDSA", "SHA512WITHECDSA", "SHA256WITHRSA", "SHA384WITHRSA", "SHA512WITHRSA"])
+    .default("SHA256WITHECDSA"),
+  [ENV.devicePolicyName]: z.string().min(1).default(DEVICE_POLICY_NAME),
+  [ENV.defaultBrokerUrl]: z.string().regex(/^mqtts:\/\/[^/:]+:\d+\/?$/, "mqtts://<host>:<port>/"),
+  /** Base64 of at least 32 random bytes: the HMAC key credentials secrets are stored under. */
+  [ENV.secretHashKey]: z
+    .string()
+    .refine((v) => Buffer.from(v, "base64").length >= 32, "must be base64 of at least 32 bytes"),
+  [ENV.serviceVersion]: z.string().default("0.1.0"),
+});
+
+export type Config = z.infer<typeof schema>;
+
+/** Parses the function's environment once, at cold start; a misconfigured function fails fast and says why. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+    throw new Error(`Tether is misconfigured: ${problems}`);
+  }
+  return parsed.data;
+}

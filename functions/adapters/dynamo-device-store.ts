@@ -1,0 +1,447 @@
+import { createHash } from "node:crypto";
+import {
+  BatchGetItemCommand,
+  ConditionalCheckFailedException,
+  DeleteItemCommand,
+  type DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+  TransactionCanceledException,
+  TransactWriteItemsCommand,
+  UpdateItemCommand,
+} from "@aws-sdk/client-dynamodb";
+import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
+import {
+  DEVICE_ALREADY_REGISTERED,
+  DeviceNotFoundError,
+  REGISTRATION_LIMIT_REACHED,
+  RealmExistsError,
+  RealmNotFoundError,
+  UnprocessableError,
+} from "../core/errors.ts";
+import type { CertificateRecord, Device, Realm } from "../core/model.ts";
+import {
+  ConcurrentIssuanceError,
+  type DeviceStore,
+  type RecordIssuanceInput,
+  type RegisterDeviceInput,
+} from "../core/ports/device-store.ts";
+import { aws } from "./aws-errors.ts";
+import { SWEEP_SHARDS } from "./table-schema.ts";
+
+type Item = Record<string, unknown>;
+
+const realmKey = (name: string) => ({ pk: "REALMS", sk: name });
+const devicePk = (realm: string, deviceId: string) => `DEVICE#${realm}#${deviceId}`;
+const deviceKey = (realm: string, deviceId: string) => ({ pk: devicePk(realm, deviceId), sk: "DEVICE" });
+const certKey = (realm: string, deviceId: string, serial: string) => ({
+  pk: devicePk(realm, deviceId),
+  sk: `CERT#${serial}`,
+});
+/** Certificates are found by the sweeper through (shard, deadline); the shard spreads a fleet's writes. */
+const sweepShard = (deviceId: string) =>
+  `SWEEP#${createHash("sha256").update(deviceId).digest().readUInt8(0) % SWEEP_SHARDS}`;
+
+const m = (value: Item) => marshall(value, { removeUndefinedValues: true });
+
+/**
+ * DeviceStore on one DynamoDB table (keys in table-schema.ts). Every state change is a conditional write
+ * or a transaction, so concurrent requests can neither register a device twice nor leave two current
+ * certificates.
+ */
+export class DynamoDeviceStore implements DeviceStore {
+  constructor(
+    private readonly dynamo: DynamoDBClient,
+    private readonly tableName: string,
+  ) {}
+
+  async getRealm(name: string): Promise<Realm | undefined> {
+    const out = await aws(() =>
+      this.dynamo.send(new GetItemCommand({ TableName: this.tableName, Key: m(realmKey(name)) })),
+    );
+    return out.Item ? toRealm(unmarshall(out.Item)) : undefined;
+  }
+
+  async listRealms(): Promise<Realm[]> {
+    const realms: Realm[] = [];
+    let start: Record<string, never> | undefined;
+    do {
+      const page = await aws(() =>
+        this.dynamo.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            KeyConditionExpression: "pk = :pk",
+            ExpressionAttributeValues: m({ ":pk": "REALMS" }),
+            ...(start ? { ExclusiveStartKey: start } : {}),
+          }),
+        ),
+      );
+      for (const item of page.Items ?? []) realms.push(toRealm(unmarshall(item)));
+      start = page.LastEvaluatedKey as Record<string, never> | undefined;
+    } while (start);
+    return realms;
+  }
+
+  async createRealm(realm: Realm): Promise<void> {
+    try {
+      await aws(() =>
+        this.dynamo.send(
+          new PutItemCommand({
+            TableName: this.tableName,
+            Item: m({ ...realmKey(realm.name), ...fromRealm(realm) }),
+            ConditionExpression: "attribute_not_exists(pk)",
+          }),
+        ),
+      );
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) throw new RealmExistsError();
+      throw error;
+    }
+  }
+
+  async deleteRealm(name: string): Promise<void> {
+    try {
+      await aws(() =>
+        this.dynamo.send(
+          new DeleteItemCommand({
+            TableName: this.tableName,
+            Key: m(realmKey(name)),
+            ConditionExpression: "attribute_exists(pk)",
+          }),
+        ),
+      );
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) throw new RealmNotFoundError();
+      throw error;
+    }
+  }
+
+  async getRealmAndDevice(realm: string, deviceId: string): Promise<{ realm?: Realm; device?: Device }> {
+    let keys = [m(realmKey(realm)), m(deviceKey(realm, deviceId))];
+    const items: Item[] = [];
+    for (let attempt = 0; keys.length > 0; attempt++) {
+      if (attempt > 0) await new Promise((r) => setTimeout(r, 20 * 2 ** attempt));
+      const out = await aws(() =>
+        this.dynamo.send(
+          new BatchGetItemCommand({ RequestItems: { [this.tableName]: { Keys: keys, ConsistentRead: true } } }),
+        ),
+      );
+      items.push(...(out.Responses?.[this.tableName] ?? []).map((i) => unmarshall(i)));
+      keys = out.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
+      if (attempt > 5 && keys.length > 0) throw new Error("DynamoDB left keys unprocessed");
+    }
+    const realmItem = items.find((i) => i.pk === "REALMS");
+    const deviceItem = items.find((i) => i.sk === "DEVICE");
+    return {
+      ...(realmItem ? { realm: toRealm(realmItem) } : {}),
+      ...(deviceItem ? { device: toDevice(deviceItem) } : {}),
+    };
+  }
+
+  async registerDevice(input: RegisterDeviceInput): Promise<"created" | "renewed"> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      if (await this.renewPendingDevice(input)) return "renewed";
+      if (await this.createDevice(input)) return "created";
+      // A concurrent registration created it between our two writes: renew it (or find it confirmed).
+    }
+    throw new Error("device registration kept racing with another registration");
+  }
+
+  /** New secret for an existing, never-confirmed device; false if it does not exist. */
+  private async renewPendingDevice(input: RegisterDeviceInput): Promise<boolean> {
+    const { realm, deviceId, secretHash, introspection } = input;
+    try {
+      await aws(() =>
+        this.dynamo.send(
+          new UpdateItemCommand({
+            TableName: this.tableName,
+            Key: m(deviceKey(realm.name, deviceId)),
+            UpdateExpression: `SET secretHash = :h, credentialsInhibited = :f${introspection ? ", introspection = :i" : ""}`,
+            ConditionExpression: "attribute_exists(pk) AND attribute_not_exists(firstCredentialsRequest)",
+            ExpressionAttributeValues: m({ ":h": secretHash, ":f": false, ":i": introspection }),
+            ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+          }),
+        ),
+      );
+      return true;
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      if (error.Item) throw new UnprocessableError(DEVICE_ALREADY_REGISTERED);
+      return false;
+    }
+  }
+
+  /** Creates the device and counts it against the realm's limit, atomically; false if it appeared meanwhile. */
+  private async createDevice(input: RegisterDeviceInput): Promise<boolean> {
+    const { realm, deviceId, secretHash, introspection, now } = input;
+    const limited = realm.deviceLimit !== undefined;
+    try {
+      await aws(() =>
+        this.dynamo.send(
+          new TransactWriteItemsCommand({
+            TransactItems: [
+              {
+                Put: {
+                  TableName: this.tableName,
+                  Item: m({
+                    ...deviceKey(realm.name, deviceId),
+                    realm: realm.name,
+                    deviceId,
+                    secretHash,
+                    firstRegistration: now,
+                    credentialsInhibited: false,
+                    introspection: introspection ?? {},
+                  }),
+                  ConditionExpression: "attribute_not_exists(pk)",
+                },
+              },
+              {
+                Update: {
+                  TableName: this.tableName,
+                  Key: m(realmKey(realm.name)),
+                  UpdateExpression: "ADD deviceCount :one",
+                  ConditionExpression: `attribute_exists(pk)${limited ? " AND (attribute_not_exists(deviceCount) OR deviceCount < :limit)" : ""}`,
+                  ExpressionAttributeValues: m({ ":one": 1, ...(limited ? { ":limit": realm.deviceLimit } : {}) }),
+                },
+              },
+            ],
+          }),
+        ),
+      );
+      return true;
+    } catch (error) {
+      if (!(error instanceof TransactionCanceledException)) throw error;
+      const [device, realmUpdate] = error.CancellationReasons ?? [];
+      if (device?.Code === "ConditionalCheckFailed") return false;
+      if (realmUpdate?.Code === "ConditionalCheckFailed") {
+        throw limited ? new UnprocessableError(REGISTRATION_LIMIT_REACHED) : new RealmNotFoundError();
+      }
+      throw error;
+    }
+  }
+
+  async unregisterDevice(realm: string, deviceId: string): Promise<void> {
+    await this.updateExistingDevice(realm, deviceId, {
+      UpdateExpression: "REMOVE secretHash, firstCredentialsRequest, currentSerial",
+    });
+  }
+
+  async setSecretHash(realm: string, deviceId: string, secretHash: string): Promise<void> {
+    await this.updateExistingDevice(realm, deviceId, {
+      UpdateExpression: "SET secretHash = :h",
+      ExpressionAttributeValues: m({ ":h": secretHash }),
+    });
+  }
+
+  async setCredentialsInhibited(realm: string, deviceId: string, inhibited: boolean): Promise<Device> {
+    const item = await this.updateExistingDevice(realm, deviceId, {
+      UpdateExpression: "SET credentialsInhibited = :v",
+      ExpressionAttributeValues: m({ ":v": inhibited }),
+    });
+    return toDevice(item);
+  }
+
+  private async updateExistingDevice(
+    realm: string,
+    deviceId: string,
+    update: Pick<ConstructorParameters<typeof UpdateItemCommand>[0], "UpdateExpression" | "ExpressionAttributeValues">,
+  ): Promise<Item> {
+    try {
+      const out = await aws(() =>
+        this.dynamo.send(
+          new UpdateItemCommand({
+            TableName: this.tableName,
+            Key: m(deviceKey(realm, deviceId)),
+            ConditionExpression: "attribute_exists(pk)",
+            ReturnValues: "ALL_NEW",
+            ...update,
+          }),
+        ),
+      );
+      return unmarshall(out.Attributes ?? {});
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) throw new DeviceNotFoundError();
+      throw error;
+    }
+  }
+
+  async listCertificates(realm: string, deviceId: string): Promise<CertificateRecord[]> {
+    const records: CertificateRecord[] = [];
+    let start: Record<string, never> | undefined;
+    do {
+      const page = await aws(() =>
+        this.dynamo.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            KeyConditionExpression: "pk = :pk AND begins_with(sk, :cert)",
+            ExpressionAttributeValues: m({ ":pk": devicePk(realm, deviceId), ":cert": "CERT#" }),
+            ConsistentRead: true,
+            ...(start ? { ExclusiveStartKey: start } : {}),
+          }),
+        ),
+      );
+      for (const item of page.Items ?? []) records.push(toCertificate(unmarshall(item)));
+      start = page.LastEvaluatedKey as Record<string, never> | undefined;
+    } while (start);
+    return records;
+  }
+
+  async getCertificate(realm: string, deviceId: string, serial: string): Promise<CertificateRecord | undefined> {
+    const out = await aws(() =>
+      this.dynamo.send(
+        new GetItemCommand({
+          TableName: this.tableName,
+          Key: m(certKey(realm, deviceId, serial)),
+          ConsistentRead: true,
+        }),
+      ),
+    );
+    return out.Item ? toCertificate(unmarshall(out.Item)) : undefined;
+  }
+
+  async recordIssuance(input: RecordIssuanceInput): Promise<void> {
+    const { certificate: c, expectedCurrentSerial, superseded, requestIp, now } = input;
+    const items: NonNullable<ConstructorParameters<typeof TransactWriteItemsCommand>[0]["TransactItems"]> = [
+      {
+        Put: {
+          TableName: this.tableName,
+          Item: m({
+            ...certKey(c.realm, c.deviceId, c.serial),
+            ...fromCertificate(c),
+            sweepShard: sweepShard(c.deviceId),
+            deadline: c.notAfter,
+          }),
+          ConditionExpression: "attribute_not_exists(pk)",
+        },
+      },
+      {
+        Update: {
+          TableName: this.tableName,
+          Key: m(deviceKey(c.realm, c.deviceId)),
+          UpdateExpression: `SET currentSerial = :serial, firstCredentialsRequest = if_not_exists(firstCredentialsRequest, :now)${requestIp ? ", lastCredentialsRequestIp = :ip" : ""}`,
+          // Still registered, not inhibited, and nobody else made a certificate current since we read it.
+          ConditionExpression: `attribute_exists(secretHash) AND credentialsInhibited = :false AND ${
+            expectedCurrentSerial ? "currentSerial = :expected" : "attribute_not_exists(currentSerial)"
+          }`,
+          ExpressionAttributeValues: m({
+            ":serial": c.serial,
+            ":now": now,
+            ":false": false,
+            ...(requestIp ? { ":ip": requestIp } : {}),
+            ...(expectedCurrentSerial ? { ":expected": expectedCurrentSerial } : {}),
+          }),
+        },
+      },
+    ];
+    if (superseded) {
+      items.push({
+        Update: {
+          TableName: this.tableName,
+          Key: m(certKey(c.realm, c.deviceId, superseded.serial)),
+          UpdateExpression: "SET #state = :superseded, graceUntil = :grace, deadline = :grace",
+          ConditionExpression: "#state = :current",
+          ExpressionAttributeNames: { "#state": "state" },
+          ExpressionAttributeValues: m({
+            ":superseded": "superseded",
+            ":current": "current",
+            ":grace": superseded.graceUntil,
+          }),
+        },
+      });
+    }
+    try {
+      await aws(() => this.dynamo.send(new TransactWriteItemsCommand({ TransactItems: items })));
+    } catch (error) {
+      if (error instanceof TransactionCanceledException) throw new ConcurrentIssuanceError({ cause: error });
+      throw error;
+    }
+  }
+
+  async markRevoked(realm: string, deviceId: string, serials: readonly string[]): Promise<void> {
+    await Promise.all(
+      serials.map((serial) =>
+        aws(() =>
+          this.dynamo.send(
+            new UpdateItemCommand({
+              TableName: this.tableName,
+              Key: m(certKey(realm, deviceId, serial)),
+              UpdateExpression: "SET #state = :revoked",
+              ConditionExpression: "attribute_exists(pk)",
+              ExpressionAttributeNames: { "#state": "state" },
+              ExpressionAttributeValues: m({ ":revoked": "revoked" }),
+            }),
+          ),
+        ).catch((error: unknown) => {
+          if (!(error instanceof ConditionalCheckFailedException)) throw error;
+        }),
+      ),
+    );
+    if (serials.length === 0) return;
+    // A revoked certificate is no longer the device's current one; the next issuance supersedes nothing.
+    await aws(() =>
+      this.dynamo.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: m(deviceKey(realm, deviceId)),
+          UpdateExpression: "REMOVE currentSerial",
+          ConditionExpression: `currentSerial IN (${serials.map((_, i) => `:s${i}`).join(", ")})`,
+          ExpressionAttributeValues: m(Object.fromEntries(serials.map((s, i) => [`:s${i}`, s]))),
+        }),
+      ),
+    ).catch((error: unknown) => {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    });
+  }
+}
+
+function fromRealm(realm: Realm): Item {
+  return { kind: "realm", ...realm };
+}
+
+function toRealm(item: Item): Realm {
+  return {
+    name: String(item.name),
+    jwtPublicKeyPem: String(item.jwtPublicKeyPem),
+    brokerUrl: item.brokerUrl === undefined ? undefined : String(item.brokerUrl),
+    certificateValiditySeconds: Number(item.certificateValiditySeconds),
+    graceSeconds: Number(item.graceSeconds),
+    deviceLimit: item.deviceLimit === undefined ? undefined : Number(item.deviceLimit),
+    deviceCount: Number(item.deviceCount ?? 0),
+    createdAt: String(item.createdAt),
+  };
+}
+
+function toDevice(item: Item): Device {
+  const opt = (v: unknown) => (v === undefined || v === null ? undefined : String(v));
+  return {
+    realm: String(item.realm),
+    deviceId: String(item.deviceId),
+    secretHash: opt(item.secretHash),
+    firstRegistration: String(item.firstRegistration),
+    firstCredentialsRequest: opt(item.firstCredentialsRequest),
+    lastCredentialsRequestIp: opt(item.lastCredentialsRequestIp),
+    credentialsInhibited: item.credentialsInhibited === true,
+    introspection: (item.introspection ?? {}) as Device["introspection"],
+    currentSerial: opt(item.currentSerial),
+  };
+}
+
+function fromCertificate(c: CertificateRecord): Item {
+  return { kind: "certificate", ...c };
+}
+
+function toCertificate(item: Item): CertificateRecord {
+  return {
+    realm: String(item.realm),
+    deviceId: String(item.deviceId),
+    serial: String(item.serial),
+    iotCertificateId: String(item.iotCertificateId),
+    iotCertificateArn: String(item.iotCertificateArn),
+    notBefore: String(item.notBefore),
+    notAfter: String(item.notAfter),
+    issuedAt: String(item.issuedAt),
+    state: item.state as CertificateRecord["state"],
+    graceUntil: item.graceUntil === undefined ? undefined : String(item.graceUntil),
+  };
+}

@@ -1,0 +1,82 @@
+import {
+  type ACMPCAClient,
+  GetCertificateAuthorityCertificateCommand,
+  IssueCertificateCommand,
+  type SigningAlgorithm,
+} from "@aws-sdk/client-acm-pca";
+import type { CertificateAuthority, IssueRequest } from "../core/ports/certificate-authority.ts";
+import type { Clock } from "../core/ports/system.ts";
+import { aws } from "./aws-errors.ts";
+import { fetchIssuedCertificate, type PollOptions } from "./pca-polling.ts";
+
+export interface PrivateCaOptions {
+  readonly certificateAuthorityArn: string;
+  /** Must match the CA's key: SHA256WITHECDSA for an EC CA, SHA256WITHRSA for an RSA one. */
+  readonly signingAlgorithm: SigningAlgorithm;
+  readonly clock: Clock;
+  /** notBefore is set this far in the past, so a device whose clock runs a little behind accepts it. */
+  readonly backdateSeconds?: number;
+  readonly poll?: PollOptions;
+}
+
+/**
+ * CertificateAuthority on AWS Private CA. The client-auth APIPassthrough template makes the subject CN the
+ * device's own whatever the CSR says; validity is absolute and counted from the backdated notBefore, so the
+ * whole lifetime stays within the short-lived CA's 7-day maximum.
+ */
+export class PrivateCaAuthority implements CertificateAuthority {
+  readonly #templateArn: string;
+  #caPem: Promise<string> | undefined;
+
+  constructor(
+    private readonly pca: ACMPCAClient,
+    private readonly options: PrivateCaOptions,
+  ) {
+    const partition = options.certificateAuthorityArn.split(":")[1] ?? "aws";
+    this.#templateArn = `arn:${partition}:acm-pca:::template/EndEntityClientAuthCertificate_APIPassthrough/V1`;
+  }
+
+  async issue(request: IssueRequest): Promise<{ certificatePem: string }> {
+    const { certificateAuthorityArn: caArn, backdateSeconds = 300 } = this.options;
+    const notBefore = Math.floor(this.options.clock.now().getTime() / 1000) - backdateSeconds;
+    const issued = await aws(() =>
+      this.pca.send(
+        new IssueCertificateCommand({
+          CertificateAuthorityArn: caArn,
+          Csr: new TextEncoder().encode(request.csrPem),
+          SigningAlgorithm: this.options.signingAlgorithm,
+          TemplateArn: this.#templateArn,
+          ApiPassthrough: { Subject: { CommonName: request.commonName } },
+          ValidityNotBefore: { Type: "ABSOLUTE", Value: notBefore },
+          Validity: { Type: "ABSOLUTE", Value: notBefore + request.validitySeconds },
+          IdempotencyToken: request.idempotencyKey.slice(0, 36),
+        }),
+      ),
+    );
+    const certificateArn = issued.CertificateArn;
+    if (!certificateArn) throw new Error("Private CA answered IssueCertificate without a certificate ARN");
+    const { certificatePem } = await aws(() =>
+      fetchIssuedCertificate(this.pca, caArn, certificateArn, this.options.poll),
+    );
+    return { certificatePem };
+  }
+
+  caCertificatePem(): Promise<string> {
+    // Cached per container; a failed fetch is not cached.
+    this.#caPem ??= aws(() =>
+      this.pca.send(
+        new GetCertificateAuthorityCertificateCommand({ CertificateAuthorityArn: this.options.certificateAuthorityArn }),
+      ),
+    ).then(
+      (out) => {
+        if (!out.Certificate) throw new Error("Private CA returned no CA certificate");
+        return out.Certificate;
+      },
+      (error: unknown) => {
+        this.#caPem = undefined;
+        throw error;
+      },
+    );
+    return this.#caPem;
+  }
+}

@@ -1,0 +1,25 @@
+import type { CertificateAuthority } from "./ports/certificate-authority.ts";
+import type { DeviceStore } from "./ports/device-store.ts";
+import type { Clock } from "./ports/system.ts";
+import type { TransportRegistry } from "./ports/transport-registry.ts";
+import type { SecretHasher } from "./secrets.ts";
+
+/** What the pairing use-cases need, injected from one place (`functions/adapters/container.ts`). */
+export interface PairingDeps {
+  readonly store: DeviceStore;
+  readonly ca: CertificateAuthority;
+  readonly transport: TransportRegistry;
+  readonly clock: Clock;
+  readonly hasher: SecretHasher;
+  readonly settings: {
+    /** Broker URL of realms that do not set their own: the account's `iot:Data-ATS` endpoint on AWS. */
+    readonly defaultBrokerUrl: string;
+    readonly serviceVersion: string;
+  };
+}
+
+/** Where a request came from, for the record and the logs. */
+export interface RequestMeta {
+  readonly sourceIp: string | undefined;
+  readonly requestId: string;
+}

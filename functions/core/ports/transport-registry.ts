@@ -1,0 +1,13 @@
+/** Where certificates become usable on the MQTT transport: the IoT Core registry. */
+export interface TransportRegistry {
+  /** Creates the device's thing if it does not exist. */
+  ensureThing(realm: string, deviceId: string): Promise<void>;
+  /** Registers the certificate as ACTIVE. */
+  registerCertificate(certificatePem: string): Promise<{ certificateId: string; certificateArn: string }>;
+  /** Attaches the device policy and the device's thing (exclusively). */
+  attachCertificate(realm: string, deviceId: string, certificateArn: string): Promise<void>;
+  /** Sets INACTIVE: the broker refuses it from now on and drops live connections. Idempotent. */
+  deactivateCertificate(certificateId: string): Promise<void>;
+  /** INACTIVE, detached from thing and policy, deleted. Idempotent: a missing certificate is success. */
+  removeCertificate(realm: string, deviceId: string, certificateId: string, certificateArn: string): Promise<void>;
+}

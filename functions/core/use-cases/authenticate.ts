@@ -1,0 +1,66 @@
+import { canonicalDeviceId, realmNameSchema } from "../../contracts/ids.ts";
+import { type AuthorizationClaim, authorizeAgent, bearerToken } from "../agent-auth.ts";
+import { DeviceNotFoundError, ForbiddenError, UnauthenticatedError } from "../errors.ts";
+import type { Device, Realm } from "../model.ts";
+import type { PairingDeps } from "../pairing-deps.ts";
+
+/** Realm lookup for realm-scoped routes: an unknown (or ill-formed) realm is 403, never "not found". */
+export async function requireRealm(deps: Pick<PairingDeps, "store">, realmName: string): Promise<Realm> {
+  const realm = realmNameSchema.safeParse(realmName).success ? await deps.store.getRealm(realmName) : undefined;
+  if (!realm) throw new ForbiddenError();
+  return realm;
+}
+
+export interface AgentCall {
+  readonly realmName: string;
+  readonly authorization: string | undefined;
+  readonly method: string;
+  /** What follows `/v1/<realm>/`. */
+  readonly path: string;
+  readonly claim: AuthorizationClaim;
+}
+
+/** Authorizes an agent or AppEngine call and returns its realm. */
+export async function authorizeRealmCall(deps: Pick<PairingDeps, "store" | "clock">, call: AgentCall): Promise<Realm> {
+  // A missing token is 401 whatever the realm, so the realm's existence is not revealed to anonymous callers.
+  if (!bearerToken(call.authorization)) throw new UnauthenticatedError("Missing authorization token");
+  const realm = await requireRealm(deps, call.realmName);
+  await authorizeAgent(call, realm.jwtPublicKeyPem, call.claim, deps.clock.now());
+  return realm;
+}
+
+export interface DeviceCall {
+  readonly realmName: string;
+  readonly deviceIdText: string;
+  readonly authorization: string | undefined;
+}
+
+/**
+ * Authenticates a device by its credentials secret: no bearer → 401, unknown realm → 403, unknown device →
+ * 404, wrong secret → 403. The secret is hashed and compared in constant time in every case, so an unknown
+ * device and a wrong secret cost the same.
+ */
+export async function authenticateDevice(
+  deps: Pick<PairingDeps, "store" | "hasher">,
+  call: DeviceCall,
+): Promise<{ realm: Realm; device: Device }> {
+  const secret = bearerToken(call.authorization);
+  if (!secret) throw new UnauthenticatedError("Unauthorized");
+  const deviceId = canonicalDeviceId(call.deviceIdText);
+  const realmOk = realmNameSchema.safeParse(call.realmName).success;
+  const found =
+    realmOk && deviceId ? await deps.store.getRealmAndDevice(call.realmName, deviceId) : { realm: undefined };
+  const device = "device" in found ? found.device : undefined;
+  const matches = deps.hasher.matches(secret, device?.secretHash);
+  if (!found.realm) throw new ForbiddenError();
+  if (!device) throw new DeviceNotFoundError();
+  if (!matches) throw new ForbiddenError();
+  return { realm: found.realm, device };
+}
+
+/** Parses the device id of an agent route: ill-formed ids name no device. */
+export function requireDeviceId(text: string): string {
+  const deviceId = canonicalDeviceId(text);
+  if (!deviceId) throw new DeviceNotFoundError();
+  return deviceId;
+}

@@ -1,0 +1,81 @@
+import { type DevicePatchRequest, devicePatchRequest, type DeviceStatusResponse } from "../../contracts/pairing.ts";
+import { DeviceNotFoundError } from "../errors.ts";
+import type { CertificateRecord, Device } from "../model.ts";
+import type { PairingDeps } from "../pairing-deps.ts";
+import { parseEnvelope } from "../validation.ts";
+import { type AgentCall, authorizeRealmCall, requireDeviceId } from "./authenticate.ts";
+
+type Call = Omit<AgentCall, "claim" | "method" | "path">;
+
+/** AppEngine `GET /v1/{realm}/devices/{id}`: the device's status as an operator sees it. */
+export async function getDeviceStatus(
+  deps: PairingDeps,
+  call: Call,
+  deviceIdText: string,
+): Promise<DeviceStatusResponse["data"]> {
+  const realm = await authorizeRealmCall(deps, { ...call, claim: "a_aea", method: "GET", path: `devices/${deviceIdText}` });
+  const deviceId = requireDeviceId(deviceIdText);
+  const { device } = await deps.store.getRealmAndDevice(realm.name, deviceId);
+  if (!device) throw new DeviceNotFoundError();
+  return statusOf(device, await currentCertificate(deps, device));
+}
+
+/**
+ * AppEngine `PATCH /v1/{realm}/devices/{id}` (merge-patch): sets `credentials_inhibited`. Inhibiting stops new
+ * certificates; issued ones live until they expire, unless `revoke_credentials` (Tether) is also set, which
+ * deactivates them in IoT now (the broker drops the device) and records them revoked.
+ */
+export async function patchDevice(
+  deps: PairingDeps,
+  call: Call,
+  deviceIdText: string,
+  body: unknown,
+): Promise<DeviceStatusResponse["data"]> {
+  const realm = await authorizeRealmCall(deps, {
+    ...call,
+    claim: "a_aea",
+    method: "PATCH",
+    path: `devices/${deviceIdText}`,
+  });
+  const deviceId = requireDeviceId(deviceIdText);
+  const { data }: DevicePatchRequest = parseEnvelope(devicePatchRequest, body);
+  let device = (await deps.store.getRealmAndDevice(realm.name, deviceId)).device;
+  if (!device) throw new DeviceNotFoundError();
+  if (data.credentials_inhibited !== undefined) {
+    device = await deps.store.setCredentialsInhibited(realm.name, deviceId, data.credentials_inhibited);
+  }
+  if (data.revoke_credentials && device.credentialsInhibited) {
+    const live = (await deps.store.listCertificates(realm.name, deviceId)).filter((c) => c.state !== "revoked");
+    await deps.store.markRevoked(
+      realm.name,
+      deviceId,
+      live.map((c) => c.serial),
+    );
+    await Promise.all(live.map((c) => deps.transport.deactivateCertificate(c.iotCertificateId)));
+  }
+  return statusOf(device, await currentCertificate(deps, device));
+}
+
+async function currentCertificate(deps: PairingDeps, device: Device): Promise<CertificateRecord | undefined> {
+  if (!device.currentSerial) return undefined;
+  return deps.store.getCertificate(device.realm, device.deviceId, device.currentSerial);
+}
+
+function statusOf(device: Device, certificate: CertificateRecord | undefined): DeviceStatusResponse["data"] {
+  return {
+    id: device.deviceId,
+    credentials_inhibited: device.credentialsInhibited,
+    first_registration: device.firstRegistration,
+    first_credentials_request: device.firstCredentialsRequest ?? null,
+    last_credentials_request_ip: device.lastCredentialsRequestIp ?? null,
+    introspection: { ...device.introspection },
+    certificate: certificate
+      ? {
+          serial: certificate.serial,
+          not_before: certificate.notBefore,
+          not_after: certificate.notAfter,
+          state: certificate.state,
+        }
+      : null,
+  };
+}

@@ -1,0 +1,14 @@
+import type { DeviceInfoResponse } from "../../contracts/pairing.ts";
+import { deviceStatusOf } from "../model.ts";
+import type { PairingDeps } from "../pairing-deps.ts";
+import { type DeviceCall, authenticateDevice } from "./authenticate.ts";
+
+/** What a device asks first: its status and where its transport's broker is. */
+export async function getDeviceInfo(deps: PairingDeps, call: DeviceCall): Promise<DeviceInfoResponse["data"]> {
+  const { realm, device } = await authenticateDevice(deps, call);
+  return {
+    version: deps.settings.serviceVersion,
+    status: deviceStatusOf(device),
+    protocols: { astarte_mqtt_v1: { broker_url: realm.brokerUrl ?? deps.settings.defaultBrokerUrl } },
+  };
+}

@@ -1,0 +1,137 @@
+import { createHash } from "node:crypto";
+import { credentialsRequest } from "../../contracts/pairing.ts";
+import { CREDENTIALS_INHIBITED, ForbiddenError, MalformedRequestError } from "../errors.ts";
+import { deviceCommonName } from "../identity.ts";
+import type { CertificateRecord, Device } from "../model.ts";
+import type { PairingDeps, RequestMeta } from "../pairing-deps.ts";
+import { ConcurrentIssuanceError } from "../ports/device-store.ts";
+import { certificateFacts, inspectCsr } from "../x509.ts";
+import { parseEnvelope } from "../validation.ts";
+import { type DeviceCall, authenticateDevice } from "./authenticate.ts";
+
+export const ASTARTE_MQTT_V1 = "astarte_mqtt_v1";
+const RECORD_ATTEMPTS = 5;
+
+export interface IssuedCredentials {
+  readonly certificatePem: string;
+  readonly record: CertificateRecord;
+  /** When the device should renew: two thirds into the lifetime, spread per device. */
+  readonly renewAfter: Date;
+}
+
+/**
+ * Trades a device's CSR for a short-lived client certificate registered in IoT Core.
+ *
+ * Sequence (each step one AWS round trip; see DESIGN.md): read realm + device → Private CA issues (subject
+ * forced to the device's CN) and is polled fast → IoT registers it ACTIVE → in parallel, attach policy +
+ * thing and record it as current (superseding the previous one) in one transaction. If anything after the
+ * IoT registration fails, the certificate is removed from IoT again, so no ACTIVE orphan is left and the
+ * client's retry starts clean.
+ */
+export async function issueCredentials(
+  deps: PairingDeps,
+  call: DeviceCall & { readonly protocol: string },
+  body: unknown,
+  meta: RequestMeta,
+): Promise<IssuedCredentials> {
+  if (call.protocol !== ASTARTE_MQTT_V1) throw new MalformedRequestError(`unknown protocol ${call.protocol}`);
+  const { realm, device } = await authenticateDevice(deps, call);
+  if (device.credentialsInhibited) throw new ForbiddenError(CREDENTIALS_INHIBITED);
+  const { data } = parseEnvelope(credentialsRequest, body);
+  const commonName = deviceCommonName(realm.name, device.deviceId);
+  const csr = await inspectCsr(data.csr, commonName);
+
+  const { certificatePem } = await deps.ca.issue({
+    csrPem: data.csr,
+    commonName,
+    validitySeconds: realm.certificateValiditySeconds,
+    idempotencyKey: createHash("sha256").update(commonName).update(data.csr).digest("hex").slice(0, 36),
+  });
+  // Never trust the CA's answer blindly: it must name this device and carry the CSR's key.
+  const facts = certificateFacts(certificatePem);
+  if (facts.commonName !== commonName || !facts.publicKeyDer.equals(csr.publicKeyDer)) {
+    throw new Error("the CA issued a certificate that does not match the request");
+  }
+  if (device.currentSerial === facts.serial) {
+    // The CA answered a retried request with the certificate already recorded (idempotency token).
+    const existing = await deps.store.getCertificate(realm.name, device.deviceId, facts.serial);
+    if (existing) return { certificatePem, record: existing, renewAfter: renewAfter(existing, device.deviceId) };
+  }
+
+  const registered = await deps.transport.registerCertificate(certificatePem);
+  const now = deps.clock.now();
+  const record: CertificateRecord = {
+    realm: realm.name,
+    deviceId: device.deviceId,
+    serial: facts.serial,
+    iotCertificateId: registered.certificateId,
+    iotCertificateArn: registered.certificateArn,
+    notBefore: facts.notBefore.toISOString(),
+    notAfter: facts.notAfter.toISOString(),
+    issuedAt: now.toISOString(),
+    state: "current",
+    graceUntil: undefined,
+  };
+  try {
+    await Promise.all([
+      deps.transport.attachCertificate(realm.name, device.deviceId, registered.certificateArn),
+      recordAsCurrent(deps, device, record, realm.graceSeconds, meta),
+    ]);
+  } catch (error) {
+    await deps.transport
+      .removeCertificate(realm.name, device.deviceId, registered.certificateId, registered.certificateArn)
+      .catch((cleanup: unknown) => {
+        throw new AggregateError([error, cleanup], "issuance failed and its compensation failed too");
+      });
+    throw error;
+  }
+  return { certificatePem, record, renewAfter: renewAfter(record, device.deviceId) };
+}
+
+/**
+ * Records the certificate as current and supersedes the previous one. The write is conditional on the
+ * device's current serial; if a concurrent issuance won, re-read and supersede that one instead.
+ */
+async function recordAsCurrent(
+  deps: PairingDeps,
+  device: Device,
+  record: CertificateRecord,
+  graceSeconds: number,
+  meta: RequestMeta,
+): Promise<void> {
+  let current = device;
+  for (let attempt = 1; ; attempt++) {
+    const now = deps.clock.now();
+    const previous = current.currentSerial;
+    try {
+      await deps.store.recordIssuance({
+        certificate: record,
+        expectedCurrentSerial: previous,
+        superseded: previous
+          ? { serial: previous, graceUntil: new Date(now.getTime() + graceSeconds * 1000).toISOString() }
+          : undefined,
+        requestIp: meta.sourceIp,
+        now: now.toISOString(),
+      });
+      return;
+    } catch (error) {
+      if (!(error instanceof ConcurrentIssuanceError) || attempt >= RECORD_ATTEMPTS) throw error;
+      const reread = (await deps.store.getRealmAndDevice(record.realm, record.deviceId)).device;
+      // The device may have been unregistered or inhibited meanwhile: then this certificate must not count.
+      if (!reread?.secretHash) throw new ForbiddenError();
+      if (reread.credentialsInhibited) throw new ForbiddenError(CREDENTIALS_INHIBITED);
+      current = reread;
+    }
+  }
+}
+
+/**
+ * Two thirds into the certificate's lifetime, minus up to a tenth of the lifetime of per-device jitter, so a
+ * fleet paired at once does not renew at once. Deterministic per device and certificate.
+ */
+export function renewAfter(record: Pick<CertificateRecord, "notBefore" | "notAfter" | "serial">, deviceId: string): Date {
+  const start = Date.parse(record.notBefore);
+  const lifetime = Date.parse(record.notAfter) - start;
+  const spread = createHash("sha256").update(deviceId).update(record.serial).digest().readUInt32BE(0) / 0xffffffff;
+  return new Date(start + (lifetime * 2) / 3 - spread * (lifetime / 10));
+}

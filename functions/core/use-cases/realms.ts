@@ -1,0 +1,62 @@
+import { realmNameSchema } from "../../contracts/ids.ts";
+import { createRealmRequest, type RealmResponse } from "../../contracts/realms.ts";
+import { RealmNotFoundError, ValidationError } from "../errors.ts";
+import { DEFAULT_CERTIFICATE_VALIDITY_SECONDS, DEFAULT_GRACE_SECONDS, type Realm } from "../model.ts";
+import type { PairingDeps } from "../pairing-deps.ts";
+import { parseEnvelope } from "../validation.ts";
+import { createPublicKey } from "node:crypto";
+
+/**
+ * Housekeeping: realms. These routes are protected by IAM on AWS (and an admin token locally), not by a
+ * realm JWT, so the use-cases do no authorization of their own.
+ */
+export async function createRealm(deps: PairingDeps, body: unknown): Promise<RealmResponse["data"]> {
+  const { data } = parseEnvelope(createRealmRequest, body);
+  try {
+    const key = createPublicKey(data.jwt_public_key_pem);
+    if (key.asymmetricKeyType !== "ec" && key.asymmetricKeyType !== "rsa" && key.asymmetricKeyType !== "rsa-pss") {
+      throw new Error("unsupported key type");
+    }
+  } catch {
+    throw new ValidationError({ jwt_public_key_pem: ["is not a PEM EC or RSA public key"] });
+  }
+  const realm: Realm = {
+    name: data.realm_name,
+    jwtPublicKeyPem: data.jwt_public_key_pem,
+    brokerUrl: data.broker_url,
+    certificateValiditySeconds: data.certificate_validity_seconds ?? DEFAULT_CERTIFICATE_VALIDITY_SECONDS,
+    graceSeconds: data.grace_seconds ?? DEFAULT_GRACE_SECONDS,
+    deviceLimit: data.device_limit,
+    deviceCount: 0,
+    createdAt: deps.clock.now().toISOString(),
+  };
+  await deps.store.createRealm(realm);
+  return realmView(deps, realm);
+}
+
+export async function getRealm(deps: PairingDeps, name: string): Promise<RealmResponse["data"]> {
+  const realm = realmNameSchema.safeParse(name).success ? await deps.store.getRealm(name) : undefined;
+  if (!realm) throw new RealmNotFoundError();
+  return realmView(deps, realm);
+}
+
+export async function listRealms(deps: PairingDeps): Promise<string[]> {
+  return (await deps.store.listRealms()).map((r) => r.name);
+}
+
+export async function deleteRealm(deps: PairingDeps, name: string): Promise<void> {
+  if (!realmNameSchema.safeParse(name).success) throw new RealmNotFoundError();
+  await deps.store.deleteRealm(name);
+}
+
+function realmView(deps: PairingDeps, realm: Realm): RealmResponse["data"] {
+  return {
+    realm_name: realm.name,
+    jwt_public_key_pem: realm.jwtPublicKeyPem,
+    broker_url: realm.brokerUrl ?? deps.settings.defaultBrokerUrl,
+    certificate_validity_seconds: realm.certificateValiditySeconds,
+    grace_seconds: realm.graceSeconds,
+    ...(realm.deviceLimit === undefined ? {} : { device_limit: realm.deviceLimit }),
+    device_count: realm.deviceCount,
+  };
+}

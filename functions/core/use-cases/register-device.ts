@@ -1,0 +1,41 @@
+import { canonicalDeviceId } from "../../contracts/ids.ts";
+import { registerDeviceRequest } from "../../contracts/pairing.ts";
+import { ValidationError } from "../errors.ts";
+import type { PairingDeps } from "../pairing-deps.ts";
+import { newCredentialsSecret } from "../secrets.ts";
+import { parseEnvelope } from "../validation.ts";
+import { type AgentCall, authorizeRealmCall } from "./authenticate.ts";
+
+export interface RegisterDeviceResult {
+  readonly deviceId: string;
+  readonly credentialsSecret: string;
+  readonly outcome: "created" | "renewed";
+}
+
+/**
+ * Registers a device and returns its credentials secret, shown once; only its keyed hash is stored. A device
+ * that never obtained a certificate may be registered again (new secret, inhibition cleared); a confirmed
+ * one may not. The device's IoT thing is created here, before the record, so the record never names a thing
+ * that does not exist.
+ */
+export async function registerDevice(
+  deps: PairingDeps,
+  call: Omit<AgentCall, "claim" | "method" | "path">,
+  body: unknown,
+): Promise<RegisterDeviceResult> {
+  const realm = await authorizeRealmCall(deps, { ...call, claim: "a_pa", method: "POST", path: "agent/devices" });
+  const { data } = parseEnvelope(registerDeviceRequest, body);
+  const deviceId = canonicalDeviceId(data.hw_id);
+  if (!deviceId) throw new ValidationError({ hw_id: ["is not a valid base64 encoded 128 bits id"] });
+
+  await deps.transport.ensureThing(realm.name, deviceId);
+  const credentialsSecret = newCredentialsSecret();
+  const outcome = await deps.store.registerDevice({
+    realm,
+    deviceId,
+    secretHash: deps.hasher.hash(credentialsSecret),
+    introspection: data.initial_introspection,
+    now: deps.clock.now().toISOString(),
+  });
+  return { deviceId, credentialsSecret, outcome };
+}

@@ -1,0 +1,24 @@
+import type { PairingDeps } from "../pairing-deps.ts";
+import { newCredentialsSecret } from "../secrets.ts";
+import { type AgentCall, authorizeRealmCall, requireDeviceId } from "./authenticate.ts";
+
+/**
+ * Tether extension: gives a registered device a new credentials secret without unregistering it (its
+ * certificates and confirmation stay). The old secret stops working at once.
+ */
+export async function rotateSecret(
+  deps: PairingDeps,
+  call: Omit<AgentCall, "claim" | "method" | "path">,
+  deviceIdText: string,
+): Promise<{ deviceId: string; credentialsSecret: string }> {
+  await authorizeRealmCall(deps, {
+    ...call,
+    claim: "a_pa",
+    method: "POST",
+    path: `agent/devices/${deviceIdText}/credentials_secret`,
+  });
+  const deviceId = requireDeviceId(deviceIdText);
+  const credentialsSecret = newCredentialsSecret();
+  await deps.store.setSecretHash(call.realmName, deviceId, deps.hasher.hash(credentialsSecret));
+  return { deviceId, credentialsSecret };
+}

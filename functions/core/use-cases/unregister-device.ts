@@ -1,0 +1,38 @@
+import { DeviceNotFoundError } from "../errors.ts";
+import type { PairingDeps } from "../pairing-deps.ts";
+import { type AgentCall, authorizeRealmCall, requireDeviceId } from "./authenticate.ts";
+
+/**
+ * Forgets a device's secret and confirmation so it can be registered again, and takes its certificates off
+ * the transport: each is deactivated (the broker drops the device), detached and deleted from IoT.
+ */
+export async function unregisterDevice(
+  deps: PairingDeps,
+  call: Omit<AgentCall, "claim" | "method" | "path">,
+  deviceIdText: string,
+): Promise<{ deviceId: string; removedCertificates: number }> {
+  const realm = await authorizeRealmCall(deps, {
+    ...call,
+    claim: "a_pa",
+    method: "DELETE",
+    path: `agent/devices/${deviceIdText}`,
+  });
+  const deviceId = requireDeviceId(deviceIdText);
+  const { device } = await deps.store.getRealmAndDevice(realm.name, deviceId);
+  if (!device) throw new DeviceNotFoundError();
+
+  const certificates = (await deps.store.listCertificates(realm.name, deviceId)).filter((c) => c.state !== "revoked");
+  // Revoke in the record first: from now on verify answers REVOKED, even if IoT removal below fails.
+  await deps.store.unregisterDevice(realm.name, deviceId);
+  await deps.store.markRevoked(
+    realm.name,
+    deviceId,
+    certificates.map((c) => c.serial),
+  );
+  await Promise.all(
+    certificates.map((c) =>
+      deps.transport.removeCertificate(realm.name, deviceId, c.iotCertificateId, c.iotCertificateArn),
+    ),
+  );
+  return { deviceId, removedCertificates: certificates.length };
+}

@@ -1,0 +1,24 @@
+import type { z } from "zod";
+import { MalformedRequestError, ValidationError } from "./errors.ts";
+
+/**
+ * Validates a request body against its contract. A body that is not an object with an object `data` is
+ * malformed (400 `Bad request`); anything else wrong is a field error (422), keyed by the field's name
+ * inside `data` as Astarte reports it.
+ */
+export function parseEnvelope<T>(schema: z.ZodType<T>, body: unknown): T {
+  const data = (body as { data?: unknown } | null)?.data;
+  if (typeof body !== "object" || body === null || typeof data !== "object" || data === null || Array.isArray(data)) {
+    throw new MalformedRequestError("Bad request");
+  }
+  const result = schema.safeParse(body);
+  if (result.success) return result.data;
+  const fields: Record<string, string[]> = {};
+  for (const issue of result.error.issues) {
+    const field = issue.path.slice(1).map(String).join(".") || "data";
+    const messages = fields[field] ?? [];
+    if (!messages.includes(issue.message)) messages.push(issue.message);
+    fields[field] = messages;
+  }
+  throw new ValidationError(fields);
+}

@@ -1,0 +1,17 @@
+import { pairingDeps } from "../adapters/container.ts";
+import { registerDevice } from "../core/use-cases/register-device.ts";
+import { httpHandler } from "../http/handler.ts";
+import { json } from "../http/responses.ts";
+
+/** `POST /v1/{realm}/agent/devices` → 201 `{"data": {"credentials_secret": …}}`. */
+export const handler = httpHandler(async (request) => {
+  const result = await registerDevice(
+    pairingDeps(),
+    { realmName: request.param("realm"), authorization: request.header("authorization") },
+    request.body(),
+  );
+  return {
+    response: json(201, { data: { credentials_secret: result.credentialsSecret } }),
+    outcome: "DeviceRegistered",
+  };
+});

@@ -1,0 +1,14 @@
+import { pairingDeps } from "../adapters/container.ts";
+import { unregisterDevice } from "../core/use-cases/unregister-device.ts";
+import { httpHandler } from "../http/handler.ts";
+import { empty } from "../http/responses.ts";
+
+/** `DELETE /v1/{realm}/agent/devices/{device_id}` → 204. */
+export const handler = httpHandler(async (request) => {
+  await unregisterDevice(
+    pairingDeps(),
+    { realmName: request.param("realm"), authorization: request.header("authorization") },
+    request.param("device_id"),
+  );
+  return { response: empty(204), outcome: "DeviceUnregistered" };
+});

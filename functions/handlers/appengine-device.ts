@@ -1,0 +1,15 @@
+import { pairingDeps } from "../adapters/container.ts";
+import { getDeviceStatus, patchDevice } from "../core/use-cases/device-status.ts";
+import { httpHandler } from "../http/handler.ts";
+import { json } from "../http/responses.ts";
+
+/** AppEngine `GET` and `PATCH /v1/{realm}/devices/{device_id}` (realm JWT with `a_aea`). */
+export const handler = httpHandler(async (request) => {
+  const call = { realmName: request.param("realm"), authorization: request.header("authorization") };
+  const deviceId = request.param("device_id");
+  if (request.method === "PATCH") {
+    const data = await patchDevice(pairingDeps(), call, deviceId, request.body());
+    return { response: json(200, { data }), outcome: "DevicePatched" };
+  }
+  return { response: json(200, { data: await getDeviceStatus(pairingDeps(), call, deviceId) }), outcome: "DeviceStatusServed" };
+});

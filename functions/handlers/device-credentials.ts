@@ -1,0 +1,25 @@
+import { pairingDeps } from "../adapters/container.ts";
+import { issueCredentials } from "../core/use-cases/issue-credentials.ts";
+import { httpHandler } from "../http/handler.ts";
+import { json } from "../http/responses.ts";
+
+/** `POST /v1/{realm}/devices/{device_id}/protocols/{protocol}/credentials` → 201 with the leaf certificate. */
+export const handler = httpHandler(async (request) => {
+  const issued = await issueCredentials(
+    pairingDeps(),
+    {
+      realmName: request.param("realm"),
+      deviceIdText: request.param("device_id"),
+      authorization: request.header("authorization"),
+      protocol: request.param("protocol"),
+    },
+    request.body(),
+    request.meta,
+  );
+  return {
+    response: json(201, {
+      data: { client_crt: issued.certificatePem, renew_after: issued.renewAfter.toISOString() },
+    }),
+    outcome: "CertificateIssued",
+  };
+});

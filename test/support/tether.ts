@@ -1,0 +1,112 @@
+import { randomBytes } from "node:crypto";
+import { exportPKCS8, exportSPKI, generateKeyPair, SignJWT } from "jose";
+import { createPairingDeps, setPairingDeps } from "../../functions/adapters/container.ts";
+import { loadConfig } from "../../functions/adapters/config.ts";
+import type { Clock } from "../../functions/core/ports/system.ts";
+import { startApiServer } from "../../local/api-server.ts";
+import { freePort } from "../../local/ports.ts";
+import { localFunctionEnv } from "../../local/tether-env.ts";
+import { testBed } from "./test-bed.ts";
+
+/** A clock tests can move; starts at the real time. */
+export class MovableClock implements Clock {
+  #offsetMs = 0;
+  now(): Date {
+    return new Date(Date.now() + this.#offsetMs);
+  }
+  advance(ms: number): void {
+    this.#offsetMs += ms;
+  }
+}
+
+export interface ApiResponse {
+  readonly status: number;
+  readonly headers: Headers;
+  readonly text: string;
+  // biome-ignore lint/suspicious/noExplicitAny: tests read whatever the API answered
+  readonly body: any;
+}
+
+export interface TestRealm {
+  readonly name: string;
+  readonly privateKeyPem: string;
+  /** A JWT for this realm with the given claims (default: everything on Pairing and AppEngine). */
+  jwt(claims?: Record<string, unknown>, options?: { expiresInSeconds?: number }): Promise<string>;
+}
+
+export interface LocalTether {
+  readonly url: string;
+  readonly adminToken: string;
+  readonly clock: MovableClock;
+  readonly brokerUrl: string;
+  request(
+    method: string,
+    path: string,
+    options?: { token?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> },
+  ): Promise<ApiResponse>;
+  createRealm(name: string, settings?: Record<string, unknown>): Promise<TestRealm>;
+  close(): Promise<void>;
+}
+
+/**
+ * Runs the real handlers behind the local API server, in this test worker, against the file's freshly
+ * bootstrapped emulator and the shared broker. The clock is injected so tests can move time.
+ */
+export async function startLocalTether(): Promise<LocalTether> {
+  const bed = testBed();
+  const brokerUrl = `mqtts://localhost:${bed.brokerPort}/`;
+  Object.assign(process.env, localFunctionEnv(bed.env, brokerUrl));
+  const clock = new MovableClock();
+  setPairingDeps(createPairingDeps(loadConfig(), bed.clients, clock));
+  const adminToken = randomBytes(16).toString("hex");
+  const server = await startApiServer({ port: await freePort(), adminToken });
+
+  const request: LocalTether["request"] = async (method, path, options = {}) => {
+    const headers: Record<string, string> = { ...options.headers };
+    if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
+    let body: string | undefined = options.rawBody;
+    if (options.body !== undefined) {
+      body = JSON.stringify(options.body);
+      headers["content-type"] ??= "application/json";
+    }
+    const response = await fetch(`${server.url}${path}`, { method, headers, ...(body === undefined ? {} : { body }) });
+    const text = await response.text();
+    let parsed: unknown;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      parsed = undefined;
+    }
+    return { status: response.status, headers: response.headers, text, body: parsed };
+  };
+
+  return {
+    url: server.url,
+    adminToken,
+    clock,
+    brokerUrl,
+    request,
+    async createRealm(name, settings = {}) {
+      const { publicKey, privateKey } = await generateKeyPair("ES256", { extractable: true });
+      const created = await request("POST", "/housekeeping/v1/realms", {
+        token: adminToken,
+        body: { data: { realm_name: name, jwt_public_key_pem: await exportSPKI(publicKey), ...settings } },
+      });
+      if (created.status !== 201) throw new Error(`realm creation answered ${created.status}: ${created.text}`);
+      return {
+        name,
+        privateKeyPem: await exportPKCS8(privateKey),
+        jwt: (claims = { a_pa: [".*::.*"], a_aea: [".*::.*"] }, { expiresInSeconds = 300 } = {}) =>
+          new SignJWT(claims)
+            .setProtectedHeader({ alg: "ES256" })
+            .setIssuedAt(Math.floor(clock.now().getTime() / 1000))
+            .setExpirationTime(Math.floor(clock.now().getTime() / 1000) + expiresInSeconds)
+            .sign(privateKey),
+      };
+    },
+    async close() {
+      await server.close();
+      setPairingDeps(undefined);
+    },
+  };
+}
