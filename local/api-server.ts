@@ -7,7 +7,10 @@ import { type Api, type HandlerName, ROUTES } from "../functions/http/routes.ts"
 /** What API Gateway would pass through at most; the handlers themselves refuse far less (64 KiB). */
 const MAX_READ_BYTES = 1024 * 1024;
 
-type LambdaHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
+type LambdaHandler = (
+  event: APIGatewayProxyEventV2,
+  context: Context,
+) => Promise<APIGatewayProxyStructuredResultV2>;
 
 export interface ApiServerOptions {
   readonly port: number;
@@ -59,7 +62,8 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   const server = createServer((req, res) => {
     serve(req, res, options).catch((error: unknown) => {
       console.error("local API server failure", error);
-      if (!res.headersSent) send(res, { statusCode: 500, body: '{"errors":{"detail":"Internal server error"}}' });
+      if (!res.headersSent)
+        send(res, { statusCode: 500, body: '{"errors":{"detail":"Internal server error"}}' });
     });
   });
   await new Promise<void>((resolve) => server.listen(options.port, options.host ?? "127.0.0.1", resolve));
@@ -172,7 +176,8 @@ async function readBody(req: IncomingMessage): Promise<string | undefined> {
 
 function send(res: ServerResponse, result: APIGatewayProxyStructuredResultV2): void {
   const headers: Record<string, string> = { "content-type": "application/json; charset=utf-8" };
-  for (const [name, value] of Object.entries(result.headers ?? {})) headers[name.toLowerCase()] = String(value);
+  for (const [name, value] of Object.entries(result.headers ?? {}))
+    headers[name.toLowerCase()] = String(value);
   res.writeHead(result.statusCode ?? 200, headers);
   res.end(result.body ?? "");
 }

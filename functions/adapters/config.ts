@@ -16,7 +16,14 @@ const schema = z.object({
   [ENV.tableName]: z.string().min(1),
   [ENV.caArn]: z.string().startsWith("arn:"),
   [ENV.caSigningAlgorithm]: z
-    .enum(["SHA256WITHECDSA", "SHA384WITHECDSA", "SHA512WITHECDSA", "SHA256WITHRSA", "SHA384WITHRSA", "SHA512WITHRSA"])
+    .enum([
+      "SHA256WITHECDSA",
+      "SHA384WITHECDSA",
+      "SHA512WITHECDSA",
+      "SHA256WITHRSA",
+      "SHA384WITHRSA",
+      "SHA512WITHRSA",
+    ])
     .default("SHA256WITHECDSA"),
   [ENV.devicePolicyName]: z.string().min(1).default(DEVICE_POLICY_NAME),
   [ENV.defaultBrokerUrl]: z.string().regex(/^mqtts:\/\/[^/:]+:\d+\/?$/, "mqtts://<host>:<port>/"),

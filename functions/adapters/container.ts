@@ -8,7 +8,11 @@ import { IotTransportRegistry } from "./iot-transport-registry.ts";
 import { PrivateCaAuthority } from "./private-ca-authority.ts";
 
 /** Wires the adapters for a configuration. `clock` is replaceable so tests move time instead of sleeping. */
-export function createPairingDeps(config: Config, clients: AwsClients, clock: Clock = systemClock): PairingDeps {
+export function createPairingDeps(
+  config: Config,
+  clients: AwsClients,
+  clock: Clock = systemClock,
+): PairingDeps {
   return {
     store: new DynamoDeviceStore(clients.dynamo, config.TABLE_NAME),
     ca: new PrivateCaAuthority(clients.pca, {

@@ -26,6 +26,7 @@ import {
   type DeviceStore,
   type RecordIssuanceInput,
   type RegisterDeviceInput,
+  type RollbackIssuanceInput,
 } from "../core/ports/device-store.ts";
 import { aws } from "./aws-errors.ts";
 import { SWEEP_SHARDS } from "./table-schema.ts";
@@ -124,7 +125,9 @@ export class DynamoDeviceStore implements DeviceStore {
       if (attempt > 0) await new Promise((r) => setTimeout(r, 20 * 2 ** attempt));
       const out = await aws(() =>
         this.dynamo.send(
-          new BatchGetItemCommand({ RequestItems: { [this.tableName]: { Keys: keys, ConsistentRead: true } } }),
+          new BatchGetItemCommand({
+            RequestItems: { [this.tableName]: { Keys: keys, ConsistentRead: true } },
+          }),
         ),
       );
       items.push(...(out.Responses?.[this.tableName] ?? []).map((i) => unmarshall(i)));
@@ -202,7 +205,10 @@ export class DynamoDeviceStore implements DeviceStore {
                   Key: m(realmKey(realm.name)),
                   UpdateExpression: "ADD deviceCount :one",
                   ConditionExpression: `attribute_exists(pk)${limited ? " AND (attribute_not_exists(deviceCount) OR deviceCount < :limit)" : ""}`,
-                  ExpressionAttributeValues: m({ ":one": 1, ...(limited ? { ":limit": realm.deviceLimit } : {}) }),
+                  ExpressionAttributeValues: m({
+                    ":one": 1,
+                    ...(limited ? { ":limit": realm.deviceLimit } : {}),
+                  }),
                 },
               },
             ],
@@ -245,7 +251,10 @@ export class DynamoDeviceStore implements DeviceStore {
   private async updateExistingDevice(
     realm: string,
     deviceId: string,
-    update: Pick<ConstructorParameters<typeof UpdateItemCommand>[0], "UpdateExpression" | "ExpressionAttributeValues">,
+    update: Pick<
+      ConstructorParameters<typeof UpdateItemCommand>[0],
+      "UpdateExpression" | "ExpressionAttributeValues"
+    >,
   ): Promise<Item> {
     try {
       const out = await aws(() =>
@@ -287,7 +296,11 @@ export class DynamoDeviceStore implements DeviceStore {
     return records;
   }
 
-  async getCertificate(realm: string, deviceId: string, serial: string): Promise<CertificateRecord | undefined> {
+  async getCertificate(
+    realm: string,
+    deviceId: string,
+    serial: string,
+  ): Promise<CertificateRecord | undefined> {
     const out = await aws(() =>
       this.dynamo.send(
         new GetItemCommand({
@@ -355,6 +368,65 @@ export class DynamoDeviceStore implements DeviceStore {
     } catch (error) {
       if (error instanceof TransactionCanceledException) throw new ConcurrentIssuanceError({ cause: error });
       throw error;
+    }
+  }
+
+  async rollbackIssuance(input: RollbackIssuanceInput): Promise<void> {
+    const { certificate: c, restoredCurrentSerial, unconfirm } = input;
+    const removals = [
+      ...(restoredCurrentSerial ? [] : ["currentSerial"]),
+      ...(unconfirm ? ["firstCredentialsRequest"] : []),
+    ];
+    const items: NonNullable<ConstructorParameters<typeof TransactWriteItemsCommand>[0]["TransactItems"]> = [
+      {
+        Delete: {
+          TableName: this.tableName,
+          Key: m(certKey(c.realm, c.deviceId, c.serial)),
+          ConditionExpression: "#state = :current",
+          ExpressionAttributeNames: { "#state": "state" },
+          ExpressionAttributeValues: m({ ":current": "current" }),
+        },
+      },
+      {
+        Update: {
+          TableName: this.tableName,
+          Key: m(deviceKey(c.realm, c.deviceId)),
+          UpdateExpression: [
+            restoredCurrentSerial ? "SET currentSerial = :restored" : "",
+            removals.length > 0 ? `REMOVE ${removals.join(", ")}` : "",
+          ]
+            .filter(Boolean)
+            .join(" "),
+          ConditionExpression: "currentSerial = :serial",
+          ExpressionAttributeValues: m({
+            ":serial": c.serial,
+            ...(restoredCurrentSerial ? { ":restored": restoredCurrentSerial } : {}),
+          }),
+        },
+      },
+    ];
+    if (restoredCurrentSerial) {
+      const previous = await this.getCertificate(c.realm, c.deviceId, restoredCurrentSerial);
+      items.push({
+        Update: {
+          TableName: this.tableName,
+          Key: m(certKey(c.realm, c.deviceId, restoredCurrentSerial)),
+          UpdateExpression: "SET #state = :current, deadline = :notAfter REMOVE graceUntil",
+          ConditionExpression: "#state = :superseded",
+          ExpressionAttributeNames: { "#state": "state" },
+          ExpressionAttributeValues: m({
+            ":current": "current",
+            ":superseded": "superseded",
+            ":notAfter": previous?.notAfter ?? c.notAfter,
+          }),
+        },
+      });
+    }
+    try {
+      await aws(() => this.dynamo.send(new TransactWriteItemsCommand({ TransactItems: items })));
+    } catch (error) {
+      // A newer issuance already moved the device on: nothing of ours is left to undo.
+      if (!(error instanceof TransactionCanceledException)) throw error;
     }
   }
 

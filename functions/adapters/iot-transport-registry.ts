@@ -35,19 +35,22 @@ export class IotTransportRegistry implements TransportRegistry {
   ) {}
 
   async ensureThing(realm: string, deviceId: string): Promise<void> {
-    await aws(() => this.iot.send(new CreateThingCommand({ thingName: deviceThingName(realm, deviceId) }))).catch(
-      (error: unknown) => {
-        if (!(error instanceof ResourceAlreadyExistsException)) throw error;
-      },
-    );
+    await aws(() =>
+      this.iot.send(new CreateThingCommand({ thingName: deviceThingName(realm, deviceId) })),
+    ).catch((error: unknown) => {
+      if (!(error instanceof ResourceAlreadyExistsException)) throw error;
+    });
   }
 
-  async registerCertificate(certificatePem: string): Promise<{ certificateId: string; certificateArn: string }> {
+  async registerCertificate(
+    certificatePem: string,
+  ): Promise<{ certificateId: string; certificateArn: string }> {
     try {
       const out = await aws(() =>
         this.iot.send(new RegisterCertificateWithoutCACommand({ certificatePem, status: "ACTIVE" })),
       );
-      if (!out.certificateId || !out.certificateArn) throw new Error("IoT registered a certificate without an id");
+      if (!out.certificateId || !out.certificateArn)
+        throw new Error("IoT registered a certificate without an id");
       return { certificateId: out.certificateId, certificateArn: out.certificateArn };
     } catch (error) {
       if (!(error instanceof ResourceAlreadyExistsException)) throw error;
@@ -65,7 +68,9 @@ export class IotTransportRegistry implements TransportRegistry {
 
   async attachCertificate(realm: string, deviceId: string, certificateArn: string): Promise<void> {
     await Promise.all([
-      aws(() => this.iot.send(new AttachPolicyCommand({ policyName: this.policyName, target: certificateArn }))),
+      aws(() =>
+        this.iot.send(new AttachPolicyCommand({ policyName: this.policyName, target: certificateArn })),
+      ),
       aws(() =>
         this.iot.send(
           new AttachThingPrincipalCommand({
@@ -97,7 +102,10 @@ export class IotTransportRegistry implements TransportRegistry {
       ).catch(ignoreNotFound),
       aws(() =>
         this.iot.send(
-          new DetachThingPrincipalCommand({ thingName: deviceThingName(realm, deviceId), principal: certificateArn }),
+          new DetachThingPrincipalCommand({
+            thingName: deviceThingName(realm, deviceId),
+            principal: certificateArn,
+          }),
         ),
       ).catch(ignoreNotFound),
     ]);

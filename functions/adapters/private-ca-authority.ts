@@ -65,7 +65,9 @@ export class PrivateCaAuthority implements CertificateAuthority {
     // Cached per container; a failed fetch is not cached.
     this.#caPem ??= aws(() =>
       this.pca.send(
-        new GetCertificateAuthorityCertificateCommand({ CertificateAuthorityArn: this.options.certificateAuthorityArn }),
+        new GetCertificateAuthorityCertificateCommand({
+          CertificateAuthorityArn: this.options.certificateAuthorityArn,
+        }),
       ),
     ).then(
       (out) => {

@@ -4,7 +4,10 @@ import { z } from "zod";
 /** Realm names: lowercase letters, digits and `_`, starting with a letter, at most 48 characters (Astarte). */
 export const realmNameSchema = z
   .string()
-  .regex(/^[a-z][a-z0-9_]{0,47}$/, "must be lowercase letters, digits and _, start with a letter, ≤ 48 chars");
+  .regex(
+    /^[a-z][a-z0-9_]{0,47}$/,
+    "must be lowercase letters, digits and _, start with a letter, ≤ 48 chars",
+  );
 
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 
@@ -14,7 +17,8 @@ const BASE64URL = /^[A-Za-z0-9_-]+$/;
  * undefined if the text is not such an id.
  */
 export function canonicalDeviceId(text: string): string | undefined {
-  if (text.length < 22 || text.length > 512 || !BASE64URL.test(text) || text.length % 4 === 1) return undefined;
+  if (text.length < 22 || text.length > 512 || !BASE64URL.test(text) || text.length % 4 === 1)
+    return undefined;
   const bytes = Buffer.from(text, "base64url");
   if (bytes.length < 16) return undefined;
   // Reject non-canonical encodings (stray bits in the last character) for exact-length ids.

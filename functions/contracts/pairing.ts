@@ -13,7 +13,10 @@ const envelope = <T extends z.ZodType>(data: T) => z.object({ data });
  */
 const requiredString = (max: number) =>
   z
-    .string({ error: (issue) => (issue.input === undefined || issue.input === null ? "can't be blank" : "must be a string") })
+    .string({
+      error: (issue) =>
+        issue.input === undefined || issue.input === null ? "can't be blank" : "must be a string",
+    })
     .min(1, "can't be blank")
     .max(max, `must be at most ${max} characters`);
 
@@ -68,7 +71,12 @@ export type VerifyCause = z.infer<typeof verifyCause>;
 export const verifyResponse = envelope(
   z.union([
     z.object({ valid: z.literal(true), timestamp: z.string(), until: z.string() }),
-    z.object({ valid: z.literal(false), timestamp: z.string(), cause: verifyCause, details: z.string().nullable() }),
+    z.object({
+      valid: z.literal(false),
+      timestamp: z.string(),
+      cause: verifyCause,
+      details: z.string().nullable(),
+    }),
   ]),
 );
 export type VerifyResponse = z.infer<typeof verifyResponse>;
@@ -106,5 +114,7 @@ export const deviceStatusResponse = envelope(
 export type DeviceStatusResponse = z.infer<typeof deviceStatusResponse>;
 
 /** Error bodies: `{"errors": {"detail": "..."}}` or `{"errors": {"<field>": ["..."]}}`. */
-export const errorBody = z.object({ errors: z.record(z.string(), z.union([z.string(), z.array(z.string())])) });
+export const errorBody = z.object({
+  errors: z.record(z.string(), z.union([z.string(), z.array(z.string())])),
+});
 export type ErrorBody = z.infer<typeof errorBody>;

@@ -53,7 +53,8 @@ export async function authorizeAgent(
     throw error;
   }
   const grants = payload[claim];
-  const allowed = Array.isArray(grants) && grants.some((g) => typeof g === "string" && grantAllows(g, request));
+  const allowed =
+    Array.isArray(grants) && grants.some((g) => typeof g === "string" && grantAllows(g, request));
   if (!allowed) {
     throw new ForbiddenError(
       `Unauthorized access to ${request.method} ${request.path}. Please verify your permissions`,

@@ -8,7 +8,13 @@ import { MalformedRequestError, ValidationError } from "./errors.ts";
  */
 export function parseEnvelope<T>(schema: z.ZodType<T>, body: unknown): T {
   const data = (body as { data?: unknown } | null)?.data;
-  if (typeof body !== "object" || body === null || typeof data !== "object" || data === null || Array.isArray(data)) {
+  if (
+    typeof body !== "object" ||
+    body === null ||
+    typeof data !== "object" ||
+    data === null ||
+    Array.isArray(data)
+  ) {
     throw new MalformedRequestError("Bad request");
   }
   const result = schema.safeParse(body);

@@ -7,7 +7,8 @@ import { ValidationError } from "./errors.ts";
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
 const MAX_PEM_LENGTH = 16_384;
-const CSR_BLOCK = /^-----BEGIN (NEW )?CERTIFICATE REQUEST-----\r?\n([A-Za-z0-9+/=\r\n]+)-----END (NEW )?CERTIFICATE REQUEST-----$/;
+const CSR_BLOCK =
+  /^-----BEGIN (NEW )?CERTIFICATE REQUEST-----\r?\n([A-Za-z0-9+/=\r\n]+)-----END (NEW )?CERTIFICATE REQUEST-----$/;
 const CERT_BLOCK = /^-----BEGIN CERTIFICATE-----\r?\n([A-Za-z0-9+/=\r\n]+)-----END CERTIFICATE-----$/;
 
 const csrInvalid = (message: string) => new ValidationError({ csr: [message] });
@@ -32,7 +33,8 @@ export async function inspectCsr(pem: string, expectedCn: string): Promise<Inspe
     throw csrInvalid("is not a valid PEM CSR");
   }
   const publicKeyDer = Buffer.from(csr.publicKey.rawData);
-  if (!allowedKey(publicKeyDer)) throw csrInvalid("key must be EC P-256, EC P-384 or RSA of at least 2048 bits");
+  if (!allowedKey(publicKeyDer))
+    throw csrInvalid("key must be EC P-256, EC P-384 or RSA of at least 2048 bits");
   let signed = false;
   try {
     signed = await csr.verify();
@@ -49,7 +51,8 @@ function allowedKey(spkiDer: Buffer): boolean {
   try {
     const key = createPublicKey({ key: spkiDer, format: "der", type: "spki" });
     const details = key.asymmetricKeyDetails ?? {};
-    if (key.asymmetricKeyType === "ec") return details.namedCurve === "prime256v1" || details.namedCurve === "secp384r1";
+    if (key.asymmetricKeyType === "ec")
+      return details.namedCurve === "prime256v1" || details.namedCurve === "secp384r1";
     if (key.asymmetricKeyType === "rsa") return (details.modulusLength ?? 0) >= 2048;
     return false;
   } catch {

@@ -11,5 +11,8 @@ export const handler = httpHandler(async (request) => {
     const data = await patchDevice(pairingDeps(), call, deviceId, request.body());
     return { response: json(200, { data }), outcome: "DevicePatched" };
   }
-  return { response: json(200, { data: await getDeviceStatus(pairingDeps(), call, deviceId) }), outcome: "DeviceStatusServed" };
+  return {
+    response: json(200, { data: await getDeviceStatus(pairingDeps(), call, deviceId) }),
+    outcome: "DeviceStatusServed",
+  };
 });

@@ -15,5 +15,8 @@ export const handler = httpHandler(async (request) => {
     },
     request.body(),
   );
-  return { response: json(200, { data }), outcome: data.valid ? "VerifiedValid" : `VerifiedInvalid_${data.cause}` };
+  return {
+    response: json(200, { data }),
+    outcome: data.valid ? "VerifiedValid" : `VerifiedInvalid_${data.cause}`,
+  };
 });

@@ -12,7 +12,10 @@ export const handler = httpHandler(async (request) => {
   const realm = request.param("realm");
   if (!realm) {
     if (request.method === "POST") {
-      return { response: json(201, { data: await createRealm(deps, request.body()) }), outcome: "RealmCreated" };
+      return {
+        response: json(201, { data: await createRealm(deps, request.body()) }),
+        outcome: "RealmCreated",
+      };
     }
     return { response: json(200, { data: await listRealms(deps) }), outcome: "RealmsListed" };
   }

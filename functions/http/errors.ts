@@ -30,7 +30,8 @@ export function errorResponse(error: unknown, requestId: string): APIGatewayProx
   if (error instanceof ForbiddenError) return detail(403, error.detail);
   if (error instanceof DeviceNotFoundError) return detail(404, "Device not found");
   if (error instanceof RealmNotFoundError) return detail(404, "Realm not found");
-  if (error instanceof RealmExistsError) return json(422, { errors: { realm_name: ["has already been taken"] } });
+  if (error instanceof RealmExistsError)
+    return json(422, { errors: { realm_name: ["has already been taken"] } });
   if (error instanceof UnprocessableError) return detail(422, error.detail);
   if (error instanceof ThrottledError) {
     return detail(429, "Too many requests", { "retry-after": String(error.retryAfterSeconds) });

@@ -29,7 +29,12 @@ const CREDENTIALS = `${DEVICE}/protocols/{protocol}/credentials`;
 
 export const ROUTES: readonly Route[] = [
   { api: "pairing", method: "POST", path: "/v1/{realm}/agent/devices", handler: "agent-register" },
-  { api: "pairing", method: "DELETE", path: "/v1/{realm}/agent/devices/{device_id}", handler: "agent-unregister" },
+  {
+    api: "pairing",
+    method: "DELETE",
+    path: "/v1/{realm}/agent/devices/{device_id}",
+    handler: "agent-unregister",
+  },
   {
     api: "pairing",
     method: "POST",

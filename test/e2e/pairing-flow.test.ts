@@ -29,7 +29,11 @@ describe("a device pairs end to end and talks MQTT", () => {
     const info = await tether.request("GET", devicePath(realm.name, DEVICE), { token: secret });
     expect(info.status).toBe(200);
     expect(info.body).toEqual({
-      data: { version: expect.any(String), status: "pending", protocols: { astarte_mqtt_v1: { broker_url: tether.brokerUrl } } },
+      data: {
+        version: expect.any(String),
+        status: "pending",
+        protocols: { astarte_mqtt_v1: { broker_url: tether.brokerUrl } },
+      },
     });
 
     // Credentials: the key never leaves the device.
@@ -49,7 +53,9 @@ describe("a device pairs end to end and talks MQTT", () => {
 
     // Registered ACTIVE in IoT and attached to the device's thing.
     const { iot } = testBed().clients;
-    const described = await iot.send(new DescribeCertificateCommand({ certificateId: iotCertificateId(cert.raw) }));
+    const described = await iot.send(
+      new DescribeCertificateCommand({ certificateId: iotCertificateId(cert.raw) }),
+    );
     expect(described.certificateDescription?.status).toBe("ACTIVE");
     const principals = await iot.send(new ListThingPrincipalsCommand({ thingName: `meters:${DEVICE}` }));
     expect(principals.principals).toEqual([described.certificateDescription?.certificateArn]);

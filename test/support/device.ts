@@ -14,7 +14,11 @@ export const credentialsPath = (realm: string, deviceId: string) =>
   `${devicePath(realm, deviceId)}/protocols/astarte_mqtt_v1/credentials`;
 
 /** Registers a device through the agent API and returns its credentials secret. */
-export async function registerDevice(tether: LocalTether, realm: TestRealm, deviceId: string): Promise<string> {
+export async function registerDevice(
+  tether: LocalTether,
+  realm: TestRealm,
+  deviceId: string,
+): Promise<string> {
   const response = await tether.request("POST", `/pairing/v1/${realm.name}/agent/devices`, {
     token: await realm.jwt(),
     body: { data: { hw_id: deviceId } },
@@ -40,13 +44,22 @@ export async function requestCertificate(
 }
 
 /** Register + pair in one go. */
-export async function pairDevice(tether: LocalTether, realm: TestRealm, deviceId: string): Promise<PairedDevice> {
+export async function pairDevice(
+  tether: LocalTether,
+  realm: TestRealm,
+  deviceId: string,
+): Promise<PairedDevice> {
   const secret = await registerDevice(tether, realm, deviceId);
   const { keyPem, certPem } = await requestCertificate(tether, realm.name, deviceId, secret);
   return { deviceId, secret, keyPem, certPem, cn: `${realm.name}/${deviceId}` };
 }
 
-export async function verify(tether: LocalTether, realm: string, device: { deviceId: string; secret: string }, certPem: string) {
+export async function verify(
+  tether: LocalTether,
+  realm: string,
+  device: { deviceId: string; secret: string },
+  certPem: string,
+) {
   return tether.request("POST", `${credentialsPath(realm, device.deviceId)}/verify`, {
     token: device.secret,
     body: { data: { client_crt: certPem } },

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { exportPKCS8, exportSPKI, generateKeyPair, SignJWT } from "jose";
-import { createPairingDeps, setPairingDeps } from "../../functions/adapters/container.ts";
 import { loadConfig } from "../../functions/adapters/config.ts";
+import { createPairingDeps, setPairingDeps } from "../../functions/adapters/container.ts";
 import type { Clock } from "../../functions/core/ports/system.ts";
 import { startApiServer } from "../../local/api-server.ts";
 import { freePort } from "../../local/ports.ts";
@@ -54,6 +54,8 @@ export interface LocalTether {
  */
 export async function startLocalTether(): Promise<LocalTether> {
   const bed = testBed();
+  // Expected failures (500s from injected faults) would fill the output; TETHER_TEST_LOG_LEVEL=INFO shows them.
+  process.env.POWERTOOLS_LOG_LEVEL = process.env.TETHER_TEST_LOG_LEVEL ?? "SILENT";
   const brokerUrl = `mqtts://localhost:${bed.brokerPort}/`;
   Object.assign(process.env, localFunctionEnv(bed.env, brokerUrl));
   const clock = new MovableClock();
@@ -69,7 +71,11 @@ export async function startLocalTether(): Promise<LocalTether> {
       body = JSON.stringify(options.body);
       headers["content-type"] ??= "application/json";
     }
-    const response = await fetch(`${server.url}${path}`, { method, headers, ...(body === undefined ? {} : { body }) });
+    const response = await fetch(`${server.url}${path}`, {
+      method,
+      headers,
+      ...(body === undefined ? {} : { body }),
+    });
     const text = await response.text();
     let parsed: unknown;
     try {
@@ -92,7 +98,8 @@ export async function startLocalTether(): Promise<LocalTether> {
         token: adminToken,
         body: { data: { realm_name: name, jwt_public_key_pem: await exportSPKI(publicKey), ...settings } },
       });
-      if (created.status !== 201) throw new Error(`realm creation answered ${created.status}: ${created.text}`);
+      if (created.status !== 201)
+        throw new Error(`realm creation answered ${created.status}: ${created.text}`);
       return {
         name,
         privateKeyPem: await exportPKCS8(privateKey),

@@ -18,6 +18,12 @@ export interface RecordIssuanceInput {
   readonly now: string;
 }
 
+export interface RollbackIssuanceInput {
+  readonly certificate: CertificateRecord;
+  readonly restoredCurrentSerial: string | undefined;
+  readonly unconfirm: boolean;
+}
+
 /** Persistence of realms, devices and their certificates. Every state change is conditional. */
 export interface DeviceStore {
   getRealm(name: string): Promise<Realm | undefined>;
@@ -50,6 +56,12 @@ export interface DeviceStore {
    * @throws ConcurrentIssuanceError when the device's current certificate changed since it was read
    */
   recordIssuance(input: RecordIssuanceInput): Promise<void>;
+  /**
+   * Undoes {@link recordIssuance} after a later step failed: deletes the certificate's record, makes
+   * `restoredCurrentSerial` current again, and (for a first issuance) un-confirms the device. Conditional:
+   * does nothing to state a newer issuance has changed since.
+   */
+  rollbackIssuance(input: RollbackIssuanceInput): Promise<void>;
   /** Sets these certificates' state to revoked; the device no longer has a current one if it was among them. */
   markRevoked(realm: string, deviceId: string, serials: readonly string[]): Promise<void>;
 }

@@ -9,5 +9,10 @@ export interface TransportRegistry {
   /** Sets INACTIVE: the broker refuses it from now on and drops live connections. Idempotent. */
   deactivateCertificate(certificateId: string): Promise<void>;
   /** INACTIVE, detached from thing and policy, deleted. Idempotent: a missing certificate is success. */
-  removeCertificate(realm: string, deviceId: string, certificateId: string, certificateArn: string): Promise<void>;
+  removeCertificate(
+    realm: string,
+    deviceId: string,
+    certificateId: string,
+    certificateArn: string,
+  ): Promise<void>;
 }

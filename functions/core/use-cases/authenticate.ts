@@ -6,7 +6,9 @@ import type { PairingDeps } from "../pairing-deps.ts";
 
 /** Realm lookup for realm-scoped routes: an unknown (or ill-formed) realm is 403, never "not found". */
 export async function requireRealm(deps: Pick<PairingDeps, "store">, realmName: string): Promise<Realm> {
-  const realm = realmNameSchema.safeParse(realmName).success ? await deps.store.getRealm(realmName) : undefined;
+  const realm = realmNameSchema.safeParse(realmName).success
+    ? await deps.store.getRealm(realmName)
+    : undefined;
   if (!realm) throw new ForbiddenError();
   return realm;
 }
@@ -21,7 +23,10 @@ export interface AgentCall {
 }
 
 /** Authorizes an agent or AppEngine call and returns its realm. */
-export async function authorizeRealmCall(deps: Pick<PairingDeps, "store" | "clock">, call: AgentCall): Promise<Realm> {
+export async function authorizeRealmCall(
+  deps: Pick<PairingDeps, "store" | "clock">,
+  call: AgentCall,
+): Promise<Realm> {
   // A missing token is 401 whatever the realm, so the realm's existence is not revealed to anonymous callers.
   if (!bearerToken(call.authorization)) throw new UnauthenticatedError("Missing authorization token");
   const realm = await requireRealm(deps, call.realmName);

@@ -1,4 +1,8 @@
-import { type DevicePatchRequest, devicePatchRequest, type DeviceStatusResponse } from "../../contracts/pairing.ts";
+import {
+  type DevicePatchRequest,
+  type DeviceStatusResponse,
+  devicePatchRequest,
+} from "../../contracts/pairing.ts";
 import { DeviceNotFoundError } from "../errors.ts";
 import type { CertificateRecord, Device } from "../model.ts";
 import type { PairingDeps } from "../pairing-deps.ts";
@@ -13,7 +17,12 @@ export async function getDeviceStatus(
   call: Call,
   deviceIdText: string,
 ): Promise<DeviceStatusResponse["data"]> {
-  const realm = await authorizeRealmCall(deps, { ...call, claim: "a_aea", method: "GET", path: `devices/${deviceIdText}` });
+  const realm = await authorizeRealmCall(deps, {
+    ...call,
+    claim: "a_aea",
+    method: "GET",
+    path: `devices/${deviceIdText}`,
+  });
   const deviceId = requireDeviceId(deviceIdText);
   const { device } = await deps.store.getRealmAndDevice(realm.name, deviceId);
   if (!device) throw new DeviceNotFoundError();
@@ -45,7 +54,9 @@ export async function patchDevice(
     device = await deps.store.setCredentialsInhibited(realm.name, deviceId, data.credentials_inhibited);
   }
   if (data.revoke_credentials && device.credentialsInhibited) {
-    const live = (await deps.store.listCertificates(realm.name, deviceId)).filter((c) => c.state !== "revoked");
+    const live = (await deps.store.listCertificates(realm.name, deviceId)).filter(
+      (c) => c.state !== "revoked",
+    );
     await deps.store.markRevoked(
       realm.name,
       deviceId,

@@ -1,10 +1,13 @@
 import type { DeviceInfoResponse } from "../../contracts/pairing.ts";
 import { deviceStatusOf } from "../model.ts";
 import type { PairingDeps } from "../pairing-deps.ts";
-import { type DeviceCall, authenticateDevice } from "./authenticate.ts";
+import { authenticateDevice, type DeviceCall } from "./authenticate.ts";
 
 /** What a device asks first: its status and where its transport's broker is. */
-export async function getDeviceInfo(deps: PairingDeps, call: DeviceCall): Promise<DeviceInfoResponse["data"]> {
+export async function getDeviceInfo(
+  deps: PairingDeps,
+  call: DeviceCall,
+): Promise<DeviceInfoResponse["data"]> {
   const { realm, device } = await authenticateDevice(deps, call);
   return {
     version: deps.settings.serviceVersion,

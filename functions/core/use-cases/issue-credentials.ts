@@ -5,9 +5,9 @@ import { deviceCommonName } from "../identity.ts";
 import type { CertificateRecord, Device } from "../model.ts";
 import type { PairingDeps, RequestMeta } from "../pairing-deps.ts";
 import { ConcurrentIssuanceError } from "../ports/device-store.ts";
-import { certificateFacts, inspectCsr } from "../x509.ts";
 import { parseEnvelope } from "../validation.ts";
-import { type DeviceCall, authenticateDevice } from "./authenticate.ts";
+import { certificateFacts, inspectCsr } from "../x509.ts";
+import { authenticateDevice, type DeviceCall } from "./authenticate.ts";
 
 export const ASTARTE_MQTT_V1 = "astarte_mqtt_v1";
 const RECORD_ATTEMPTS = 5;
@@ -55,7 +55,8 @@ export async function issueCredentials(
   if (device.currentSerial === facts.serial) {
     // The CA answered a retried request with the certificate already recorded (idempotency token).
     const existing = await deps.store.getCertificate(realm.name, device.deviceId, facts.serial);
-    if (existing) return { certificatePem, record: existing, renewAfter: renewAfter(existing, device.deviceId) };
+    if (existing)
+      return { certificatePem, record: existing, renewAfter: renewAfter(existing, device.deviceId) };
   }
 
   const registered = await deps.transport.registerCertificate(certificatePem);
@@ -72,25 +73,48 @@ export async function issueCredentials(
     state: "current",
     graceUntil: undefined,
   };
-  try {
-    await Promise.all([
-      deps.transport.attachCertificate(realm.name, device.deviceId, registered.certificateArn),
-      recordAsCurrent(deps, device, record, realm.graceSeconds, meta),
-    ]);
-  } catch (error) {
-    await deps.transport
-      .removeCertificate(realm.name, device.deviceId, registered.certificateId, registered.certificateArn)
-      .catch((cleanup: unknown) => {
-        throw new AggregateError([error, cleanup], "issuance failed and its compensation failed too");
-      });
-    throw error;
+  const [attached, recorded] = await Promise.allSettled([
+    deps.transport.attachCertificate(realm.name, device.deviceId, registered.certificateArn),
+    recordAsCurrent(deps, device, record, realm.graceSeconds, meta),
+  ]);
+  if (attached.status === "rejected" || recorded.status === "rejected") {
+    // Compensate whatever half succeeded, so the retry starts from where this request started.
+    const failure =
+      attached.status === "rejected" ? attached.reason : (recorded as PromiseRejectedResult).reason;
+    const undo: Promise<void>[] = [
+      deps.transport.removeCertificate(
+        realm.name,
+        device.deviceId,
+        registered.certificateId,
+        registered.certificateArn,
+      ),
+    ];
+    if (recorded.status === "fulfilled") {
+      undo.push(
+        deps.store.rollbackIssuance({
+          certificate: record,
+          restoredCurrentSerial: recorded.value,
+          unconfirm: device.firstCredentialsRequest === undefined,
+        }),
+      );
+    }
+    const undone = await Promise.allSettled(undo);
+    const cleanupFailures = undone.filter((u): u is PromiseRejectedResult => u.status === "rejected");
+    if (cleanupFailures.length > 0) {
+      throw new AggregateError(
+        [failure, ...cleanupFailures.map((f) => f.reason)],
+        "issuance failed and its compensation failed too",
+      );
+    }
+    throw failure;
   }
   return { certificatePem, record, renewAfter: renewAfter(record, device.deviceId) };
 }
 
 /**
  * Records the certificate as current and supersedes the previous one. The write is conditional on the
- * device's current serial; if a concurrent issuance won, re-read and supersede that one instead.
+ * device's current serial; if a concurrent issuance won, re-read and supersede that one instead. Resolves to
+ * the serial it superseded (for a rollback).
  */
 async function recordAsCurrent(
   deps: PairingDeps,
@@ -98,7 +122,7 @@ async function recordAsCurrent(
   record: CertificateRecord,
   graceSeconds: number,
   meta: RequestMeta,
-): Promise<void> {
+): Promise<string | undefined> {
   let current = device;
   for (let attempt = 1; ; attempt++) {
     const now = deps.clock.now();
@@ -113,7 +137,7 @@ async function recordAsCurrent(
         requestIp: meta.sourceIp,
         now: now.toISOString(),
       });
-      return;
+      return previous;
     } catch (error) {
       if (!(error instanceof ConcurrentIssuanceError) || attempt >= RECORD_ATTEMPTS) throw error;
       const reread = (await deps.store.getRealmAndDevice(record.realm, record.deviceId)).device;
@@ -129,9 +153,13 @@ async function recordAsCurrent(
  * Two thirds into the certificate's lifetime, minus up to a tenth of the lifetime of per-device jitter, so a
  * fleet paired at once does not renew at once. Deterministic per device and certificate.
  */
-export function renewAfter(record: Pick<CertificateRecord, "notBefore" | "notAfter" | "serial">, deviceId: string): Date {
+export function renewAfter(
+  record: Pick<CertificateRecord, "notBefore" | "notAfter" | "serial">,
+  deviceId: string,
+): Date {
   const start = Date.parse(record.notBefore);
   const lifetime = Date.parse(record.notAfter) - start;
-  const spread = createHash("sha256").update(deviceId).update(record.serial).digest().readUInt32BE(0) / 0xffffffff;
+  const spread =
+    createHash("sha256").update(deviceId).update(record.serial).digest().readUInt32BE(0) / 0xffffffff;
   return new Date(start + (lifetime * 2) / 3 - spread * (lifetime / 10));
 }

@@ -1,10 +1,10 @@
+import { createPublicKey } from "node:crypto";
 import { realmNameSchema } from "../../contracts/ids.ts";
 import { createRealmRequest, type RealmResponse } from "../../contracts/realms.ts";
 import { RealmNotFoundError, ValidationError } from "../errors.ts";
 import { DEFAULT_CERTIFICATE_VALIDITY_SECONDS, DEFAULT_GRACE_SECONDS, type Realm } from "../model.ts";
 import type { PairingDeps } from "../pairing-deps.ts";
 import { parseEnvelope } from "../validation.ts";
-import { createPublicKey } from "node:crypto";
 
 /**
  * Housekeeping: realms. These routes are protected by IAM on AWS (and an admin token locally), not by a
@@ -14,7 +14,11 @@ export async function createRealm(deps: PairingDeps, body: unknown): Promise<Rea
   const { data } = parseEnvelope(createRealmRequest, body);
   try {
     const key = createPublicKey(data.jwt_public_key_pem);
-    if (key.asymmetricKeyType !== "ec" && key.asymmetricKeyType !== "rsa" && key.asymmetricKeyType !== "rsa-pss") {
+    if (
+      key.asymmetricKeyType !== "ec" &&
+      key.asymmetricKeyType !== "rsa" &&
+      key.asymmetricKeyType !== "rsa-pss"
+    ) {
       throw new Error("unsupported key type");
     }
   } catch {

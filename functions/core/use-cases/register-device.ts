@@ -23,7 +23,12 @@ export async function registerDevice(
   call: Omit<AgentCall, "claim" | "method" | "path">,
   body: unknown,
 ): Promise<RegisterDeviceResult> {
-  const realm = await authorizeRealmCall(deps, { ...call, claim: "a_pa", method: "POST", path: "agent/devices" });
+  const realm = await authorizeRealmCall(deps, {
+    ...call,
+    claim: "a_pa",
+    method: "POST",
+    path: "agent/devices",
+  });
   const { data } = parseEnvelope(registerDeviceRequest, body);
   const deviceId = canonicalDeviceId(data.hw_id);
   if (!deviceId) throw new ValidationError({ hw_id: ["is not a valid base64 encoded 128 bits id"] });

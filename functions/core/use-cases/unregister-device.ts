@@ -21,7 +21,9 @@ export async function unregisterDevice(
   const { device } = await deps.store.getRealmAndDevice(realm.name, deviceId);
   if (!device) throw new DeviceNotFoundError();
 
-  const certificates = (await deps.store.listCertificates(realm.name, deviceId)).filter((c) => c.state !== "revoked");
+  const certificates = (await deps.store.listCertificates(realm.name, deviceId)).filter(
+    (c) => c.state !== "revoked",
+  );
   // Revoke in the record first: from now on verify answers REVOKED, even if IoT removal below fails.
   await deps.store.unregisterDevice(realm.name, deviceId);
   await deps.store.markRevoked(

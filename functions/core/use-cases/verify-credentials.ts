@@ -1,10 +1,10 @@
-import { verifyRequest, type VerifyResponse } from "../../contracts/pairing.ts";
+import { type VerifyResponse, verifyRequest } from "../../contracts/pairing.ts";
 import { MalformedRequestError } from "../errors.ts";
 import { deviceCommonName } from "../identity.ts";
 import type { PairingDeps } from "../pairing-deps.ts";
 import { parseEnvelope } from "../validation.ts";
 import { assessCertificate } from "../x509.ts";
-import { type DeviceCall, authenticateDevice } from "./authenticate.ts";
+import { authenticateDevice, type DeviceCall } from "./authenticate.ts";
 import { ASTARTE_MQTT_V1 } from "./issue-credentials.ts";
 
 /** Astarte's timestamp form: UTC, milliseconds, a space between date and time, trailing Z. */

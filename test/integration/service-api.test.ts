@@ -1,0 +1,108 @@
+import { exportSPKI, generateKeyPair } from "jose";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { randomDeviceId } from "../../functions/contracts/ids.ts";
+import { generateKeyAndCsr } from "../../local/x509.ts";
+import { credentialsPath, devicePath } from "../support/device.ts";
+import { type LocalTether, startLocalTether, type TestRealm } from "../support/tether.ts";
+
+describe("health, version and housekeeping", () => {
+  let tether: LocalTether;
+  let realm: TestRealm;
+  beforeAll(async () => {
+    tether = await startLocalTether();
+    realm = await tether.createRealm("house");
+  });
+  afterAll(async () => tether.close());
+
+  it("answers health and version, globally and per realm; an unknown realm is 403", async () => {
+    expect((await tether.request("GET", "/pairing/health")).status).toBe(200);
+    expect((await tether.request("GET", "/pairing/health")).text).toBe("");
+    expect((await tether.request("GET", "/pairing/v1/house/health")).status).toBe(200);
+    expect((await tether.request("GET", "/pairing/v1/nowhere/health")).status).toBe(403);
+    const version = await tether.request("GET", "/pairing/version");
+    expect(version.body).toEqual({ data: expect.stringMatching(/^\d+\.\d+\.\d+/) });
+    expect((await tether.request("GET", "/pairing/v1/house/version")).body).toEqual(version.body);
+    expect((await tether.request("GET", "/pairing/v1/nowhere/version")).status).toBe(403);
+  });
+
+  it("manages realms behind the admin credential", async () => {
+    const admin = { token: tether.adminToken };
+    expect((await tether.request("GET", "/housekeeping/v1/realms")).status).toBe(403);
+    expect((await tether.request("GET", "/housekeeping/v1/realms", { token: "wrong" })).status).toBe(403);
+    expect((await tether.request("GET", "/housekeeping/v1/realms", admin)).body).toEqual({ data: ["house"] });
+    const shown = await tether.request("GET", "/housekeeping/v1/realms/house", admin);
+    expect(shown.body.data).toMatchObject({
+      realm_name: "house",
+      broker_url: tether.brokerUrl,
+      certificate_validity_seconds: 7 * 24 * 3600,
+      grace_seconds: 3600,
+      device_count: 0,
+    });
+    const duplicate = await tether.request("POST", "/housekeeping/v1/realms", {
+      ...admin,
+      body: { data: { realm_name: "house", jwt_public_key_pem: shown.body.data.jwt_public_key_pem } },
+    });
+    expect([duplicate.status, duplicate.body]).toEqual([
+      422,
+      { errors: { realm_name: ["has already been taken"] } },
+    ]);
+    const badKey = await tether.request("POST", "/housekeeping/v1/realms", {
+      ...admin,
+      body: { data: { realm_name: "other", jwt_public_key_pem: "nope" } },
+    });
+    expect([badKey.status, badKey.body]).toEqual([
+      422,
+      { errors: { jwt_public_key_pem: ["is not a PEM EC or RSA public key"] } },
+    ]);
+    const { publicKey } = await generateKeyPair("ES256");
+    for (const data of [
+      { realm_name: "Upper", jwt_public_key_pem: await exportSPKI(publicKey) },
+      {
+        realm_name: "ok",
+        jwt_public_key_pem: await exportSPKI(publicKey),
+        certificate_validity_seconds: 8 * 24 * 3600,
+      },
+      { realm_name: "ok", jwt_public_key_pem: await exportSPKI(publicKey), broker_url: "mqtts://host/" },
+    ]) {
+      expect(
+        (await tether.request("POST", "/housekeeping/v1/realms", { ...admin, body: { data } })).status,
+      ).toBe(422);
+    }
+    expect((await tether.request("GET", "/housekeeping/v1/realms/nothere", admin)).status).toBe(404);
+    await tether.createRealm("doomed");
+    expect((await tether.request("DELETE", "/housekeeping/v1/realms/doomed", admin)).status).toBe(204);
+    expect((await tether.request("DELETE", "/housekeeping/v1/realms/doomed", admin)).status).toBe(404);
+  });
+
+  it("serves the exact request shapes of Astarte's Python SDK and astartectl", async () => {
+    // astartectl pairing agent register: JWT with a_pa [".*::.*"], 60 s expiry, ES256.
+    const deviceId = randomDeviceId();
+    const registered = await tether.request("POST", "/pairing/v1/house/agent/devices", {
+      headers: {
+        authorization: `Bearer ${await realm.jwt({ a_pa: [".*::.*"] }, { expiresInSeconds: 60 })}`,
+        "content-type": "application/json",
+        accept: "application/json",
+      },
+      rawBody: JSON.stringify({ data: { hw_id: deviceId } }),
+    });
+    expect(registered.status).toBe(201);
+    const secret = registered.body.data.credentials_secret;
+
+    // Python SDK: credentials with a CSR (CN=<realm>/<id>, O=Devices, EC P-256), then GET info.
+    const { csrPem } = await generateKeyAndCsr({ subject: `CN=house/${deviceId},O=Devices` });
+    const python = { authorization: `Bearer ${secret}`, "content-type": "application/json" };
+    const issued = await tether.request("POST", credentialsPath("house", deviceId), {
+      headers: python,
+      rawBody: JSON.stringify({ data: { csr: csrPem } }),
+    });
+    expect(issued.status).toBe(201);
+    expect(issued.body.data.client_crt).toMatch(/^-----BEGIN CERTIFICATE-----/);
+    const info = await tether.request("GET", devicePath("house", deviceId), { headers: python });
+    expect(info.body.data.protocols.astarte_mqtt_v1.broker_url).toMatch(/^mqtts:\/\/[^/]+:\d+\/$/);
+    const verified = await tether.request("POST", `${credentialsPath("house", deviceId)}/verify`, {
+      headers: python,
+      rawBody: JSON.stringify({ data: { client_crt: issued.body.data.client_crt } }),
+    });
+    expect(verified.body.data.valid).toBe(true);
+  });
+});
