@@ -1,53 +1,144 @@
-// `npm start`: Tether on one machine. Local AWS (moto) + bootstrap + the local IoT broker.
-import { mkdir, writeFile } from "node:fs/promises";
+// `npm start`: Tether on one machine. Local AWS (moto) + bootstrap + the local IoT broker + the HTTP API in
+// front of the same handler modules Lambda runs, a demo realm, and a walkthrough to pair a device.
+import { randomBytes } from "node:crypto";
+import { chmod, mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
+import { exportPKCS8, exportSPKI, generateKeyPair } from "jose";
 import { createAwsClients } from "../functions/adapters/aws-clients.ts";
+import { randomDeviceId } from "../functions/contracts/ids.ts";
+import { startApiServer } from "./api-server.ts";
 import { bootstrapLocal } from "./bootstrap.ts";
 import { startBroker } from "./broker.ts";
+import { LOCAL_CONFIG_PATH, type LocalConfig, STATE_DIR } from "./local-config.ts";
 import { startMoto } from "./moto.ts";
 import { portFromEnv } from "./ports.ts";
+import { localFunctionEnv } from "./tether-env.ts";
 
-const STATE_DIR = resolve(import.meta.dirname, "..", ".tether");
+const REALM = "demo";
+const apiPort = portFromEnv("TETHER_API_PORT", 4000);
 const awsPort = portFromEnv("TETHER_AWS_PORT", 4566);
 const mqttPort = portFromEnv("TETHER_MQTT_PORT", 8883);
-
 const log = (line: string) => console.log(`[tether] ${line}`);
+
 const moto = await startMoto({ port: awsPort, log });
-process.env.AWS_ENDPOINT_URL = moto.endpoint;
-process.env.AWS_REGION ??= "us-east-1";
-process.env.AWS_ACCESS_KEY_ID ??= "test";
-process.env.AWS_SECRET_ACCESS_KEY ??= "test";
-
-const clients = createAwsClients();
-const env = await bootstrapLocal(clients);
-const broker = await startBroker({
-  port: mqttPort,
-  tls: { caPem: env.caCertPem, ...env.broker },
-  iot: clients.iot,
-  policyName: env.policyName,
-  recheckIntervalMs: 2_000,
-  log: (line) => log(`broker: ${line}`),
-});
-
-await mkdir(STATE_DIR, { recursive: true });
-const caCertPath = join(STATE_DIR, "ca.pem");
-await writeFile(caCertPath, env.caCertPem);
-
-log(`local AWS (moto):  ${moto.endpoint}  (AWS_ENDPOINT_URL)`);
-log(`table:             ${env.tableName}`);
-log(`private CA:        ${env.caArn}`);
-log(`CA certificate:    ${caCertPath}`);
-log(`MQTT broker:       ${broker.url}`);
-log("Ctrl-C stops everything.");
-
+const stops: (() => Promise<void>)[] = [() => moto.stop()];
 let stopping = false;
-async function stop(): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  log("stopping…");
-  await broker.close();
-  await moto.stop();
-  process.exit(0);
+async function stop(code = 0): Promise<never> {
+  if (!stopping) {
+    stopping = true;
+    log("stopping…");
+    for (const s of stops.reverse()) await s().catch(() => {});
+  }
+  process.exit(code);
 }
 process.on("SIGINT", () => void stop());
 process.on("SIGTERM", () => void stop());
+
+try {
+  Object.assign(process.env, {
+    AWS_ENDPOINT_URL: moto.endpoint,
+    AWS_REGION: process.env.AWS_REGION ?? "us-east-1",
+    AWS_ACCESS_KEY_ID: "test",
+    AWS_SECRET_ACCESS_KEY: "test",
+  });
+  const clients = createAwsClients();
+  const env = await bootstrapLocal(clients);
+  const broker = await startBroker({
+    port: mqttPort,
+    tls: { caPem: env.caCertPem, ...env.broker },
+    iot: clients.iot,
+    policyName: env.policyName,
+    recheckIntervalMs: 2_000,
+    log: (line) => log(`broker: ${line}`),
+  });
+  stops.push(() => broker.close());
+
+  const brokerUrl = `mqtts://localhost:${broker.port}/`;
+  Object.assign(process.env, localFunctionEnv(env, brokerUrl));
+  const adminToken = randomBytes(24).toString("hex");
+  const api = await startApiServer({ port: apiPort, adminToken });
+  stops.push(() => api.close());
+
+  // Files a device, the CLI and the walkthrough read.
+  await mkdir(STATE_DIR, { recursive: true });
+  const { publicKey, privateKey } = await generateKeyPair("ES256", { extractable: true });
+  const paths = {
+    realmKey: join(STATE_DIR, `${REALM}-realm-key.pem`),
+    brokerCa: join(STATE_DIR, "broker-ca.pem"),
+    ca: join(STATE_DIR, "ca.pem"),
+    adminToken: join(STATE_DIR, "admin-token"),
+  };
+  await writeFile(paths.realmKey, await exportPKCS8(privateKey), { mode: 0o600 });
+  await chmod(paths.realmKey, 0o600);
+  await writeFile(paths.adminToken, adminToken, { mode: 0o600 });
+  await chmod(paths.adminToken, 0o600);
+  // Locally the broker's certificate comes from the same private CA; on AWS it is Amazon's (Amazon Root CA 1).
+  await writeFile(paths.brokerCa, env.caCertPem);
+  await writeFile(paths.ca, env.caCertPem);
+
+  const created = await fetch(`${api.url}/housekeeping/v1/realms`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json" },
+    body: JSON.stringify({ data: { realm_name: REALM, jwt_public_key_pem: await exportSPKI(publicKey) } }),
+  });
+  if (created.status !== 201)
+    throw new Error(`creating the demo realm answered ${created.status}: ${await created.text()}`);
+
+  const config: LocalConfig = {
+    pairingUrl: `${api.url}/pairing`,
+    appengineUrl: `${api.url}/appengine`,
+    realm: REALM,
+    realmPrivateKeyPath: paths.realmKey,
+    brokerUrl,
+    brokerCaPath: paths.brokerCa,
+    caCertPath: paths.ca,
+    awsEndpoint: moto.endpoint,
+  };
+  await writeFile(LOCAL_CONFIG_PATH, `${JSON.stringify(config, null, 2)}\n`);
+  console.log(walkthrough(config, api.url, broker.port, paths));
+} catch (error) {
+  console.error("[tether] could not start:", error);
+  await stop(1);
+}
+
+function walkthrough(
+  config: LocalConfig,
+  apiUrl: string,
+  mqtt: number,
+  paths: Record<string, string>,
+): string {
+  const repo = resolve(import.meta.dirname, "..");
+  const stateEnv = process.env.TETHER_STATE_DIR ? `TETHER_STATE_DIR=${STATE_DIR} ` : "";
+  const device = randomDeviceId();
+  const py = (expr: string) => `python3 -c 'import json,sys; print(${expr}, end="")'`;
+  return `
+Tether is running locally (state lives in memory: a restart starts from scratch).
+
+  Pairing API      ${config.pairingUrl}
+  AppEngine API    ${config.appengineUrl}
+  Housekeeping     ${apiUrl}/housekeeping   (Authorization: Bearer $(cat ${paths.adminToken}))
+  MQTT broker      ${config.brokerUrl}   (trust ${config.brokerCaPath})
+  Local AWS        ${config.awsEndpoint}   (AWS_ENDPOINT_URL, for the aws CLI or SDKs)
+  Demo realm       ${config.realm}   (JWT key ${config.realmPrivateKeyPath})
+  Settings         ${LOCAL_CONFIG_PATH}
+
+Pair a demo device, in another terminal (a scratch folder is fine; needs curl, openssl, python3):
+
+  TOKEN=$(${stateEnv}npm --prefix ${repo} run --silent jwt)        # realm JWT with a_pa and a_aea, 1 hour
+  DEVICE=${device}
+  curl -s -X POST ${config.pairingUrl}/v1/${config.realm}/agent/devices -H "Authorization: Bearer $TOKEN" \\
+    -H 'Content-Type: application/json' -d "{\\"data\\":{\\"hw_id\\":\\"$DEVICE\\"}}" > register.json
+  SECRET=$(${py('json.load(open("register.json"))["data"]["credentials_secret"]')})
+  curl -s ${config.pairingUrl}/v1/${config.realm}/devices/$DEVICE -H "Authorization: Bearer $SECRET"; echo
+  openssl ecparam -name prime256v1 -genkey -noout -out device.key
+  openssl req -new -key device.key -subj "/CN=${config.realm}\\/$DEVICE/O=Devices" -out device.csr
+  ${py('json.dumps({"data": {"csr": open("device.csr").read()}})')} > csr.json
+  curl -s -X POST ${config.pairingUrl}/v1/${config.realm}/devices/$DEVICE/protocols/astarte_mqtt_v1/credentials \\
+    -H "Authorization: Bearer $SECRET" -H 'Content-Type: application/json' -d @csr.json > credentials.json
+  ${py('json.load(open("credentials.json"))["data"]["client_crt"]')} > device.crt
+  ${repo}/node_modules/.bin/mqtt pub -C mqtts -h localhost -p ${mqtt} --ca ${config.brokerCaPath} \\
+    --key device.key --cert device.crt -i "${config.realm}/$DEVICE" -t "${config.realm}/$DEVICE/metadata" \\
+    -m '{"model":"MySmartMeter A300"}' && echo published
+
+Ctrl-C stops everything.`;
+}

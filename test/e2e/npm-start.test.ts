@@ -1,0 +1,94 @@
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort } from "../../local/ports.ts";
+
+const run = promisify(execFile);
+const REPO = resolve(import.meta.dirname, "../..");
+
+/**
+ * `npm start` as a newcomer runs it: a child process that brings up local AWS, the broker and the API, then
+ * prints a walkthrough; the walkthrough, run by bash in a scratch folder, must pair a device and publish.
+ */
+describe("npm start and its walkthrough", () => {
+  let child: ChildProcess;
+  let output = "";
+  let stateDir: string;
+  let scratch: string;
+
+  beforeAll(async () => {
+    stateDir = await mkdtemp(join(tmpdir(), "tether-state-"));
+    scratch = await mkdtemp(join(tmpdir(), "tether-walkthrough-"));
+    const env = {
+      ...process.env,
+      TETHER_STATE_DIR: stateDir,
+      TETHER_API_PORT: String(await freePort()),
+      TETHER_AWS_PORT: String(await freePort()),
+      TETHER_MQTT_PORT: String(await freePort()),
+    };
+    delete env.AWS_ENDPOINT_URL;
+    child = spawn(join(REPO, "node_modules/.bin/tsx"), ["local/start.ts"], { cwd: REPO, env });
+    child.stdout?.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    child.stderr?.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    const deadline = Date.now() + 90_000;
+    while (!output.includes("Ctrl-C stops everything") && Date.now() < deadline && child.exitCode === null) {
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }, 120_000);
+
+  afterAll(async () => {
+    if (child.exitCode === null) {
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGINT");
+      await exited;
+    }
+    await rm(stateDir, { recursive: true, force: true });
+    await rm(scratch, { recursive: true, force: true });
+  });
+
+  it("writes local.json with exactly the documented keys", async () => {
+    expect(output).toContain("Ctrl-C stops everything");
+    const config = JSON.parse(await readFile(join(stateDir, "local.json"), "utf8"));
+    expect(Object.keys(config).sort()).toEqual(
+      [
+        "appengineUrl",
+        "awsEndpoint",
+        "brokerCaPath",
+        "brokerUrl",
+        "caCertPath",
+        "pairingUrl",
+        "realm",
+        "realmPrivateKeyPath",
+      ].sort(),
+    );
+    expect(config.brokerUrl).toMatch(/^mqtts:\/\/localhost:\d+\/$/);
+  });
+
+  it("prints a walkthrough that registers, pairs and publishes when pasted into a shell", async () => {
+    const script = output
+      .split("Pair a demo device")[1]
+      ?.split("Ctrl-C stops everything")[0]
+      ?.split("\n")
+      .slice(1)
+      .join("\n");
+    expect(script).toBeDefined();
+    const { stdout } = await run("bash", ["-e", "-c", script ?? "false"], { cwd: scratch, timeout: 60_000 });
+    expect(stdout).toContain('"status":"pending"');
+    expect(stdout).toContain("published");
+  });
+
+  it("stops every child process on Ctrl-C", async () => {
+    const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+    child.kill("SIGINT");
+    expect(await exited).toBe(0);
+    const port = Number(/Local AWS\s+http:\/\/127\.0\.0\.1:(\d+)/.exec(output)?.[1]);
+    await expect(fetch(`http://127.0.0.1:${port}/moto-api/data.json`)).rejects.toThrow();
+  });
+});
