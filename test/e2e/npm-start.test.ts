@@ -22,7 +22,7 @@ describe("npm start and its walkthrough", () => {
   beforeAll(async () => {
     stateDir = await mkdtemp(join(tmpdir(), "tether-state-"));
     scratch = await mkdtemp(join(tmpdir(), "tether-walkthrough-"));
-    const env = {
+    const env: NodeJS.ProcessEnv = {
       ...process.env,
       TETHER_STATE_DIR: stateDir,
       TETHER_API_PORT: String(await freePort()),
