@@ -13,6 +13,15 @@ export default defineConfig({
       },
       {
         test: {
+          name: "infra",
+          include: ["test/infra/**/*.test.ts"],
+          // Synthesizing bundles every function with esbuild once per file.
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
+        },
+      },
+      {
+        test: {
           name: "integration",
           include: ["test/integration/**/*.test.ts", "test/e2e/**/*.test.ts"],
           // One moto and one broker for the whole run (started here), reset before every file (setup file).

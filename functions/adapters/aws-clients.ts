@@ -1,12 +1,14 @@
 import { ACMPCAClient } from "@aws-sdk/client-acm-pca";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { IoTClient } from "@aws-sdk/client-iot";
+import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 
 /** The AWS SDK clients Tether uses, built in one place. */
 export interface AwsClients {
   readonly dynamo: DynamoDBClient;
   readonly iot: IoTClient;
   readonly pca: ACMPCAClient;
+  readonly secrets: SecretsManagerClient;
 }
 
 /**
@@ -21,6 +23,7 @@ export function createAwsClients(): AwsClients {
     dynamo: new DynamoDBClient(common),
     iot: new IoTClient(common),
     pca: new ACMPCAClient(common),
+    secrets: new SecretsManagerClient(common),
   };
 }
 

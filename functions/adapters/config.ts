@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { MAX_CERTIFICATE_VALIDITY_SECONDS, MIN_CERTIFICATE_VALIDITY_SECONDS } from "../contracts/realms.ts";
 import { DEVICE_POLICY_NAME } from "../core/iot-policy.ts";
 
 /** Environment variable names, shared with the CDK stack that sets them. */
@@ -9,7 +10,9 @@ export const ENV = {
   devicePolicyName: "DEVICE_POLICY_NAME",
   defaultBrokerUrl: "DEFAULT_BROKER_URL",
   secretHashKey: "SECRET_HASH_KEY",
+  secretHashKeySecretArn: "SECRET_HASH_KEY_SECRET_ARN",
   serviceVersion: "SERVICE_VERSION",
+  defaultCertificateValiditySeconds: "DEFAULT_CERTIFICATE_VALIDITY_SECONDS",
 } as const;
 
 const schema = z.object({
@@ -27,18 +30,33 @@ const schema = z.object({
     .default("SHA256WITHECDSA"),
   [ENV.devicePolicyName]: z.string().min(1).default(DEVICE_POLICY_NAME),
   [ENV.defaultBrokerUrl]: z.string().regex(/^mqtts:\/\/[^/:]+:\d+\/?$/, "mqtts://<host>:<port>/"),
-  /** Base64 of at least 32 random bytes: the HMAC key credentials secrets are stored under. */
+  /** Base64 of at least 32 random bytes: the HMAC key credentials secrets are stored under (local runs). */
   [ENV.secretHashKey]: z
     .string()
-    .refine((v) => Buffer.from(v, "base64").length >= 32, "must be base64 of at least 32 bytes"),
+    .refine((v) => Buffer.from(v, "base64").length >= 32, "must be base64 of at least 32 bytes")
+    .optional(),
+  /** On AWS: the Secrets Manager secret holding that key (its string's UTF-8 bytes, at least 32). */
+  [ENV.secretHashKeySecretArn]: z.string().startsWith("arn:").optional(),
   [ENV.serviceVersion]: z.string().default("0.1.0"),
+  /** Validity of realms that do not set their own. */
+  [ENV.defaultCertificateValiditySeconds]: z.coerce
+    .number()
+    .int()
+    .min(MIN_CERTIFICATE_VALIDITY_SECONDS)
+    .max(MAX_CERTIFICATE_VALIDITY_SECONDS)
+    .default(MAX_CERTIFICATE_VALIDITY_SECONDS),
 });
+
+const withKey = schema.refine(
+  (c) => (c[ENV.secretHashKey] === undefined) !== (c[ENV.secretHashKeySecretArn] === undefined),
+  { message: `set exactly one of ${ENV.secretHashKey} and ${ENV.secretHashKeySecretArn}` },
+);
 
 export type Config = z.infer<typeof schema>;
 
 /** Parses the function's environment once, at cold start; a misconfigured function fails fast and says why. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = schema.safeParse(env);
+  const parsed = withKey.safeParse(env);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
     throw new Error(`Tether is misconfigured: ${problems}`);

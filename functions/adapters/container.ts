@@ -1,11 +1,12 @@
 import type { PairingDeps } from "../core/pairing-deps.ts";
 import { type Clock, systemClock } from "../core/ports/system.ts";
-import { SecretHasher } from "../core/secrets.ts";
+import { LazySecretHasher } from "../core/secrets.ts";
 import { type AwsClients, awsClients } from "./aws-clients.ts";
 import { type Config, loadConfig } from "./config.ts";
 import { DynamoDeviceStore } from "./dynamo-device-store.ts";
 import { IotTransportRegistry } from "./iot-transport-registry.ts";
 import { PrivateCaAuthority } from "./private-ca-authority.ts";
+import { loadSecretKey } from "./secret-key.ts";
 
 /** Wires the adapters for a configuration. `clock` is replaceable so tests move time instead of sleeping. */
 export function createPairingDeps(
@@ -22,8 +23,16 @@ export function createPairingDeps(
     }),
     transport: new IotTransportRegistry(clients.iot, config.DEVICE_POLICY_NAME),
     clock,
-    hasher: new SecretHasher(Buffer.from(config.SECRET_HASH_KEY, "base64")),
-    settings: { defaultBrokerUrl: config.DEFAULT_BROKER_URL, serviceVersion: config.SERVICE_VERSION },
+    hasher: new LazySecretHasher(async () =>
+      config.SECRET_HASH_KEY
+        ? Buffer.from(config.SECRET_HASH_KEY, "base64")
+        : loadSecretKey(clients.secrets, config.SECRET_HASH_KEY_SECRET_ARN ?? ""),
+    ),
+    settings: {
+      defaultBrokerUrl: config.DEFAULT_BROKER_URL,
+      serviceVersion: config.SERVICE_VERSION,
+      defaultCertificateValiditySeconds: config.DEFAULT_CERTIFICATE_VALIDITY_SECONDS,
+    },
   };
 }
 

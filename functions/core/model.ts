@@ -51,7 +51,6 @@ export interface CertificateRecord {
   readonly graceUntil: string | undefined;
 }
 
-export const DEFAULT_CERTIFICATE_VALIDITY_SECONDS = 7 * 24 * 3600;
 export const DEFAULT_GRACE_SECONDS = 3600;
 
 export function deviceStatusOf(device: Device): "pending" | "confirmed" | "inhibited" {

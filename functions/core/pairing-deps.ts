@@ -2,7 +2,7 @@ import type { CertificateAuthority } from "./ports/certificate-authority.ts";
 import type { DeviceStore } from "./ports/device-store.ts";
 import type { Clock } from "./ports/system.ts";
 import type { TransportRegistry } from "./ports/transport-registry.ts";
-import type { SecretHasher } from "./secrets.ts";
+import type { CredentialsHasher } from "./secrets.ts";
 
 /** What the pairing use-cases need, injected from one place (`functions/adapters/container.ts`). */
 export interface PairingDeps {
@@ -10,11 +10,13 @@ export interface PairingDeps {
   readonly ca: CertificateAuthority;
   readonly transport: TransportRegistry;
   readonly clock: Clock;
-  readonly hasher: SecretHasher;
+  readonly hasher: CredentialsHasher;
   readonly settings: {
     /** Broker URL of realms that do not set their own: the account's `iot:Data-ATS` endpoint on AWS. */
     readonly defaultBrokerUrl: string;
     readonly serviceVersion: string;
+    /** Validity of realms created without one. */
+    readonly defaultCertificateValiditySeconds: number;
   };
 }
 

@@ -40,3 +40,38 @@ export class SecretHasher {
     return createHmac("sha256", this.#key).update(secret, "utf8").digest();
   }
 }
+
+/** How use-cases hash and check secrets; async because the key may have to be fetched first. */
+export interface CredentialsHasher {
+  hash(secret: string): Promise<string>;
+  matches(secret: string, storedHash: string | undefined): Promise<boolean>;
+}
+
+/**
+ * A {@link SecretHasher} whose key is loaded on first use (from Secrets Manager on AWS), once per container.
+ * Functions that never touch a secret never fetch the key.
+ */
+export class LazySecretHasher implements CredentialsHasher {
+  #hasher: Promise<SecretHasher> | undefined;
+
+  constructor(private readonly loadKey: () => Promise<Uint8Array>) {}
+
+  async hash(secret: string): Promise<string> {
+    return (await this.#load()).hash(secret);
+  }
+
+  async matches(secret: string, storedHash: string | undefined): Promise<boolean> {
+    return (await this.#load()).matches(secret, storedHash);
+  }
+
+  #load(): Promise<SecretHasher> {
+    this.#hasher ??= this.loadKey().then(
+      (key) => new SecretHasher(key),
+      (error: unknown) => {
+        this.#hasher = undefined;
+        throw error;
+      },
+    );
+    return this.#hasher;
+  }
+}

@@ -56,7 +56,7 @@ export async function authenticateDevice(
   const found =
     realmOk && deviceId ? await deps.store.getRealmAndDevice(call.realmName, deviceId) : { realm: undefined };
   const device = "device" in found ? found.device : undefined;
-  const matches = deps.hasher.matches(secret, device?.secretHash);
+  const matches = await deps.hasher.matches(secret, device?.secretHash);
   if (!found.realm) throw new ForbiddenError();
   if (!device) throw new DeviceNotFoundError();
   if (!matches) throw new ForbiddenError();

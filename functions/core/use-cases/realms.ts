@@ -2,7 +2,7 @@ import { createPublicKey } from "node:crypto";
 import { realmNameSchema } from "../../contracts/ids.ts";
 import { createRealmRequest, type RealmResponse } from "../../contracts/realms.ts";
 import { RealmNotFoundError, ValidationError } from "../errors.ts";
-import { DEFAULT_CERTIFICATE_VALIDITY_SECONDS, DEFAULT_GRACE_SECONDS, type Realm } from "../model.ts";
+import { DEFAULT_GRACE_SECONDS, type Realm } from "../model.ts";
 import type { PairingDeps } from "../pairing-deps.ts";
 import { parseEnvelope } from "../validation.ts";
 
@@ -28,7 +28,8 @@ export async function createRealm(deps: PairingDeps, body: unknown): Promise<Rea
     name: data.realm_name,
     jwtPublicKeyPem: data.jwt_public_key_pem,
     brokerUrl: data.broker_url,
-    certificateValiditySeconds: data.certificate_validity_seconds ?? DEFAULT_CERTIFICATE_VALIDITY_SECONDS,
+    certificateValiditySeconds:
+      data.certificate_validity_seconds ?? deps.settings.defaultCertificateValiditySeconds,
     graceSeconds: data.grace_seconds ?? DEFAULT_GRACE_SECONDS,
     deviceLimit: data.device_limit,
     deviceCount: 0,

@@ -38,7 +38,7 @@ export async function registerDevice(
   const outcome = await deps.store.registerDevice({
     realm,
     deviceId,
-    secretHash: deps.hasher.hash(credentialsSecret),
+    secretHash: await deps.hasher.hash(credentialsSecret),
     introspection: data.initial_introspection,
     now: deps.clock.now().toISOString(),
   });

@@ -19,6 +19,6 @@ export async function rotateSecret(
   });
   const deviceId = requireDeviceId(deviceIdText);
   const credentialsSecret = newCredentialsSecret();
-  await deps.store.setSecretHash(call.realmName, deviceId, deps.hasher.hash(credentialsSecret));
+  await deps.store.setSecretHash(call.realmName, deviceId, await deps.hasher.hash(credentialsSecret));
   return { deviceId, credentialsSecret };
 }

@@ -1,0 +1,38 @@
+import { RemovalPolicy } from "aws-cdk-lib";
+import { AttributeType, Billing, TableEncryptionV2, TableV2 } from "aws-cdk-lib/aws-dynamodb";
+import { Construct } from "constructs";
+import { SWEEP_INDEX, TABLE_KEYS, TTL_ATTRIBUTE } from "../../functions/adapters/table-schema.ts";
+
+export interface DeviceTableProps {
+  readonly retain: boolean;
+}
+
+/**
+ * The one table: realms, devices, certificates (keys shared with the local bootstrap through table-schema.ts).
+ * On demand, point-in-time recovery, TTL, encrypted with an AWS-owned key; retained and deletion-protected
+ * outside dev because it holds the fleet's identity.
+ */
+export class DeviceTable extends Construct {
+  readonly table: TableV2;
+
+  constructor(scope: Construct, id: string, props: DeviceTableProps) {
+    super(scope, id);
+    this.table = new TableV2(this, "Table", {
+      partitionKey: { name: TABLE_KEYS.partition, type: AttributeType.STRING },
+      sortKey: { name: TABLE_KEYS.sort, type: AttributeType.STRING },
+      billing: Billing.onDemand(),
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      timeToLiveAttribute: TTL_ATTRIBUTE,
+      encryption: TableEncryptionV2.awsManagedKey(),
+      deletionProtection: props.retain,
+      removalPolicy: props.retain ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+      globalSecondaryIndexes: [
+        {
+          indexName: SWEEP_INDEX.name,
+          partitionKey: { name: SWEEP_INDEX.partition, type: AttributeType.STRING },
+          sortKey: { name: SWEEP_INDEX.sort, type: AttributeType.STRING },
+        },
+      ],
+    });
+  }
+}

@@ -1,0 +1,68 @@
+import type { HandlerName } from "../../functions/http/routes.ts";
+
+/**
+ * Exactly what each function may do, in one table a reviewer can read: the AWS actions its handler's code
+ * path calls and nothing else. `table` actions apply to the table (TransactWriteItems is authorized by the
+ * item actions inside it); `ca` to the private CA; `certificates` to this account's IoT certificates
+ * (`cert/*`: ids are created at run time); `things` to this account's IoT things (`thing/*`: one per device,
+ * created at registration); `hashKey` is read access to the secret-hashing key.
+ */
+export interface FunctionAccess {
+  readonly table: readonly string[];
+  readonly hashKey?: boolean;
+  readonly ca?: readonly string[];
+  readonly certificates?: readonly string[];
+  readonly things?: readonly string[];
+}
+
+export type FunctionName = HandlerName | "not-found";
+
+export const FUNCTION_ACCESS: Readonly<Record<FunctionName, FunctionAccess>> = {
+  "agent-register": {
+    table: ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"],
+    hashKey: true,
+    things: ["iot:CreateThing"],
+  },
+  "agent-unregister": {
+    table: ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:UpdateItem"],
+    certificates: ["iot:UpdateCertificate", "iot:DetachPolicy", "iot:DeleteCertificate"],
+    things: ["iot:DetachThingPrincipal"],
+  },
+  "agent-rotate-secret": { table: ["dynamodb:GetItem", "dynamodb:UpdateItem"], hashKey: true },
+  "device-info": { table: ["dynamodb:BatchGetItem"], hashKey: true },
+  "device-credentials": {
+    table: [
+      "dynamodb:BatchGetItem",
+      "dynamodb:GetItem",
+      "dynamodb:PutItem",
+      "dynamodb:UpdateItem",
+      "dynamodb:DeleteItem",
+    ],
+    hashKey: true,
+    ca: ["acm-pca:IssueCertificate", "acm-pca:GetCertificate"],
+    certificates: [
+      "iot:RegisterCertificateWithoutCA",
+      "iot:DescribeCertificate",
+      "iot:UpdateCertificate",
+      "iot:AttachPolicy",
+      "iot:DetachPolicy",
+      "iot:DeleteCertificate",
+    ],
+    things: ["iot:AttachThingPrincipal", "iot:DetachThingPrincipal"],
+  },
+  "device-verify": {
+    table: ["dynamodb:BatchGetItem", "dynamodb:GetItem"],
+    hashKey: true,
+    ca: ["acm-pca:GetCertificateAuthorityCertificate"],
+  },
+  "appengine-device": {
+    table: ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:UpdateItem", "dynamodb:Query"],
+    certificates: ["iot:UpdateCertificate"],
+  },
+  "housekeeping-realms": {
+    table: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query"],
+  },
+  health: { table: ["dynamodb:GetItem"] },
+  version: { table: ["dynamodb:GetItem"] },
+  "not-found": { table: [] },
+};

@@ -1,0 +1,133 @@
+import { Duration } from "aws-cdk-lib";
+import type { HttpApi } from "aws-cdk-lib/aws-apigatewayv2";
+import {
+  Alarm,
+  ComparisonOperator,
+  Dashboard,
+  GraphWidget,
+  MathExpression,
+  Metric,
+  TreatMissingData,
+} from "aws-cdk-lib/aws-cloudwatch";
+import { SnsAction } from "aws-cdk-lib/aws-cloudwatch-actions";
+import { Alias } from "aws-cdk-lib/aws-kms";
+import type { IFunction } from "aws-cdk-lib/aws-lambda";
+import { Topic } from "aws-cdk-lib/aws-sns";
+import { EmailSubscription } from "aws-cdk-lib/aws-sns-subscriptions";
+import { Construct } from "constructs";
+
+export interface MonitoringProps {
+  readonly api: HttpApi;
+  readonly functions: readonly IFunction[];
+  readonly alarmEmail: string | undefined;
+}
+
+const PERIOD = Duration.minutes(5);
+
+/** Tether's own business metrics (Powertools EMF, namespace Tether, dimension service=tether). */
+const tetherMetric = (metricName: string, label = metricName) =>
+  new Metric({
+    namespace: "Tether",
+    metricName,
+    dimensionsMap: { service: "tether" },
+    statistic: "Sum",
+    period: PERIOD,
+    label,
+  });
+
+/**
+ * Alarms on what hurts a fleet (5xx rate, Lambda throttles, Private CA or IoT throttling and outages,
+ * unexpected errors) to an encrypted SNS topic, and a dashboard of issuance and rejection by cause.
+ */
+export class Monitoring extends Construct {
+  readonly topic: Topic;
+
+  constructor(scope: Construct, id: string, props: MonitoringProps) {
+    super(scope, id);
+    this.topic = new Topic(this, "Alarms", {
+      enforceSSL: true,
+      masterKey: Alias.fromAliasName(this, "SnsKey", "alias/aws/sns"),
+    });
+    if (props.alarmEmail) this.topic.addSubscription(new EmailSubscription(props.alarmEmail));
+    const action = new SnsAction(this.topic);
+
+    const requests = props.api.metricCount({ period: PERIOD, statistic: "Sum" });
+    const serverErrors = props.api.metricServerError({ period: PERIOD, statistic: "Sum" });
+    const errorRate = new MathExpression({
+      expression: "IF(requests > 20, 100 * errors / requests, 0)",
+      usingMetrics: { requests, errors: serverErrors },
+      label: "5xx %",
+      period: PERIOD,
+    });
+    const throttles = new MathExpression({
+      expression: props.functions.map((_, i) => `t${i}`).join(" + "),
+      usingMetrics: Object.fromEntries(
+        props.functions.map((fn, i) => [`t${i}`, fn.metricThrottles({ period: PERIOD })]),
+      ),
+      label: "Lambda throttles",
+      period: PERIOD,
+    });
+
+    const alarms: [string, MathExpression | Metric, number, string][] = [
+      ["ServerErrorRate", errorRate, 1, "More than 1% of API requests answered 5xx"],
+      ["LambdaThrottles", throttles, 1, "A Tether function was throttled by Lambda"],
+      [
+        "DependencyThrottled",
+        tetherMetric("Rejected_THROTTLED"),
+        5,
+        "Private CA, IoT or DynamoDB throttled Tether",
+      ],
+      [
+        "DependencyUnavailable",
+        tetherMetric("Rejected_DEPENDENCY_UNAVAILABLE"),
+        1,
+        "Private CA, IoT or DynamoDB unavailable",
+      ],
+      ["InternalErrors", tetherMetric("Rejected_INTERNAL"), 1, "Unexpected errors in Tether's functions"],
+    ];
+    for (const [name, metric, threshold, description] of alarms) {
+      new Alarm(this, name, {
+        metric,
+        threshold,
+        evaluationPeriods: 1,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+        alarmDescription: description,
+      }).addAlarmAction(action);
+    }
+
+    new Dashboard(this, "Dashboard", {
+      widgets: [
+        [
+          new GraphWidget({ title: "API requests and 5xx", left: [requests, serverErrors], width: 12 }),
+          new GraphWidget({
+            title: "API latency p90",
+            left: [props.api.metricLatency({ period: PERIOD, statistic: "p90" })],
+            width: 12,
+          }),
+        ],
+        [
+          new GraphWidget({
+            title: "Fleet",
+            left: ["DeviceRegistered", "CertificateIssued", "VerifiedValid", "DeviceUnregistered"].map((m) =>
+              tetherMetric(m),
+            ),
+            width: 12,
+          }),
+          new GraphWidget({
+            title: "Rejected by cause",
+            left: [
+              "UNAUTHENTICATED",
+              "FORBIDDEN",
+              "VALIDATION_FAILED",
+              "THROTTLED",
+              "DEPENDENCY_UNAVAILABLE",
+              "INTERNAL",
+            ].map((c) => tetherMetric(`Rejected_${c}`, c)),
+            width: 12,
+          }),
+        ],
+      ],
+    });
+  }
+}

@@ -1,0 +1,54 @@
+import { CfnOutput, RemovalPolicy, Stack, type StackProps, Validations } from "aws-cdk-lib";
+import type { TableV2 } from "aws-cdk-lib/aws-dynamodb";
+import { Secret } from "aws-cdk-lib/aws-secretsmanager";
+import type { Construct } from "constructs";
+import type { StageSettings } from "../config.ts";
+import { DeviceTable } from "../constructs/device-table.ts";
+import { IotTransport } from "../constructs/iot-transport.ts";
+import { PrivateCa } from "../constructs/private-ca.ts";
+
+export interface StatefulStackProps extends StackProps {
+  readonly settings: StageSettings;
+}
+
+/**
+ * What holds the fleet's identity and must outlive deployments: the table, the private CA, the key credentials
+ * secrets are hashed under, and the IoT device policy (certificates stay attached to it).
+ */
+export class StatefulStack extends Stack {
+  readonly table: TableV2;
+  readonly hashKey: Secret;
+  readonly ca: PrivateCa;
+  readonly transport: IotTransport;
+
+  constructor(scope: Construct, id: string, props: StatefulStackProps) {
+    super(scope, id, props);
+    const retain = props.settings.stage !== "dev";
+    const removalPolicy = retain ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+    this.table = new DeviceTable(this, "Devices", { retain }).table;
+    this.ca = new PrivateCa(this, "DeviceCa", {
+      settings: props.settings.certificateAuthority,
+      removalPolicy,
+    });
+    const hashKey = new Secret(this, "SecretHashKey", {
+      description: "HMAC key Tether stores device credentials secrets under",
+      generateSecretString: { passwordLength: 64, excludePunctuation: true },
+      removalPolicy,
+    });
+    Validations.of(hashKey).acknowledge({
+      id: "AwsSolutions-SMG4",
+      reason:
+        "Rotating the hashing key would invalidate every stored credentials secret; rotate device secrets instead.",
+    });
+    this.hashKey = hashKey;
+    this.transport = new IotTransport(this, "Transport");
+    new CfnOutput(this, "CaArn", {
+      value: this.ca.arn,
+      description: "Private CA that signs device certificates",
+    });
+    new CfnOutput(this, "BrokerUrl", {
+      value: this.transport.brokerUrl,
+      description: "MQTT broker devices connect to",
+    });
+  }
+}

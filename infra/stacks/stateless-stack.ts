@@ -1,0 +1,40 @@
+import { RemovalPolicy, Stack, type StackProps } from "aws-cdk-lib";
+import type { Construct } from "constructs";
+import type { StageSettings } from "../config.ts";
+import { Monitoring } from "../constructs/monitoring.ts";
+import { PairingApi } from "../constructs/pairing-api.ts";
+import type { StatefulStack } from "./stateful-stack.ts";
+
+export interface StatelessStackProps extends StackProps {
+  readonly settings: StageSettings;
+  readonly stateful: StatefulStack;
+  readonly serviceVersion: string;
+}
+
+/** What can be replaced at will: the API, its functions, alarms and dashboard. */
+export class StatelessStack extends Stack {
+  readonly api: PairingApi;
+
+  constructor(scope: Construct, id: string, props: StatelessStackProps) {
+    super(scope, id, props);
+    const { settings, stateful } = props;
+    this.api = new PairingApi(this, "Pairing", {
+      settings,
+      table: stateful.table,
+      hashKey: stateful.hashKey,
+      caArn: stateful.ca.arn,
+      caSigningAlgorithm: stateful.ca.signingAlgorithm,
+      devicePolicyName: stateful.transport.policyName,
+      brokerUrl: stateful.transport.brokerUrl,
+      serviceVersion: props.serviceVersion,
+      logRetention: settings.logRetentionDays,
+      removalPolicy: settings.stage === "dev" ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
+    });
+    new Monitoring(this, "Monitoring", {
+      api: this.api.api,
+      // Every function but the 404 one (CloudWatch math alarms take at most 10 metrics).
+      functions: [...this.api.functions].filter(([name]) => name !== "not-found").map(([, fn]) => fn),
+      alarmEmail: settings.alarmEmail,
+    });
+  }
+}

@@ -1,0 +1,238 @@
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { App } from "aws-cdk-lib";
+import { Match, Template } from "aws-cdk-lib/assertions";
+import { beforeAll, describe, expect, it } from "vitest";
+import { devicePolicyDocument } from "../../functions/core/iot-policy.ts";
+import { ROUTES } from "../../functions/http/routes.ts";
+import { buildApp, type TetherApp } from "../../infra/app.ts";
+import { FUNCTION_ACCESS } from "../../infra/constructs/function-access.ts";
+
+const cdkJson = JSON.parse(readFileSync(resolve(import.meta.dirname, "../../cdk.json"), "utf8")) as {
+  context: Record<string, unknown>;
+};
+
+interface Statement {
+  Effect: string;
+  Action: string | string[];
+  Resource: unknown;
+}
+
+function synth(tether: Record<string, unknown>): {
+  built: TetherApp;
+  stateful: Template;
+  stateless: Template;
+  outdir: string;
+} {
+  const outdir = mkdtempSync(join(tmpdir(), "tether-cdk-"));
+  const built = buildApp(new App({ outdir, context: { ...cdkJson.context, tether } }));
+  built.app.synth();
+  return {
+    built,
+    stateful: Template.fromStack(built.stateful),
+    stateless: Template.fromStack(built.stateless),
+    outdir,
+  };
+}
+
+describe("Tether's CDK app (stage prod)", () => {
+  let t: ReturnType<typeof synth>;
+  beforeAll(() => {
+    t = synth({ stage: "prod", alarmEmail: "ops@example.com" });
+  });
+
+  it("passes the AWS Solutions checks with every acknowledgement named and reasoned", () => {
+    // A violation would have thrown from synth(); the report, when written, must show none.
+    const report = join(t.outdir, "validation-report.json");
+    if (existsSync(report)) {
+      const parsed = JSON.parse(readFileSync(report, "utf8")) as {
+        pluginReports: { violations: unknown[] }[];
+      };
+      expect(parsed.pluginReports.flatMap((r) => r.violations)).toEqual([]);
+    }
+    const acknowledged = JSON.stringify(t.built.app.node.findAll().flatMap((c) => c.node.metadata));
+    expect(acknowledged).toContain("AwsSolutions-APIG4");
+  });
+
+  it("runs every function on nodejs22.x, arm64, with tracing and its own log group", () => {
+    const functions = t.stateless.findResources("AWS::Lambda::Function");
+    expect(Object.keys(functions)).toHaveLength(Object.keys(FUNCTION_ACCESS).length);
+    for (const fn of Object.values(functions)) {
+      expect(fn.Properties).toMatchObject({
+        Runtime: "nodejs22.x",
+        Architectures: ["arm64"],
+        TracingConfig: { Mode: "Active" },
+        LoggingConfig: { LogFormat: "JSON", LogGroup: expect.anything() },
+      });
+      expect(fn.Properties.Environment.Variables).toMatchObject({
+        TABLE_NAME: expect.anything(),
+        CA_ARN: expect.anything(),
+        SECRET_HASH_KEY_SECRET_ARN: expect.anything(),
+        DEFAULT_BROKER_URL: expect.anything(),
+        POWERTOOLS_SERVICE_NAME: "tether",
+      });
+    }
+  });
+
+  it("gives each function exactly the actions its access table lists, on scoped resources", () => {
+    const policies = t.stateless.findResources("AWS::IAM::Policy");
+    const roles = t.stateless.findResources("AWS::IAM::Role");
+    const functions = t.stateless.findResources("AWS::Lambda::Function");
+    for (const [name, access] of Object.entries(FUNCTION_ACCESS)) {
+      const logical = Object.keys(functions).find((id) => id.startsWith(`Pairing${pascal(name)}Function`));
+      expect(logical, name).toBeDefined();
+      const roleRef = (defined(functions[logical ?? ""]).Properties.Role as { "Fn::GetAtt": [string] })[
+        "Fn::GetAtt"
+      ][0];
+      expect(roles[roleRef]?.Properties.ManagedPolicyArns, name).toBeUndefined();
+      const statements: Statement[] = Object.values(policies)
+        .filter((p) => (p.Properties.Roles as { Ref: string }[]).some((r) => r.Ref === roleRef))
+        .flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[]);
+      const actions = statements.flatMap((s) => [s.Action].flat());
+      const expected = [
+        ...access.table,
+        ...(access.ca ?? []),
+        ...(access.certificates ?? []),
+        ...(access.things ?? []),
+        ...(access.hashKey ? ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"] : []),
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+      ];
+      expect(new Set(actions), name).toEqual(new Set(expected));
+      for (const statement of statements) {
+        for (const action of [statement.Action].flat()) {
+          expect(action, name).not.toMatch(/\*/);
+        }
+        const resources = JSON.stringify(statement.Resource);
+        const actionList = [statement.Action].flat();
+        if (actionList.some((a) => a.startsWith("xray:"))) expect(statement.Resource).toBe("*");
+        else expect(resources, `${name} ${actionList}`).not.toBe('"*"');
+        if (actionList.some((a) => a.startsWith("iot:"))) expect(resources).toMatch(/:(cert|thing)\/\*"/);
+      }
+    }
+  });
+
+  it("creates a short-lived root CA, activated with its own certificate", () => {
+    t.stateful.hasResourceProperties("AWS::ACMPCA::CertificateAuthority", {
+      Type: "ROOT",
+      UsageMode: "SHORT_LIVED_CERTIFICATE",
+      KeyAlgorithm: "EC_prime256v1",
+    });
+    t.stateful.hasResourceProperties("AWS::ACMPCA::Certificate", {
+      TemplateArn: "arn:aws:acm-pca:::template/RootCACertificate/V1",
+    });
+    t.stateful.hasResourceProperties("AWS::ACMPCA::CertificateAuthorityActivation", { Status: "ACTIVE" });
+    t.stateful.hasResource("AWS::ACMPCA::CertificateAuthority", { DeletionPolicy: "Retain" });
+  });
+
+  it("keeps the table: on demand, PITR, TTL, deletion protection, retained outside dev", () => {
+    t.stateful.hasResource("AWS::DynamoDB::GlobalTable", {
+      DeletionPolicy: "Retain",
+      Properties: Match.objectLike({
+        BillingMode: "PAY_PER_REQUEST",
+        TimeToLiveSpecification: { AttributeName: "expiresAt", Enabled: true },
+        Replicas: [
+          Match.objectLike({
+            PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+            DeletionProtectionEnabled: true,
+          }),
+        ],
+        GlobalSecondaryIndexes: [Match.objectLike({ IndexName: "by-deadline" })],
+      }),
+    });
+  });
+
+  it("installs the device IoT policy with certificate-CN variables", () => {
+    const policies = t.stateful.findResources("AWS::IoT::Policy");
+    const [policy] = Object.values(policies);
+    const document = JSON.stringify(t.built.stateful.resolve(policy?.Properties.PolicyDocument));
+    expect(document).toContain("client/${iot:Certificate.Subject.CommonName}");
+    expect(document).toContain("iot:Connection.Thing.IsAttached");
+    expect((defined(policy).Properties.PolicyDocument as { Statement: unknown[] }).Statement).toHaveLength(
+      (devicePolicyDocument("x").Statement as unknown[]).length,
+    );
+  });
+
+  it("routes every API path to its function, with IAM only on housekeeping, throttling and access logs", () => {
+    const routes = Object.values(t.stateless.findResources("AWS::ApiGatewayV2::Route")).map(
+      (r) => r.Properties,
+    );
+    for (const route of ROUTES) {
+      const found = routes.find((r) => r.RouteKey === `${route.method} /${route.api}${route.path}`);
+      expect(found, `${route.method} ${route.path}`).toBeDefined();
+      expect(found?.AuthorizationType).toBe(route.api === "housekeeping" ? "AWS_IAM" : "NONE");
+    }
+    expect(routes.some((r) => r.RouteKey === "$default")).toBe(true);
+    t.stateless.hasResourceProperties("AWS::ApiGatewayV2::Stage", {
+      DefaultRouteSettings: { ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 },
+      AccessLogSettings: Match.objectLike({ DestinationArn: Match.anyValue() }),
+    });
+  });
+
+  it("alarms on 5xx, throttles, dependency failures and internal errors, to an encrypted topic", () => {
+    const alarms = Object.values(t.stateless.findResources("AWS::CloudWatch::Alarm"));
+    expect(alarms.map((a) => a.Properties.AlarmDescription).sort()).toEqual(
+      [
+        "A Tether function was throttled by Lambda",
+        "More than 1% of API requests answered 5xx",
+        "Private CA, IoT or DynamoDB throttled Tether",
+        "Private CA, IoT or DynamoDB unavailable",
+        "Unexpected errors in Tether's functions",
+      ].sort(),
+    );
+    t.stateless.hasResourceProperties("AWS::SNS::Topic", { KmsMasterKeyId: Match.anyValue() });
+    t.stateless.hasResourceProperties("AWS::SNS::Subscription", {
+      Protocol: "email",
+      Endpoint: "ops@example.com",
+    });
+    t.stateless.resourceCountIs("AWS::CloudWatch::Dashboard", 1);
+  });
+
+  it("outputs the pairing and AppEngine URLs, the broker URL and the CA ARN", () => {
+    expect(Object.keys(t.stateless.findOutputs("*")).join(" ")).toMatch(/PairingUrl.*AppEngineUrl/);
+    const own = Object.keys(t.stateful.findOutputs("*")).filter((o) => !o.startsWith("ExportsOutput"));
+    expect(own.sort()).toEqual(["BrokerUrl", "CaArn"]);
+  });
+});
+
+describe("stage settings", () => {
+  it("destroys data with a dev stack and imports an existing CA instead of creating one", () => {
+    const t = synth({
+      stage: "dev",
+      certificateAuthority: {
+        mode: "import",
+        arn: "arn:aws:acm-pca:eu-west-1:111122223333:certificate-authority/12345678-1234-1234-1234-123456789012",
+        signingAlgorithm: "SHA256WITHRSA",
+      },
+    });
+    t.stateful.resourceCountIs("AWS::ACMPCA::CertificateAuthority", 0);
+    t.stateful.hasResource("AWS::DynamoDB::GlobalTable", { DeletionPolicy: "Delete" });
+    const [fn] = Object.values(t.stateless.findResources("AWS::Lambda::Function"));
+    expect(fn?.Properties.Environment.Variables).toMatchObject({
+      CA_ARN:
+        "arn:aws:acm-pca:eu-west-1:111122223333:certificate-authority/12345678-1234-1234-1234-123456789012",
+      CA_SIGNING_ALGORITHM: "SHA256WITHRSA",
+    });
+  }, 120_000);
+
+  it("refuses invalid settings with a message that names them", () => {
+    expect(() =>
+      buildApp(new App({ context: { tether: { certificateValiditySeconds: 30 * 86_400 } } })),
+    ).toThrow(/tether\.certificateValiditySeconds/);
+    expect(() =>
+      buildApp(new App({ context: { tether: { certificateAuthority: { mode: "import", arn: "nope" } } } })),
+    ).toThrow(/tether\.certificateAuthority/);
+  });
+});
+
+function pascal(name: string): string {
+  return name.replace(/(^|-)(\w)/g, (_, __, c: string) => c.toUpperCase());
+}
+
+function defined<T>(value: T | undefined): T {
+  if (value === undefined) throw new Error("expected a value");
+  return value;
+}
