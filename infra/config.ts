@@ -59,8 +59,17 @@ export const stageSettingsSchema = z.object({
 
 export type StageSettings = z.infer<typeof stageSettingsSchema>;
 
+/** Reads the `tether` context: an object from cdk.json, or a JSON string from `cdk deploy -c tether='{…}'`. */
 export function parseStageSettings(context: unknown): StageSettings {
-  const parsed = stageSettingsSchema.safeParse(context ?? {});
+  let value = context ?? {};
+  if (typeof value === "string") {
+    try {
+      value = JSON.parse(value);
+    } catch {
+      throw new Error(`Invalid stage settings (CDK context "tether"): not JSON: ${value}`);
+    }
+  }
+  const parsed = stageSettingsSchema.safeParse(value);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `tether.${i.path.join(".")}: ${i.message}`).join("\n");
     throw new Error(`Invalid stage settings (CDK context "tether"):\n${problems}`);

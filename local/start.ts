@@ -20,7 +20,11 @@ const awsPort = portFromEnv("TETHER_AWS_PORT", 4566);
 const mqttPort = portFromEnv("TETHER_MQTT_PORT", 8883);
 const log = (line: string) => console.log(`[tether] ${line}`);
 
-const moto = await startMoto({ port: awsPort, log });
+// TETHER_AWS_ENDPOINT points at an AWS emulator that is already running (LocalStack); otherwise start moto.
+const external = process.env.TETHER_AWS_ENDPOINT;
+const moto = external
+  ? { endpoint: external, stop: async () => {} }
+  : await startMoto({ port: awsPort, log });
 const stops: (() => Promise<void>)[] = [() => moto.stop()];
 let stopping = false;
 async function stop(code = 0): Promise<never> {
@@ -38,8 +42,9 @@ try {
   Object.assign(process.env, {
     AWS_ENDPOINT_URL: moto.endpoint,
     AWS_REGION: process.env.AWS_REGION ?? "us-east-1",
-    AWS_ACCESS_KEY_ID: "test",
-    AWS_SECRET_ACCESS_KEY: "test",
+    // moto gets dummies (never a developer's real keys); an external emulator gets what the shell has.
+    AWS_ACCESS_KEY_ID: (external && process.env.AWS_ACCESS_KEY_ID) || "test",
+    AWS_SECRET_ACCESS_KEY: (external && process.env.AWS_SECRET_ACCESS_KEY) || "test",
   });
   const clients = createAwsClients();
   const env = await bootstrapLocal(clients);

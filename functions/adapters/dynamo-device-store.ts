@@ -118,6 +118,39 @@ export class DynamoDeviceStore implements DeviceStore {
     }
   }
 
+  async updateRealm(realm: Realm): Promise<Realm> {
+    const set = ["jwtPublicKeyPem = :key", "certificateValiditySeconds = :validity", "graceSeconds = :grace"];
+    const remove: string[] = [];
+    if (realm.brokerUrl) set.push("brokerUrl = :broker");
+    else remove.push("brokerUrl");
+    if (realm.deviceLimit !== undefined) set.push("deviceLimit = :limit");
+    else remove.push("deviceLimit");
+    try {
+      const out = await aws(() =>
+        this.dynamo.send(
+          new UpdateItemCommand({
+            TableName: this.tableName,
+            Key: m(realmKey(realm.name)),
+            UpdateExpression: `SET ${set.join(", ")}${remove.length > 0 ? ` REMOVE ${remove.join(", ")}` : ""}`,
+            ConditionExpression: "attribute_exists(pk)",
+            ExpressionAttributeValues: m({
+              ":key": realm.jwtPublicKeyPem,
+              ":validity": realm.certificateValiditySeconds,
+              ":grace": realm.graceSeconds,
+              ":broker": realm.brokerUrl,
+              ":limit": realm.deviceLimit,
+            }),
+            ReturnValues: "ALL_NEW",
+          }),
+        ),
+      );
+      return toRealm(unmarshall(out.Attributes ?? {}));
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) throw new RealmNotFoundError();
+      throw error;
+    }
+  }
+
   async getRealmAndDevice(realm: string, deviceId: string): Promise<{ realm?: Realm; device?: Device }> {
     let keys = [m(realmKey(realm)), m(deviceKey(realm, deviceId))];
     const items: Item[] = [];

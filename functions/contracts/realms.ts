@@ -28,6 +28,23 @@ export const realmSettings = z.object({
 export const createRealmRequest = z.object({ data: realmSettings });
 export type CreateRealmRequest = z.infer<typeof createRealmRequest>;
 
+/**
+ * `PATCH /v1/realms/{realm}` (merge-patch): change a realm's key (rotation), broker, validity, grace or limit.
+ * `null` clears an optional setting (broker URL, device limit).
+ */
+export const updateRealmRequest = z.object({
+  data: z
+    .object({
+      jwt_public_key_pem: realmSettings.shape.jwt_public_key_pem.optional(),
+      broker_url: realmSettings.shape.broker_url.unwrap().nullable().optional(),
+      certificate_validity_seconds: realmSettings.shape.certificate_validity_seconds,
+      grace_seconds: realmSettings.shape.grace_seconds,
+      device_limit: realmSettings.shape.device_limit.unwrap().nullable().optional(),
+    })
+    .strict(),
+});
+export type UpdateRealmRequest = z.infer<typeof updateRealmRequest>;
+
 export const realmResponse = z.object({
   data: realmSettings.required({ certificate_validity_seconds: true, grace_seconds: true }).extend({
     broker_url: z.string(),

@@ -1,10 +1,10 @@
 import { pairingDeps } from "../adapters/container.ts";
-import { createRealm, deleteRealm, getRealm, listRealms } from "../core/use-cases/realms.ts";
+import { createRealm, deleteRealm, getRealm, listRealms, updateRealm } from "../core/use-cases/realms.ts";
 import { httpHandler } from "../http/handler.ts";
 import { empty, json } from "../http/responses.ts";
 
 /**
- * Housekeeping: `POST|GET /v1/realms`, `GET|DELETE /v1/realms/{realm}`. Authorized by IAM at API Gateway on
+ * Housekeeping: `POST|GET /v1/realms`, `GET|PATCH|DELETE /v1/realms/{realm}`. Authorized by IAM at API Gateway on
  * AWS (and by the admin token in the local server), never by a realm key.
  */
 export const handler = httpHandler(async (request) => {
@@ -18,6 +18,12 @@ export const handler = httpHandler(async (request) => {
       };
     }
     return { response: json(200, { data: await listRealms(deps) }), outcome: "RealmsListed" };
+  }
+  if (request.method === "PATCH") {
+    return {
+      response: json(200, { data: await updateRealm(deps, realm, request.body()) }),
+      outcome: "RealmUpdated",
+    };
   }
   if (request.method === "DELETE") {
     await deleteRealm(deps, realm);

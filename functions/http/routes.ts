@@ -53,5 +53,6 @@ export const ROUTES: readonly Route[] = [
   { api: "housekeeping", method: "POST", path: "/v1/realms", handler: "housekeeping-realms" },
   { api: "housekeeping", method: "GET", path: "/v1/realms", handler: "housekeeping-realms" },
   { api: "housekeeping", method: "GET", path: "/v1/realms/{realm}", handler: "housekeeping-realms" },
+  { api: "housekeeping", method: "PATCH", path: "/v1/realms/{realm}", handler: "housekeeping-realms" },
   { api: "housekeeping", method: "DELETE", path: "/v1/realms/{realm}", handler: "housekeeping-realms" },
 ];

@@ -225,6 +225,10 @@ describe("stage settings", () => {
     expect(() =>
       buildApp(new App({ context: { tether: { certificateAuthority: { mode: "import", arn: "nope" } } } })),
     ).toThrow(/tether\.certificateAuthority/);
+    // `cdk deploy -c tether='{…}'` passes a string.
+    expect(() => buildApp(new App({ context: { tether: '{"stage": "Bad Stage"}' } }))).toThrow(
+      /tether\.stage/,
+    );
   });
 });
 

@@ -1,4 +1,4 @@
-import { exportSPKI, generateKeyPair } from "jose";
+import { exportSPKI, generateKeyPair, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { randomDeviceId } from "../../functions/contracts/ids.ts";
 import { generateKeyAndCsr } from "../../local/x509.ts";
@@ -69,9 +69,45 @@ describe("health, version and housekeeping", () => {
       ).toBe(422);
     }
     expect((await tether.request("GET", "/housekeeping/v1/realms/nothere", admin)).status).toBe(404);
+    expect(
+      (await tether.request("PATCH", "/housekeeping/v1/realms/nothere", { ...admin, body: { data: {} } }))
+        .status,
+    ).toBe(404);
     await tether.createRealm("doomed");
     expect((await tether.request("DELETE", "/housekeeping/v1/realms/doomed", admin)).status).toBe(204);
     expect((await tether.request("DELETE", "/housekeeping/v1/realms/doomed", admin)).status).toBe(404);
+  });
+
+  it("rotates a realm's JWT key: tokens of the old key stop working, the new key's work", async () => {
+    const rotating = await tether.createRealm("rotating");
+    const oldToken = await rotating.jwt();
+    const { publicKey, privateKey } = await generateKeyPair("ES256");
+    const patched = await tether.request("PATCH", "/housekeeping/v1/realms/rotating", {
+      token: tether.adminToken,
+      body: { data: { jwt_public_key_pem: await exportSPKI(publicKey), device_limit: 5, grace_seconds: 0 } },
+    });
+    expect(patched.status).toBe(200);
+    expect(patched.body.data).toMatchObject({ device_limit: 5, grace_seconds: 0 });
+    const register = (token: string) =>
+      tether.request("POST", "/pairing/v1/rotating/agent/devices", {
+        token,
+        body: { data: { hw_id: randomDeviceId() } },
+      });
+    expect((await register(oldToken)).status).toBe(401);
+    const newToken = await new SignJWT({ a_pa: [".*::.*"] })
+      .setProtectedHeader({ alg: "ES256" })
+      .sign(privateKey);
+    expect((await register(newToken)).status).toBe(201);
+    const cleared = await tether.request("PATCH", "/housekeeping/v1/realms/rotating", {
+      token: tether.adminToken,
+      body: { data: { device_limit: null } },
+    });
+    expect(cleared.body.data.device_limit).toBeUndefined();
+    const bad = await tether.request("PATCH", "/housekeeping/v1/realms/rotating", {
+      token: tether.adminToken,
+      body: { data: { realm_name: "renamed" } },
+    });
+    expect(bad.status).toBe(422);
   });
 
   it("serves the exact request shapes of Astarte's Python SDK and astartectl", async () => {

@@ -4,7 +4,7 @@
  */
 export const LOCAL_AWS_ENV = (endpoint: string): Record<string, string> => ({
   AWS_ENDPOINT_URL: endpoint,
-  AWS_REGION: "us-east-1",
-  AWS_ACCESS_KEY_ID: "test",
-  AWS_SECRET_ACCESS_KEY: "test",
+  AWS_REGION: process.env.AWS_REGION ?? "us-east-1",
+  AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? "test",
+  AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? "test",
 });

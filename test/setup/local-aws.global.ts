@@ -15,6 +15,8 @@ declare module "vitest" {
     brokerPort: number;
     brokerAdminUrl: string;
     brokerAdminToken: string;
+    /** moto can be reset between files; an external endpoint (LocalStack) is used as it is. */
+    resetBetweenFiles: boolean;
   }
 }
 
@@ -27,12 +29,18 @@ export default async function setup(project: TestProject): Promise<() => Promise
   let moto: MotoServer | undefined;
   let broker: Broker | undefined;
   let admin: Server | undefined;
-  try {
-    moto = await startMoto({ port: await freePort(), log: (line) => console.log(`[local-aws] ${line}`) });
-  } catch (error) {
-    throw new Error(`The integration tests need the local AWS emulator (moto): ${(error as Error).message}`);
+  const external = process.env.TETHER_AWS_ENDPOINT;
+  if (!external) {
+    try {
+      moto = await startMoto({ port: await freePort(), log: (line) => console.log(`[local-aws] ${line}`) });
+    } catch (error) {
+      throw new Error(
+        `The integration tests need the local AWS emulator (moto): ${(error as Error).message}`,
+      );
+    }
   }
-  Object.assign(process.env, LOCAL_AWS_ENV(moto.endpoint));
+  const awsEndpoint = external ?? moto?.endpoint ?? "";
+  Object.assign(process.env, LOCAL_AWS_ENV(awsEndpoint));
   const env = await bootstrapLocal(createAwsClients());
   const clients = createAwsClients();
   broker = await startBroker({
@@ -67,7 +75,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   });
   await new Promise<void>((resolve) => admin?.listen(0, "127.0.0.1", resolve));
 
-  project.provide("awsEndpoint", moto.endpoint);
+  project.provide("awsEndpoint", awsEndpoint);
+  project.provide("resetBetweenFiles", !external);
   project.provide("brokerPort", broker.port);
   project.provide("brokerAdminUrl", `http://127.0.0.1:${(admin.address() as AddressInfo).port}/tls`);
   project.provide("brokerAdminToken", token);

@@ -8,8 +8,10 @@ import { LOCAL_AWS_ENV } from "./local-aws-env.ts";
 beforeAll(async () => {
   const awsEndpoint = inject("awsEndpoint");
   Object.assign(process.env, LOCAL_AWS_ENV(awsEndpoint));
-  const reset = await fetch(`${awsEndpoint}/moto-api/reset`, { method: "POST" });
-  if (!reset.ok) throw new Error(`moto reset answered ${reset.status}`);
+  if (inject("resetBetweenFiles")) {
+    const reset = await fetch(`${awsEndpoint}/moto-api/reset`, { method: "POST" });
+    if (!reset.ok) throw new Error(`moto reset answered ${reset.status}`);
+  }
   const clients = createAwsClients();
   const env = await bootstrapLocal(clients);
   const tls = await fetch(inject("brokerAdminUrl"), {

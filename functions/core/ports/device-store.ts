@@ -32,6 +32,8 @@ export interface DeviceStore {
   createRealm(realm: Realm): Promise<void>;
   /** @throws RealmNotFoundError */
   deleteRealm(name: string): Promise<void>;
+  /** Replaces a realm's settings (not its name, creation time or device count). @throws RealmNotFoundError */
+  updateRealm(realm: Realm): Promise<Realm>;
 
   /** Realm and device in one round trip (the hot path of every device request). */
   getRealmAndDevice(realm: string, deviceId: string): Promise<{ realm?: Realm; device?: Device }>;

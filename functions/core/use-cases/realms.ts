@@ -1,6 +1,6 @@
 import { createPublicKey } from "node:crypto";
 import { realmNameSchema } from "../../contracts/ids.ts";
-import { createRealmRequest, type RealmResponse } from "../../contracts/realms.ts";
+import { createRealmRequest, type RealmResponse, updateRealmRequest } from "../../contracts/realms.ts";
 import { RealmNotFoundError, ValidationError } from "../errors.ts";
 import { DEFAULT_GRACE_SECONDS, type Realm } from "../model.ts";
 import type { PairingDeps } from "../pairing-deps.ts";
@@ -12,18 +12,7 @@ import { parseEnvelope } from "../validation.ts";
  */
 export async function createRealm(deps: PairingDeps, body: unknown): Promise<RealmResponse["data"]> {
   const { data } = parseEnvelope(createRealmRequest, body);
-  try {
-    const key = createPublicKey(data.jwt_public_key_pem);
-    if (
-      key.asymmetricKeyType !== "ec" &&
-      key.asymmetricKeyType !== "rsa" &&
-      key.asymmetricKeyType !== "rsa-pss"
-    ) {
-      throw new Error("unsupported key type");
-    }
-  } catch {
-    throw new ValidationError({ jwt_public_key_pem: ["is not a PEM EC or RSA public key"] });
-  }
+  assertPublicKey(data.jwt_public_key_pem);
   const realm: Realm = {
     name: data.realm_name,
     jwtPublicKeyPem: data.jwt_public_key_pem,
@@ -39,6 +28,27 @@ export async function createRealm(deps: PairingDeps, body: unknown): Promise<Rea
   return realmView(deps, realm);
 }
 
+/** Merge-patch of a realm's settings; rotating its JWT key takes effect on the next request. */
+export async function updateRealm(
+  deps: PairingDeps,
+  name: string,
+  body: unknown,
+): Promise<RealmResponse["data"]> {
+  const current = realmNameSchema.safeParse(name).success ? await deps.store.getRealm(name) : undefined;
+  if (!current) throw new RealmNotFoundError();
+  const { data } = parseEnvelope(updateRealmRequest, body);
+  if (data.jwt_public_key_pem !== undefined) assertPublicKey(data.jwt_public_key_pem);
+  const updated = await deps.store.updateRealm({
+    ...current,
+    jwtPublicKeyPem: data.jwt_public_key_pem ?? current.jwtPublicKeyPem,
+    brokerUrl: data.broker_url === undefined ? current.brokerUrl : (data.broker_url ?? undefined),
+    certificateValiditySeconds: data.certificate_validity_seconds ?? current.certificateValiditySeconds,
+    graceSeconds: data.grace_seconds ?? current.graceSeconds,
+    deviceLimit: data.device_limit === undefined ? current.deviceLimit : (data.device_limit ?? undefined),
+  });
+  return realmView(deps, updated);
+}
+
 export async function getRealm(deps: PairingDeps, name: string): Promise<RealmResponse["data"]> {
   const realm = realmNameSchema.safeParse(name).success ? await deps.store.getRealm(name) : undefined;
   if (!realm) throw new RealmNotFoundError();
@@ -52,6 +62,17 @@ export async function listRealms(deps: PairingDeps): Promise<string[]> {
 export async function deleteRealm(deps: PairingDeps, name: string): Promise<void> {
   if (!realmNameSchema.safeParse(name).success) throw new RealmNotFoundError();
   await deps.store.deleteRealm(name);
+}
+
+function assertPublicKey(pem: string): void {
+  try {
+    const key = createPublicKey(pem);
+    if (key.type !== "public" || !["ec", "rsa", "rsa-pss"].includes(key.asymmetricKeyType ?? "")) {
+      throw new Error("unsupported key type");
+    }
+  } catch {
+    throw new ValidationError({ jwt_public_key_pem: ["is not a PEM EC or RSA public key"] });
+  }
 }
 
 function realmView(deps: PairingDeps, realm: Realm): RealmResponse["data"] {
