@@ -5,7 +5,11 @@ import { chmod, mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { exportPKCS8, exportSPKI, generateKeyPair } from "jose";
 import { createAwsClients } from "../functions/adapters/aws-clients.ts";
+import { pairingDeps } from "../functions/adapters/container.ts";
+import { SWEEP_SHARDS } from "../functions/adapters/table-schema.ts";
 import { randomDeviceId } from "../functions/contracts/ids.ts";
+import { sweep } from "../functions/core/use-cases/sweep.ts";
+import { SWEEP_BATCH_LIMIT } from "../functions/handlers/sweeper.ts";
 import { startApiServer } from "./api-server.ts";
 import { bootstrapLocal } from "./bootstrap.ts";
 import { startBroker } from "./broker.ts";
@@ -18,6 +22,7 @@ const REALM = "demo";
 const apiPort = portFromEnv("TETHER_API_PORT", 4000);
 const awsPort = portFromEnv("TETHER_AWS_PORT", 4566);
 const mqttPort = portFromEnv("TETHER_MQTT_PORT", 8883);
+const sweepIntervalSeconds = Math.max(1, Number(process.env.TETHER_SWEEP_INTERVAL_SECONDS ?? 60) || 60);
 const log = (line: string) => console.log(`[tether] ${line}`);
 
 // TETHER_AWS_ENDPOINT points at an AWS emulator that is already running (LocalStack); otherwise start moto.
@@ -63,6 +68,17 @@ try {
   const adminToken = randomBytes(24).toString("hex");
   const api = await startApiServer({ port: apiPort, adminToken });
   stops.push(() => api.close());
+
+  // The sweeper runs on a timer here, as EventBridge runs it every 5 minutes on AWS.
+  const sweepTimer = setInterval(() => {
+    sweep(pairingDeps(), { shards: SWEEP_SHARDS, batchLimit: SWEEP_BATCH_LIMIT }).then(
+      (report) => {
+        if (report.found > 0) log(`sweep: ${JSON.stringify(report.outcomes)}`);
+      },
+      (error: unknown) => log(`sweep failed: ${(error as Error).message}`),
+    );
+  }, sweepIntervalSeconds * 1000);
+  stops.push(async () => clearInterval(sweepTimer));
 
   // Files a device, the CLI and the walkthrough read.
   await mkdir(STATE_DIR, { recursive: true });

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import {
   BatchGetItemCommand,
   ConditionalCheckFailedException,
@@ -20,16 +20,24 @@ import {
   RealmNotFoundError,
   UnprocessableError,
 } from "../core/errors.ts";
-import type { CertificateRecord, Device, Realm } from "../core/model.ts";
+import type {
+  CertificateRecord,
+  CredentialEvent,
+  Device,
+  IssuanceIntent,
+  Realm,
+  RetiredReason,
+} from "../core/model.ts";
 import {
   ConcurrentIssuanceError,
   type DeviceStore,
+  type DueItem,
   type RecordIssuanceInput,
   type RegisterDeviceInput,
   type RollbackIssuanceInput,
 } from "../core/ports/device-store.ts";
 import { aws } from "./aws-errors.ts";
-import { SWEEP_SHARDS } from "./table-schema.ts";
+import { SWEEP_INDEX, SWEEP_SHARDS, TTL_ATTRIBUTE } from "./table-schema.ts";
 
 type Item = Record<string, unknown>;
 
@@ -43,8 +51,46 @@ const certKey = (realm: string, deviceId: string, serial: string) => ({
 /** Certificates are found by the sweeper through (shard, deadline); the shard spreads a fleet's writes. */
 const sweepShard = (deviceId: string) =>
   `SWEEP#${createHash("sha256").update(deviceId).digest().readUInt8(0) % SWEEP_SHARDS}`;
+const intentKey = (intent: Pick<IssuanceIntent, "realm" | "deviceId" | "requestId">) => ({
+  pk: devicePk(intent.realm, intent.deviceId),
+  sk: `INTENT#${intent.requestId}`,
+});
 
 const m = (value: Item) => marshall(value, { removeUndefinedValues: true });
+
+type TransactItems = NonNullable<ConstructorParameters<typeof TransactWriteItemsCommand>[0]["TransactItems"]>;
+type TransactItem = TransactItems[number];
+
+/** Timeline entries live this long. */
+const EVENT_TTL_SECONDS = 90 * 24 * 3600;
+/** Records of retired certificates stay (for verify's REVOKED/EXPIRED answers) this long past notAfter. */
+const RETIRED_TTL_SECONDS = 30 * 24 * 3600;
+const epochSeconds = (iso: string) => Math.floor(Date.parse(iso) / 1000);
+
+/**
+ * The Put that records one credential event under its device (the outbox). `order` keeps events of one
+ * transaction (same timestamp) in the order they happened.
+ */
+function eventPut(tableName: string, event: CredentialEvent, order = 0): TransactItem {
+  return {
+    Put: {
+      TableName: tableName,
+      Item: m({
+        pk: devicePk(event.realm, event.deviceId),
+        sk: `EVENT#${event.at}#${order}#${randomBytes(4).toString("hex")}`,
+        kind: "event",
+        ...event,
+        [TTL_ATTRIBUTE]: epochSeconds(event.at) + EVENT_TTL_SECONDS,
+      }),
+    },
+  };
+}
+
+/** Which transaction items failed their condition. */
+function failedConditions(error: unknown): boolean[] | undefined {
+  if (!(error instanceof TransactionCanceledException)) return undefined;
+  return (error.CancellationReasons ?? []).map((r) => r.Code === "ConditionalCheckFailed");
+}
 
 /**
  * DeviceStore on one DynamoDB table (keys in table-schema.ts). Every state change is a conditional write
@@ -186,24 +232,33 @@ export class DynamoDeviceStore implements DeviceStore {
 
   /** New secret for an existing, never-confirmed device; false if it does not exist. */
   private async renewPendingDevice(input: RegisterDeviceInput): Promise<boolean> {
-    const { realm, deviceId, secretHash, introspection } = input;
+    const { realm, deviceId, secretHash, introspection, now } = input;
     try {
-      await aws(() =>
-        this.dynamo.send(
-          new UpdateItemCommand({
+      await this.transact([
+        {
+          Update: {
             TableName: this.tableName,
             Key: m(deviceKey(realm.name, deviceId)),
             UpdateExpression: `SET secretHash = :h, credentialsInhibited = :f${introspection ? ", introspection = :i" : ""}`,
             ConditionExpression: "attribute_exists(pk) AND attribute_not_exists(firstCredentialsRequest)",
             ExpressionAttributeValues: m({ ":h": secretHash, ":f": false, ":i": introspection }),
             ReturnValuesOnConditionCheckFailure: "ALL_OLD",
-          }),
-        ),
-      );
+          },
+        },
+        eventPut(this.tableName, {
+          realm: realm.name,
+          deviceId,
+          type: "registered",
+          at: now,
+          reason: "renewed",
+        }),
+      ]);
       return true;
     } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      if (error.Item) throw new UnprocessableError(DEVICE_ALREADY_REGISTERED);
+      if (!(error instanceof TransactionCanceledException)) throw error;
+      const [device] = error.CancellationReasons ?? [];
+      if (device?.Code !== "ConditionalCheckFailed") throw error;
+      if (device.Item) throw new UnprocessableError(DEVICE_ALREADY_REGISTERED);
       return false;
     }
   }
@@ -244,6 +299,7 @@ export class DynamoDeviceStore implements DeviceStore {
                   }),
                 },
               },
+              eventPut(this.tableName, { realm: realm.name, deviceId, type: "registered", at: now }),
             ],
           }),
         ),
@@ -260,52 +316,71 @@ export class DynamoDeviceStore implements DeviceStore {
     }
   }
 
-  async unregisterDevice(realm: string, deviceId: string): Promise<void> {
-    await this.updateExistingDevice(realm, deviceId, {
-      UpdateExpression: "REMOVE secretHash, firstCredentialsRequest, currentSerial",
-    });
+  async unregisterDevice(realm: string, deviceId: string, now: string): Promise<void> {
+    await this.updateExistingDevice(
+      realm,
+      deviceId,
+      { UpdateExpression: "REMOVE secretHash, firstCredentialsRequest, currentSerial" },
+      { realm, deviceId, type: "unregistered", at: now },
+    );
   }
 
-  async setSecretHash(realm: string, deviceId: string, secretHash: string): Promise<void> {
-    await this.updateExistingDevice(realm, deviceId, {
-      UpdateExpression: "SET secretHash = :h",
-      ExpressionAttributeValues: m({ ":h": secretHash }),
-    });
+  async setSecretHash(realm: string, deviceId: string, secretHash: string, now: string): Promise<void> {
+    await this.updateExistingDevice(
+      realm,
+      deviceId,
+      { UpdateExpression: "SET secretHash = :h", ExpressionAttributeValues: m({ ":h": secretHash }) },
+      { realm, deviceId, type: "secret_rotated", at: now },
+    );
   }
 
-  async setCredentialsInhibited(realm: string, deviceId: string, inhibited: boolean): Promise<Device> {
-    const item = await this.updateExistingDevice(realm, deviceId, {
-      UpdateExpression: "SET credentialsInhibited = :v",
-      ExpressionAttributeValues: m({ ":v": inhibited }),
-    });
-    return toDevice(item);
+  async setCredentialsInhibited(
+    realm: string,
+    deviceId: string,
+    inhibited: boolean,
+    now: string,
+  ): Promise<Device> {
+    await this.updateExistingDevice(
+      realm,
+      deviceId,
+      {
+        UpdateExpression: "SET credentialsInhibited = :v",
+        ExpressionAttributeValues: m({ ":v": inhibited }),
+      },
+      { realm, deviceId, type: inhibited ? "inhibited" : "uninhibited", at: now },
+    );
+    const { device } = await this.getRealmAndDevice(realm, deviceId);
+    if (!device) throw new DeviceNotFoundError();
+    return device;
   }
 
+  /** Updates an existing device and records the event, atomically. */
   private async updateExistingDevice(
     realm: string,
     deviceId: string,
-    update: Pick<
-      ConstructorParameters<typeof UpdateItemCommand>[0],
-      "UpdateExpression" | "ExpressionAttributeValues"
-    >,
-  ): Promise<Item> {
+    update: { UpdateExpression: string; ExpressionAttributeValues?: ReturnType<typeof m> },
+    event: CredentialEvent,
+  ): Promise<void> {
     try {
-      const out = await aws(() =>
-        this.dynamo.send(
-          new UpdateItemCommand({
+      await this.transact([
+        {
+          Update: {
             TableName: this.tableName,
             Key: m(deviceKey(realm, deviceId)),
             ConditionExpression: "attribute_exists(pk)",
-            ReturnValues: "ALL_NEW",
             ...update,
-          }),
-        ),
-      );
-      return unmarshall(out.Attributes ?? {});
+          },
+        },
+        eventPut(this.tableName, event),
+      ]);
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) throw new DeviceNotFoundError();
+      if (failedConditions(error)?.[0]) throw new DeviceNotFoundError();
       throw error;
     }
+  }
+
+  private async transact(items: TransactItems): Promise<void> {
+    await aws(() => this.dynamo.send(new TransactWriteItemsCommand({ TransactItems: items })));
   }
 
   async listCertificates(realm: string, deviceId: string): Promise<CertificateRecord[]> {
@@ -347,8 +422,8 @@ export class DynamoDeviceStore implements DeviceStore {
   }
 
   async recordIssuance(input: RecordIssuanceInput): Promise<void> {
-    const { certificate: c, expectedCurrentSerial, superseded, requestIp, now } = input;
-    const items: NonNullable<ConstructorParameters<typeof TransactWriteItemsCommand>[0]["TransactItems"]> = [
+    const { certificate: c, expectedCurrentSerial, superseded, requestIp, now, intentRequestId } = input;
+    const items: TransactItems = [
       {
         Put: {
           TableName: this.tableName,
@@ -380,7 +455,31 @@ export class DynamoDeviceStore implements DeviceStore {
         },
       },
     ];
+    items.push(
+      { Delete: { TableName: this.tableName, Key: m(intentKey({ ...c, requestId: intentRequestId })) } },
+      eventPut(this.tableName, {
+        realm: c.realm,
+        deviceId: c.deviceId,
+        type: "issued",
+        at: now,
+        serial: c.serial,
+      }),
+    );
     if (superseded) {
+      items.push(
+        eventPut(
+          this.tableName,
+          {
+            realm: c.realm,
+            deviceId: c.deviceId,
+            type: "superseded",
+            at: now,
+            serial: superseded.serial,
+            reason: `grace until ${superseded.graceUntil}`,
+          },
+          1,
+        ),
+      );
       items.push({
         Update: {
           TableName: this.tableName,
@@ -405,12 +504,12 @@ export class DynamoDeviceStore implements DeviceStore {
   }
 
   async rollbackIssuance(input: RollbackIssuanceInput): Promise<void> {
-    const { certificate: c, restoredCurrentSerial, unconfirm } = input;
+    const { certificate: c, restoredCurrentSerial, unconfirm, intent, intentDeadline } = input;
     const removals = [
       ...(restoredCurrentSerial ? [] : ["currentSerial"]),
       ...(unconfirm ? ["firstCredentialsRequest"] : []),
     ];
-    const items: NonNullable<ConstructorParameters<typeof TransactWriteItemsCommand>[0]["TransactItems"]> = [
+    const items: TransactItems = [
       {
         Delete: {
           TableName: this.tableName,
@@ -438,6 +537,7 @@ export class DynamoDeviceStore implements DeviceStore {
         },
       },
     ];
+    items.push({ Put: { TableName: this.tableName, Item: this.intentItem(intent, intentDeadline) } });
     if (restoredCurrentSerial) {
       const previous = await this.getCertificate(c.realm, c.deviceId, restoredCurrentSerial);
       items.push({
@@ -463,22 +563,30 @@ export class DynamoDeviceStore implements DeviceStore {
     }
   }
 
-  async markRevoked(realm: string, deviceId: string, serials: readonly string[]): Promise<void> {
+  async markRevoked(realm: string, deviceId: string, serials: readonly string[], now: string): Promise<void> {
     await Promise.all(
       serials.map((serial) =>
-        aws(() =>
-          this.dynamo.send(
-            new UpdateItemCommand({
+        this.transact([
+          {
+            Update: {
               TableName: this.tableName,
               Key: m(certKey(realm, deviceId, serial)),
-              UpdateExpression: "SET #state = :revoked",
-              ConditionExpression: "attribute_exists(pk)",
+              // Due for the sweeper now: it takes the certificate out of IoT and revokes it in the CA.
+              UpdateExpression: "SET #state = :revoked, deadline = :now, sweepShard = :shard",
+              ConditionExpression: "attribute_exists(pk) AND #state IN (:current, :superseded)",
               ExpressionAttributeNames: { "#state": "state" },
-              ExpressionAttributeValues: m({ ":revoked": "revoked" }),
-            }),
-          ),
-        ).catch((error: unknown) => {
-          if (!(error instanceof ConditionalCheckFailedException)) throw error;
+              ExpressionAttributeValues: m({
+                ":revoked": "revoked",
+                ":current": "current",
+                ":superseded": "superseded",
+                ":now": now,
+                ":shard": sweepShard(deviceId),
+              }),
+            },
+          },
+          eventPut(this.tableName, { realm, deviceId, type: "revoked", at: now, serial }),
+        ]).catch((error: unknown) => {
+          if (!failedConditions(error)?.[0]) throw error;
         }),
       ),
     );
@@ -498,6 +606,160 @@ export class DynamoDeviceStore implements DeviceStore {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
     });
   }
+
+  async putIntent(intent: IssuanceIntent, deadline: string): Promise<void> {
+    await aws(() =>
+      this.dynamo.send(
+        new PutItemCommand({ TableName: this.tableName, Item: this.intentItem(intent, deadline) }),
+      ),
+    );
+  }
+
+  private intentItem(intent: IssuanceIntent, deadline: string) {
+    return m({
+      ...intentKey(intent),
+      kind: "intent",
+      ...intent,
+      sweepShard: sweepShard(intent.deviceId),
+      deadline,
+      [TTL_ATTRIBUTE]: epochSeconds(deadline) + EVENT_TTL_SECONDS,
+    });
+  }
+
+  async setIntentCertificate(intent: IssuanceIntent, certificateRef: string): Promise<void> {
+    // Conditional: if the issuance already finished and deleted the intent, do not bring it back.
+    await aws(() =>
+      this.dynamo.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: m(intentKey(intent)),
+          UpdateExpression: "SET certificateRef = :ref",
+          ConditionExpression: "attribute_exists(pk)",
+          ExpressionAttributeValues: m({ ":ref": certificateRef }),
+        }),
+      ),
+    ).catch((error: unknown) => {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    });
+  }
+
+  async deleteIntent(intent: IssuanceIntent): Promise<void> {
+    await aws(() =>
+      this.dynamo.send(new DeleteItemCommand({ TableName: this.tableName, Key: m(intentKey(intent)) })),
+    );
+  }
+
+  async findDue(shard: number, now: string, limit: number): Promise<DueItem[]> {
+    const out = await aws(() =>
+      this.dynamo.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: SWEEP_INDEX.name,
+          KeyConditionExpression: "#shard = :shard AND #deadline <= :now",
+          ExpressionAttributeNames: { "#shard": SWEEP_INDEX.partition, "#deadline": SWEEP_INDEX.sort },
+          ExpressionAttributeValues: m({ ":shard": `SWEEP#${shard}`, ":now": now }),
+          Limit: limit,
+        }),
+      ),
+    );
+    return (out.Items ?? []).map((raw) => {
+      const item = unmarshall(raw);
+      return item.kind === "intent"
+        ? { kind: "intent" as const, intent: toIntent(item) }
+        : { kind: "certificate" as const, record: toCertificate(item) };
+    });
+  }
+
+  async retireCertificate(record: CertificateRecord, reason: RetiredReason, now: string): Promise<boolean> {
+    const items: TransactItems = [
+      {
+        Update: {
+          TableName: this.tableName,
+          Key: m(certKey(record.realm, record.deviceId, record.serial)),
+          UpdateExpression:
+            "SET #state = :retired, retiredReason = :reason, #ttl = :ttl REMOVE sweepShard, deadline",
+          ConditionExpression: "#state = :seen",
+          ExpressionAttributeNames: { "#state": "state", "#ttl": TTL_ATTRIBUTE },
+          ExpressionAttributeValues: m({
+            ":retired": "retired",
+            ":reason": reason,
+            ":seen": record.state,
+            ":ttl": epochSeconds(record.notAfter) + RETIRED_TTL_SECONDS,
+          }),
+        },
+      },
+    ];
+    // Revocation and supersession were recorded when they happened; expiry happens now.
+    if (reason === "expired") {
+      items.push(
+        eventPut(this.tableName, {
+          realm: record.realm,
+          deviceId: record.deviceId,
+          type: "expired",
+          at: now,
+          serial: record.serial,
+        }),
+      );
+    }
+    try {
+      await this.transact(items);
+    } catch (error) {
+      if (failedConditions(error)?.[0]) return false;
+      throw error;
+    }
+    if (record.state === "current") {
+      // An expired current certificate leaves the device with none; the next issuance supersedes nothing.
+      await aws(() =>
+        this.dynamo.send(
+          new UpdateItemCommand({
+            TableName: this.tableName,
+            Key: m(deviceKey(record.realm, record.deviceId)),
+            UpdateExpression: "REMOVE currentSerial",
+            ConditionExpression: "currentSerial = :serial",
+            ExpressionAttributeValues: m({ ":serial": record.serial }),
+          }),
+        ),
+      ).catch((error: unknown) => {
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      });
+    }
+    return true;
+  }
+
+  async listEvents(realm: string, deviceId: string, limit: number): Promise<CredentialEvent[]> {
+    const out = await aws(() =>
+      this.dynamo.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: "pk = :pk AND begins_with(sk, :event)",
+          ExpressionAttributeValues: m({ ":pk": devicePk(realm, deviceId), ":event": "EVENT#" }),
+          ScanIndexForward: false,
+          Limit: limit,
+        }),
+      ),
+    );
+    return (out.Items ?? []).map((raw) => {
+      const item = unmarshall(raw);
+      return {
+        realm: String(item.realm),
+        deviceId: String(item.deviceId),
+        type: item.type as CredentialEvent["type"],
+        at: String(item.at),
+        serial: item.serial === undefined ? undefined : String(item.serial),
+        reason: item.reason === undefined ? undefined : String(item.reason),
+      };
+    });
+  }
+}
+
+function toIntent(item: Item): IssuanceIntent {
+  return {
+    realm: String(item.realm),
+    deviceId: String(item.deviceId),
+    requestId: String(item.requestId),
+    createdAt: String(item.createdAt),
+    certificateRef: item.certificateRef === undefined ? undefined : String(item.certificateRef),
+  };
 }
 
 function fromRealm(realm: Realm): Item {
@@ -548,5 +810,6 @@ function toCertificate(item: Item): CertificateRecord {
     issuedAt: String(item.issuedAt),
     state: item.state as CertificateRecord["state"],
     graceUntil: item.graceUntil === undefined ? undefined : String(item.graceUntil),
+    retiredReason: item.retiredReason as CertificateRecord["retiredReason"],
   };
 }

@@ -83,6 +83,16 @@ export class IotTransportRegistry implements TransportRegistry {
     ]);
   }
 
+  async certificateArn(certificateId: string): Promise<string | undefined> {
+    try {
+      const out = await aws(() => this.iot.send(new DescribeCertificateCommand({ certificateId })));
+      return out.certificateDescription?.certificateArn;
+    } catch (error) {
+      if (error instanceof ResourceNotFoundException) return undefined;
+      throw error;
+    }
+  }
+
   async deactivateCertificate(certificateId: string): Promise<void> {
     await aws(() =>
       this.iot.send(new UpdateCertificateCommand({ certificateId, newStatus: "INACTIVE" })),

@@ -2,9 +2,15 @@ import {
   type ACMPCAClient,
   GetCertificateAuthorityCertificateCommand,
   IssueCertificateCommand,
+  RequestAlreadyProcessedException,
+  RevokeCertificateCommand,
   type SigningAlgorithm,
 } from "@aws-sdk/client-acm-pca";
-import type { CertificateAuthority, IssueRequest } from "../core/ports/certificate-authority.ts";
+import type {
+  CertificateAuthority,
+  IssueRequest,
+  RevocationReason,
+} from "../core/ports/certificate-authority.ts";
 import type { Clock } from "../core/ports/system.ts";
 import { aws } from "./aws-errors.ts";
 import { fetchIssuedCertificate, type PollOptions } from "./pca-polling.ts";
@@ -36,7 +42,7 @@ export class PrivateCaAuthority implements CertificateAuthority {
     this.#templateArn = `arn:${partition}:acm-pca:::template/EndEntityClientAuthCertificate_APIPassthrough/V1`;
   }
 
-  async issue(request: IssueRequest): Promise<{ certificatePem: string }> {
+  async requestCertificate(request: IssueRequest): Promise<string> {
     const { certificateAuthorityArn: caArn, backdateSeconds = 300 } = this.options;
     const notBefore = Math.floor(this.options.clock.now().getTime() / 1000) - backdateSeconds;
     const issued = await aws(() =>
@@ -53,12 +59,38 @@ export class PrivateCaAuthority implements CertificateAuthority {
         }),
       ),
     );
-    const certificateArn = issued.CertificateArn;
-    if (!certificateArn) throw new Error("Private CA answered IssueCertificate without a certificate ARN");
+    if (!issued.CertificateArn)
+      throw new Error("Private CA answered IssueCertificate without a certificate ARN");
+    return issued.CertificateArn;
+  }
+
+  async fetchCertificate(certificateArn: string): Promise<string> {
     const { certificatePem } = await aws(() =>
-      fetchIssuedCertificate(this.pca, caArn, certificateArn, this.options.poll),
+      fetchIssuedCertificate(
+        this.pca,
+        this.options.certificateAuthorityArn,
+        certificateArn,
+        this.options.poll,
+      ),
     );
-    return { certificatePem };
+    return certificatePem;
+  }
+
+  async revokeCertificate(serial: string, reason: RevocationReason): Promise<void> {
+    try {
+      await aws(() =>
+        this.pca.send(
+          new RevokeCertificateCommand({
+            CertificateAuthorityArn: this.options.certificateAuthorityArn,
+            CertificateSerial: serial,
+            RevocationReason: reason,
+          }),
+        ),
+      );
+    } catch (error) {
+      // Already revoked (a retried sweep) is what we wanted.
+      if (!(error instanceof RequestAlreadyProcessedException)) throw error;
+    }
   }
 
   caCertificatePem(): Promise<string> {

@@ -70,7 +70,13 @@ export type VerifyCause = z.infer<typeof verifyCause>;
 
 export const verifyResponse = envelope(
   z.union([
-    z.object({ valid: z.literal(true), timestamp: z.string(), until: z.string() }),
+    z.object({
+      valid: z.literal(true),
+      timestamp: z.string(),
+      until: z.string(),
+      /** Tether extension: when to renew this certificate (Astarte SDKs ignore unknown fields). */
+      renew_after: z.string().optional(),
+    }),
     z.object({
       valid: z.literal(false),
       timestamp: z.string(),

@@ -33,7 +33,13 @@ export interface Device {
   readonly currentSerial: string | undefined;
 }
 
-export type CertificateState = "current" | "superseded" | "revoked";
+/**
+ * current → superseded (a newer one was issued; usable until graceUntil) → retired;
+ * current → retired (expired); current/superseded → revoked (inhibit with revoke, unregister) → retired.
+ * Retired certificates are gone from IoT; their record stays (for verify) until its TTL.
+ */
+export type CertificateState = "current" | "superseded" | "revoked" | "retired";
+export type RetiredReason = "expired" | "superseded" | "revoked";
 
 export interface CertificateRecord {
   readonly realm: string;
@@ -49,6 +55,43 @@ export interface CertificateRecord {
   readonly state: CertificateState;
   /** For a superseded certificate: until when it stays usable. */
   readonly graceUntil: string | undefined;
+  /** Why it was retired, once it is. */
+  readonly retiredReason?: RetiredReason | undefined;
+}
+
+/**
+ * Written before a certificate is requested and deleted when its issuance is recorded (or compensated): if a
+ * function dies in between, the sweeper finds the intent past its deadline and removes whatever certificate
+ * the CA issued for it from IoT.
+ */
+export interface IssuanceIntent {
+  readonly realm: string;
+  readonly deviceId: string;
+  readonly requestId: string;
+  readonly createdAt: string;
+  /** The CA's id for the requested certificate, once known. */
+  readonly certificateRef?: string | undefined;
+}
+
+export type CredentialEventType =
+  | "registered"
+  | "issued"
+  | "superseded"
+  | "revoked"
+  | "inhibited"
+  | "uninhibited"
+  | "expired"
+  | "unregistered"
+  | "secret_rotated";
+
+/** One entry of a device's credential timeline. Never holds a secret, key or certificate. */
+export interface CredentialEvent {
+  readonly realm: string;
+  readonly deviceId: string;
+  readonly type: CredentialEventType;
+  readonly at: string;
+  readonly serial?: string | undefined;
+  readonly reason?: string | undefined;
 }
 
 export const DEFAULT_GRACE_SECONDS = 3600;

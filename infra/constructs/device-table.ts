@@ -1,5 +1,5 @@
 import { RemovalPolicy } from "aws-cdk-lib";
-import { AttributeType, Billing, TableEncryptionV2, TableV2 } from "aws-cdk-lib/aws-dynamodb";
+import { AttributeType, Billing, StreamViewType, TableEncryptionV2, TableV2 } from "aws-cdk-lib/aws-dynamodb";
 import { Construct } from "constructs";
 import { SWEEP_INDEX, TABLE_KEYS, TTL_ATTRIBUTE } from "../../functions/adapters/table-schema.ts";
 
@@ -23,6 +23,8 @@ export class DeviceTable extends Construct {
       billing: Billing.onDemand(),
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       timeToLiveAttribute: TTL_ATTRIBUTE,
+      // Feeds the credential-event pipe (the table is the events' outbox).
+      dynamoStream: StreamViewType.NEW_IMAGE,
       encryption: TableEncryptionV2.awsManagedKey(),
       deletionProtection: props.retain,
       removalPolicy: props.retain ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,

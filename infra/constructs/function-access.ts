@@ -9,13 +9,15 @@ import type { HandlerName } from "../../functions/http/routes.ts";
  */
 export interface FunctionAccess {
   readonly table: readonly string[];
+  /** Query on the sweep index. */
+  readonly sweepIndex?: boolean;
   readonly hashKey?: boolean;
   readonly ca?: readonly string[];
   readonly certificates?: readonly string[];
   readonly things?: readonly string[];
 }
 
-export type FunctionName = HandlerName | "not-found";
+export type FunctionName = HandlerName | "not-found" | "sweeper";
 
 export const FUNCTION_ACCESS: Readonly<Record<FunctionName, FunctionAccess>> = {
   "agent-register": {
@@ -24,11 +26,20 @@ export const FUNCTION_ACCESS: Readonly<Record<FunctionName, FunctionAccess>> = {
     things: ["iot:CreateThing"],
   },
   "agent-unregister": {
-    table: ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:UpdateItem"],
+    table: [
+      "dynamodb:GetItem",
+      "dynamodb:BatchGetItem",
+      "dynamodb:Query",
+      "dynamodb:UpdateItem",
+      "dynamodb:PutItem",
+    ],
     certificates: ["iot:UpdateCertificate", "iot:DetachPolicy", "iot:DeleteCertificate"],
     things: ["iot:DetachThingPrincipal"],
   },
-  "agent-rotate-secret": { table: ["dynamodb:GetItem", "dynamodb:UpdateItem"], hashKey: true },
+  "agent-rotate-secret": {
+    table: ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"],
+    hashKey: true,
+  },
   "device-info": { table: ["dynamodb:BatchGetItem"], hashKey: true },
   "device-credentials": {
     table: [
@@ -56,7 +67,13 @@ export const FUNCTION_ACCESS: Readonly<Record<FunctionName, FunctionAccess>> = {
     ca: ["acm-pca:GetCertificateAuthorityCertificate"],
   },
   "appengine-device": {
-    table: ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:UpdateItem", "dynamodb:Query"],
+    table: [
+      "dynamodb:GetItem",
+      "dynamodb:BatchGetItem",
+      "dynamodb:UpdateItem",
+      "dynamodb:Query",
+      "dynamodb:PutItem",
+    ],
     certificates: ["iot:UpdateCertificate"],
   },
   "housekeeping-realms": {
@@ -65,4 +82,16 @@ export const FUNCTION_ACCESS: Readonly<Record<FunctionName, FunctionAccess>> = {
   health: { table: ["dynamodb:GetItem"] },
   version: { table: ["dynamodb:GetItem"] },
   "not-found": { table: [] },
+  sweeper: {
+    table: ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:DeleteItem"],
+    sweepIndex: true,
+    ca: ["acm-pca:GetCertificate", "acm-pca:RevokeCertificate"],
+    certificates: [
+      "iot:DescribeCertificate",
+      "iot:UpdateCertificate",
+      "iot:DetachPolicy",
+      "iot:DeleteCertificate",
+    ],
+    things: ["iot:DetachThingPrincipal"],
+  },
 };

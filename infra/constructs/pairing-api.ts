@@ -1,4 +1,4 @@
-import { CfnOutput, type RemovalPolicy, Stack, Validations } from "aws-cdk-lib";
+import { CfnOutput, Duration, type RemovalPolicy, Stack, Validations } from "aws-cdk-lib";
 import {
   type CfnStage,
   DomainName,
@@ -16,6 +16,7 @@ import { LogGroup, type RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { Secret } from "aws-cdk-lib/aws-secretsmanager";
 import { Construct } from "constructs";
 import { ENV } from "../../functions/adapters/config.ts";
+import { SWEEP_INDEX } from "../../functions/adapters/table-schema.ts";
 import { ROUTES } from "../../functions/http/routes.ts";
 import type { StageSettings } from "../config.ts";
 import { FUNCTION_ACCESS, type FunctionName } from "./function-access.ts";
@@ -65,6 +66,8 @@ export class PairingApi extends Construct {
         logRetention: props.logRetention,
         removalPolicy: props.removalPolicy,
         role: this.roleFor(name, props),
+        // The sweeper works through a bounded batch; everything else answers an HTTP request.
+        ...(name === "sweeper" ? { timeout: Duration.minutes(5) } : {}),
       }).function;
       functions.set(name, fn);
     }
@@ -160,6 +163,14 @@ export class PairingApi extends Construct {
           effect: Effect.ALLOW,
           actions: [...access.table],
           resources: [props.table.tableArn],
+        }),
+      );
+    }
+    if (access.sweepIndex) {
+      role.addToPolicy(
+        new PolicyStatement({
+          actions: ["dynamodb:Query"],
+          resources: [`${props.table.tableArn}/index/${SWEEP_INDEX.name}`],
         }),
       );
     }

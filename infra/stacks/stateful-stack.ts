@@ -3,6 +3,7 @@ import type { TableV2 } from "aws-cdk-lib/aws-dynamodb";
 import { Secret } from "aws-cdk-lib/aws-secretsmanager";
 import type { Construct } from "constructs";
 import type { StageSettings } from "../config.ts";
+import { CredentialEvents } from "../constructs/credential-events.ts";
 import { DeviceTable } from "../constructs/device-table.ts";
 import { IotTransport } from "../constructs/iot-transport.ts";
 import { PrivateCa } from "../constructs/private-ca.ts";
@@ -20,6 +21,7 @@ export class StatefulStack extends Stack {
   readonly hashKey: Secret;
   readonly ca: PrivateCa;
   readonly transport: IotTransport;
+  readonly events: CredentialEvents;
 
   constructor(scope: Construct, id: string, props: StatefulStackProps) {
     super(scope, id, props);
@@ -42,6 +44,11 @@ export class StatefulStack extends Stack {
     });
     this.hashKey = hashKey;
     this.transport = new IotTransport(this, "Transport");
+    this.events = new CredentialEvents(this, "Events", { table: this.table });
+    new CfnOutput(this, "EventBusArn", {
+      value: this.events.bus.eventBusArn,
+      description: "Credential events",
+    });
     new CfnOutput(this, "CaArn", {
       value: this.ca.arn,
       description: "Private CA that signs device certificates",

@@ -1,6 +1,7 @@
 import { RemovalPolicy, Stack, type StackProps } from "aws-cdk-lib";
 import type { Construct } from "constructs";
 import type { StageSettings } from "../config.ts";
+import { CertificateSweeper } from "../constructs/certificate-sweeper.ts";
 import { Monitoring } from "../constructs/monitoring.ts";
 import { PairingApi } from "../constructs/pairing-api.ts";
 import type { StatefulStack } from "./stateful-stack.ts";
@@ -30,10 +31,15 @@ export class StatelessStack extends Stack {
       logRetention: settings.logRetentionDays,
       removalPolicy: settings.stage === "dev" ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
     });
+    const sweeper = this.api.functions.get("sweeper");
+    if (!sweeper) throw new Error("the sweeper function is missing");
+    new CertificateSweeper(this, "Sweeper", { function: sweeper });
     new Monitoring(this, "Monitoring", {
       api: this.api.api,
       // Every function but the 404 one (CloudWatch math alarms take at most 10 metrics).
-      functions: [...this.api.functions].filter(([name]) => name !== "not-found").map(([, fn]) => fn),
+      functions: [...this.api.functions]
+        .filter(([name]) => name !== "not-found" && name !== "sweeper")
+        .map(([, fn]) => fn),
       alarmEmail: settings.alarmEmail,
     });
   }

@@ -79,6 +79,7 @@ describe("a device pairs end to end and talks MQTT", () => {
       valid: true,
       timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}Z$/),
       until: new Date(cert.validTo).toISOString().replace("T", " "),
+      renew_after: issued.body.data.renew_after,
     });
 
     // Info: confirmed. Register again: 422 Device already registered.

@@ -92,6 +92,7 @@ describe("Tether's CDK app (stage prod)", () => {
       const actions = statements.flatMap((s) => [s.Action].flat());
       const expected = [
         ...access.table,
+        ...(access.sweepIndex ? ["dynamodb:Query"] : []),
         ...(access.ca ?? []),
         ...(access.certificates ?? []),
         ...(access.things ?? []),
@@ -113,6 +114,48 @@ describe("Tether's CDK app (stage prod)", () => {
         if (actionList.some((a) => a.startsWith("iot:"))) expect(resources).toMatch(/:(cert|thing)\/\*"/);
       }
     }
+  });
+
+  it("runs the sweeper every 5 minutes, with time for a full batch, querying only its index", () => {
+    t.stateless.hasResourceProperties("AWS::Events::Rule", {
+      ScheduleExpression: "rate(5 minutes)",
+      Targets: [
+        Match.objectLike({
+          Arn: { "Fn::GetAtt": [Match.stringLikeRegexp("^PairingSweeperFunction"), "Arn"] },
+        }),
+      ],
+    });
+    const functions = t.stateless.findResources("AWS::Lambda::Function");
+    const sweeper = Object.entries(functions).find(([id]) => id.startsWith("PairingSweeperFunction"))?.[1];
+    expect(sweeper?.Properties.Timeout).toBe(300);
+    const policies = JSON.stringify(t.stateless.findResources("AWS::IAM::Policy"));
+    expect(policies).toContain("/index/by-deadline");
+  });
+
+  it("publishes credential events from the table's stream to EventBridge, new event items only", () => {
+    t.stateful.hasResourceProperties("AWS::Pipes::Pipe", {
+      SourceParameters: Match.objectLike({
+        FilterCriteria: {
+          Filters: [
+            {
+              Pattern: JSON.stringify({
+                eventName: ["INSERT"],
+                dynamodb: { NewImage: { kind: { S: ["event"] } } },
+              }),
+            },
+          ],
+        },
+      }),
+      TargetParameters: Match.objectLike({
+        EventBridgeEventBusParameters: {
+          Source: "tether.credentials",
+          DetailType: "Tether credential event",
+        },
+      }),
+    });
+    t.stateful.hasResourceProperties("AWS::DynamoDB::GlobalTable", {
+      StreamSpecification: { StreamViewType: "NEW_IMAGE" },
+    });
   });
 
   it("creates a short-lived root CA, activated with its own certificate", () => {
@@ -194,7 +237,7 @@ describe("Tether's CDK app (stage prod)", () => {
   it("outputs the pairing and AppEngine URLs, the broker URL and the CA ARN", () => {
     expect(Object.keys(t.stateless.findOutputs("*")).join(" ")).toMatch(/PairingUrl.*AppEngineUrl/);
     const own = Object.keys(t.stateful.findOutputs("*")).filter((o) => !o.startsWith("ExportsOutput"));
-    expect(own.sort()).toEqual(["BrokerUrl", "CaArn"]);
+    expect(own.sort()).toEqual(["BrokerUrl", "CaArn", "EventBusArn"]);
   });
 });
 

@@ -1,4 +1,12 @@
-import type { CertificateRecord, Device, InterfaceVersion, Realm } from "../model.ts";
+import type {
+  CertificateRecord,
+  CredentialEvent,
+  Device,
+  InterfaceVersion,
+  IssuanceIntent,
+  Realm,
+  RetiredReason,
+} from "../model.ts";
 
 export interface RegisterDeviceInput {
   readonly realm: Realm;
@@ -16,15 +24,28 @@ export interface RecordIssuanceInput {
   readonly superseded: { readonly serial: string; readonly graceUntil: string } | undefined;
   readonly requestIp: string | undefined;
   readonly now: string;
+  /** The intent this issuance completes (deleted in the same transaction). */
+  readonly intentRequestId: string;
 }
+
+/** Something the sweeper must deal with: a certificate past its deadline, or an abandoned issuance. */
+export type DueItem =
+  | { readonly kind: "certificate"; readonly record: CertificateRecord }
+  | { readonly kind: "intent"; readonly intent: IssuanceIntent };
 
 export interface RollbackIssuanceInput {
   readonly certificate: CertificateRecord;
   readonly restoredCurrentSerial: string | undefined;
   readonly unconfirm: boolean;
+  /** Put back (the record's transaction had cleared it), so the sweeper can finish a failed compensation. */
+  readonly intent: IssuanceIntent;
+  readonly intentDeadline: string;
 }
 
-/** Persistence of realms, devices and their certificates. Every state change is conditional. */
+/**
+ * Persistence of realms, devices and their certificates. Every state change is conditional, and writes its
+ * credential event (the device's timeline, and the outbox EventBridge is fed from) in the same transaction.
+ */
 export interface DeviceStore {
   getRealm(name: string): Promise<Realm | undefined>;
   listRealms(): Promise<Realm[]>;
@@ -45,11 +66,11 @@ export interface DeviceStore {
    */
   registerDevice(input: RegisterDeviceInput): Promise<"created" | "renewed">;
   /** Forgets the secret and the confirmation. @throws DeviceNotFoundError */
-  unregisterDevice(realm: string, deviceId: string): Promise<void>;
+  unregisterDevice(realm: string, deviceId: string, now: string): Promise<void>;
   /** @throws DeviceNotFoundError */
-  setSecretHash(realm: string, deviceId: string, secretHash: string): Promise<void>;
+  setSecretHash(realm: string, deviceId: string, secretHash: string, now: string): Promise<void>;
   /** @throws DeviceNotFoundError */
-  setCredentialsInhibited(realm: string, deviceId: string, inhibited: boolean): Promise<Device>;
+  setCredentialsInhibited(realm: string, deviceId: string, inhibited: boolean, now: string): Promise<Device>;
 
   listCertificates(realm: string, deviceId: string): Promise<CertificateRecord[]>;
   getCertificate(realm: string, deviceId: string, serial: string): Promise<CertificateRecord | undefined>;
@@ -60,12 +81,28 @@ export interface DeviceStore {
   recordIssuance(input: RecordIssuanceInput): Promise<void>;
   /**
    * Undoes {@link recordIssuance} after a later step failed: deletes the certificate's record, makes
-   * `restoredCurrentSerial` current again, and (for a first issuance) un-confirms the device. Conditional:
+   * `restoredCurrentSerial` current again, (for a first issuance) un-confirms the device, and restores the intent. Conditional:
    * does nothing to state a newer issuance has changed since.
    */
   rollbackIssuance(input: RollbackIssuanceInput): Promise<void>;
+  /** Records an issuance about to start; the sweeper treats it as abandoned after `deadline`. */
+  putIntent(intent: IssuanceIntent, deadline: string): Promise<void>;
+  /** Adds the CA's certificate id to an intent. */
+  setIntentCertificate(intent: IssuanceIntent, certificateRef: string): Promise<void>;
+  deleteIntent(intent: IssuanceIntent): Promise<void>;
+
+  /** Up to `limit` items of one sweep shard whose deadline is at or before `now`, earliest first. */
+  findDue(shard: number, now: string, limit: number): Promise<DueItem[]>;
+  /**
+   * Marks a certificate retired (gone from IoT), takes it off the sweep index and records the event.
+   * Conditional on its state being the one read; false if something changed it meanwhile.
+   */
+  retireCertificate(record: CertificateRecord, reason: RetiredReason, now: string): Promise<boolean>;
+  /** The device's credential timeline, newest first. */
+  listEvents(realm: string, deviceId: string, limit: number): Promise<CredentialEvent[]>;
+
   /** Sets these certificates' state to revoked; the device no longer has a current one if it was among them. */
-  markRevoked(realm: string, deviceId: string, serials: readonly string[]): Promise<void>;
+  markRevoked(realm: string, deviceId: string, serials: readonly string[], now: string): Promise<void>;
 }
 
 /** Another issuance for the same device committed first; re-read and try again. */

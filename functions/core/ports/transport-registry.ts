@@ -6,6 +6,8 @@ export interface TransportRegistry {
   registerCertificate(certificatePem: string): Promise<{ certificateId: string; certificateArn: string }>;
   /** Attaches the device policy and the device's thing (exclusively). */
   attachCertificate(realm: string, deviceId: string, certificateArn: string): Promise<void>;
+  /** The ARN of a registered certificate, or undefined if IoT does not have it. */
+  certificateArn(certificateId: string): Promise<string | undefined>;
   /** Sets INACTIVE: the broker refuses it from now on and drops live connections. Idempotent. */
   deactivateCertificate(certificateId: string): Promise<void>;
   /** INACTIVE, detached from thing and policy, deleted. Idempotent: a missing certificate is success. */

@@ -51,16 +51,22 @@ export async function patchDevice(
   let device = (await deps.store.getRealmAndDevice(realm.name, deviceId)).device;
   if (!device) throw new DeviceNotFoundError();
   if (data.credentials_inhibited !== undefined) {
-    device = await deps.store.setCredentialsInhibited(realm.name, deviceId, data.credentials_inhibited);
+    device = await deps.store.setCredentialsInhibited(
+      realm.name,
+      deviceId,
+      data.credentials_inhibited,
+      deps.clock.now().toISOString(),
+    );
   }
   if (data.revoke_credentials && device.credentialsInhibited) {
     const live = (await deps.store.listCertificates(realm.name, deviceId)).filter(
-      (c) => c.state !== "revoked",
+      (c) => c.state === "current" || c.state === "superseded",
     );
     await deps.store.markRevoked(
       realm.name,
       deviceId,
       live.map((c) => c.serial),
+      deps.clock.now().toISOString(),
     );
     await Promise.all(live.map((c) => deps.transport.deactivateCertificate(c.iotCertificateId)));
   }

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { credentialsRequest } from "../../contracts/pairing.ts";
 import { CREDENTIALS_INHIBITED, ForbiddenError, MalformedRequestError } from "../errors.ts";
 import { deviceCommonName } from "../identity.ts";
-import type { CertificateRecord, Device } from "../model.ts";
+import type { CertificateRecord, Device, IssuanceIntent } from "../model.ts";
 import type { PairingDeps, RequestMeta } from "../pairing-deps.ts";
 import { ConcurrentIssuanceError } from "../ports/device-store.ts";
 import { parseEnvelope } from "../validation.ts";
@@ -11,6 +11,8 @@ import { authenticateDevice, type DeviceCall } from "./authenticate.ts";
 
 export const ASTARTE_MQTT_V1 = "astarte_mqtt_v1";
 const RECORD_ATTEMPTS = 5;
+/** An issuance not finished by then was abandoned (functions time out long before). */
+const INTENT_DEADLINE_MS = 10 * 60_000;
 
 export interface IssuedCredentials {
   readonly certificatePem: string;
@@ -41,12 +43,28 @@ export async function issueCredentials(
   const commonName = deviceCommonName(realm.name, device.deviceId);
   const csr = await inspectCsr(data.csr, commonName);
 
-  const { certificatePem } = await deps.ca.issue({
-    csrPem: data.csr,
-    commonName,
-    validitySeconds: realm.certificateValiditySeconds,
-    idempotencyKey: createHash("sha256").update(commonName).update(data.csr).digest("hex").slice(0, 36),
-  });
+  // The intent is written alongside each CA call, never before it: a crash leaves a trail, at no latency.
+  const started = deps.clock.now();
+  const intentDeadline = new Date(started.getTime() + INTENT_DEADLINE_MS).toISOString();
+  const intent: IssuanceIntent = {
+    realm: realm.name,
+    deviceId: device.deviceId,
+    requestId: meta.requestId,
+    createdAt: started.toISOString(),
+  };
+  const [certificateRef] = await Promise.all([
+    deps.ca.requestCertificate({
+      csrPem: data.csr,
+      commonName,
+      validitySeconds: realm.certificateValiditySeconds,
+      idempotencyKey: createHash("sha256").update(commonName).update(data.csr).digest("hex").slice(0, 36),
+    }),
+    deps.store.putIntent(intent, intentDeadline),
+  ]);
+  const [certificatePem] = await Promise.all([
+    deps.ca.fetchCertificate(certificateRef),
+    deps.store.setIntentCertificate(intent, certificateRef),
+  ]);
   // Never trust the CA's answer blindly: it must name this device and carry the CSR's key.
   const facts = certificateFacts(certificatePem);
   if (facts.commonName !== commonName || !facts.publicKeyDer.equals(csr.publicKeyDer)) {
@@ -55,8 +73,10 @@ export async function issueCredentials(
   if (device.currentSerial === facts.serial) {
     // The CA answered a retried request with the certificate already recorded (idempotency token).
     const existing = await deps.store.getCertificate(realm.name, device.deviceId, facts.serial);
-    if (existing)
+    if (existing) {
+      await deps.store.deleteIntent(intent);
       return { certificatePem, record: existing, renewAfter: renewAfter(existing, device.deviceId) };
+    }
   }
 
   const registered = await deps.transport.registerCertificate(certificatePem);
@@ -75,34 +95,33 @@ export async function issueCredentials(
   };
   const [attached, recorded] = await Promise.allSettled([
     deps.transport.attachCertificate(realm.name, device.deviceId, registered.certificateArn),
-    recordAsCurrent(deps, device, record, realm.graceSeconds, meta),
+    recordAsCurrent(deps, device, record, realm.graceSeconds, meta, intent.requestId),
   ]);
   if (attached.status === "rejected" || recorded.status === "rejected") {
     // Compensate whatever half succeeded, so the retry starts from where this request started.
     const failure =
       attached.status === "rejected" ? attached.reason : (recorded as PromiseRejectedResult).reason;
-    const undo: Promise<void>[] = [
-      deps.transport.removeCertificate(
-        realm.name,
-        device.deviceId,
-        registered.certificateId,
-        registered.certificateArn,
-      ),
-    ];
+    // First the record (which brings the intent back, so a failure below still leaves a trail for the
+    // sweeper), then IoT, then the intent.
+    const cleanupFailures: unknown[] = [];
     if (recorded.status === "fulfilled") {
-      undo.push(
-        deps.store.rollbackIssuance({
+      await deps.store
+        .rollbackIssuance({
           certificate: record,
           restoredCurrentSerial: recorded.value,
           unconfirm: device.firstCredentialsRequest === undefined,
-        }),
-      );
+          intent: { ...intent, certificateRef },
+          intentDeadline,
+        })
+        .catch((error: unknown) => cleanupFailures.push(error));
     }
-    const undone = await Promise.allSettled(undo);
-    const cleanupFailures = undone.filter((u): u is PromiseRejectedResult => u.status === "rejected");
+    await deps.transport
+      .removeCertificate(realm.name, device.deviceId, registered.certificateId, registered.certificateArn)
+      .then(() => deps.store.deleteIntent(intent))
+      .catch((error: unknown) => cleanupFailures.push(error));
     if (cleanupFailures.length > 0) {
       throw new AggregateError(
-        [failure, ...cleanupFailures.map((f) => f.reason)],
+        [failure, ...cleanupFailures],
         "issuance failed and its compensation failed too",
       );
     }
@@ -122,6 +141,7 @@ async function recordAsCurrent(
   record: CertificateRecord,
   graceSeconds: number,
   meta: RequestMeta,
+  intentRequestId: string,
 ): Promise<string | undefined> {
   let current = device;
   for (let attempt = 1; ; attempt++) {
@@ -136,6 +156,7 @@ async function recordAsCurrent(
           : undefined,
         requestIp: meta.sourceIp,
         now: now.toISOString(),
+        intentRequestId,
       });
       return previous;
     } catch (error) {

@@ -19,6 +19,11 @@ export async function rotateSecret(
   });
   const deviceId = requireDeviceId(deviceIdText);
   const credentialsSecret = newCredentialsSecret();
-  await deps.store.setSecretHash(call.realmName, deviceId, await deps.hasher.hash(credentialsSecret));
+  await deps.store.setSecretHash(
+    call.realmName,
+    deviceId,
+    await deps.hasher.hash(credentialsSecret),
+    deps.clock.now().toISOString(),
+  );
   return { deviceId, credentialsSecret };
 }

@@ -22,14 +22,17 @@ export async function unregisterDevice(
   if (!device) throw new DeviceNotFoundError();
 
   const certificates = (await deps.store.listCertificates(realm.name, deviceId)).filter(
-    (c) => c.state !== "revoked",
+    (c) => c.state !== "retired",
   );
-  // Revoke in the record first: from now on verify answers REVOKED, even if IoT removal below fails.
-  await deps.store.unregisterDevice(realm.name, deviceId);
+  const now = deps.clock.now().toISOString();
+  // Revoke in the record first: from now on verify answers REVOKED, and if the IoT removal below fails, the
+  // sweeper (which finds revoked certificates due now) finishes it.
+  await deps.store.unregisterDevice(realm.name, deviceId, now);
   await deps.store.markRevoked(
     realm.name,
     deviceId,
-    certificates.map((c) => c.serial),
+    certificates.filter((c) => c.state !== "revoked").map((c) => c.serial),
+    now,
   );
   await Promise.all(
     certificates.map((c) =>

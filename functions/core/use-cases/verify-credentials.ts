@@ -5,7 +5,7 @@ import type { PairingDeps } from "../pairing-deps.ts";
 import { parseEnvelope } from "../validation.ts";
 import { assessCertificate } from "../x509.ts";
 import { authenticateDevice, type DeviceCall } from "./authenticate.ts";
-import { ASTARTE_MQTT_V1 } from "./issue-credentials.ts";
+import { ASTARTE_MQTT_V1, renewAfter } from "./issue-credentials.ts";
 
 /** Astarte's timestamp form: UTC, milliseconds, a space between date and time, trailing Z. */
 export function astarteTimestamp(date: Date): string {
@@ -38,9 +38,14 @@ export async function verifyCredentials(
   );
   if (!assessment.valid) return invalid(assessment.cause);
   const record = await deps.store.getCertificate(realm.name, device.deviceId, assessment.facts.serial);
-  if (!record || record.state === "revoked") return invalid("REVOKED");
+  if (!record || record.state === "revoked" || record.state === "retired") return invalid("REVOKED");
   if (record.state === "superseded" && record.graceUntil && now >= new Date(record.graceUntil)) {
     return invalid("REVOKED");
   }
-  return { valid: true, timestamp, until: astarteTimestamp(assessment.facts.notAfter) };
+  return {
+    valid: true,
+    timestamp,
+    until: astarteTimestamp(assessment.facts.notAfter),
+    renew_after: renewAfter(record, device.deviceId).toISOString(),
+  };
 }

@@ -1,0 +1,138 @@
+import { iotCertificateId } from "../certificate-id.ts";
+import type { CertificateRecord, IssuanceIntent, RetiredReason } from "../model.ts";
+import type { PairingDeps } from "../pairing-deps.ts";
+import { certificateFacts } from "../x509.ts";
+
+/** How many shards the sweep index is spread over (table-schema's SWEEP_SHARDS). */
+export interface SweepOptions {
+  readonly shards: number;
+  /** At most this many items per run, so a run fits its function's timeout; the rest waits for the next. */
+  readonly batchLimit: number;
+  /** Items worked on at once. */
+  readonly concurrency?: number;
+}
+
+export type SweepOutcome =
+  | "expired"
+  | "superseded"
+  | "revoked"
+  | "intent_cleared"
+  | "intent_orphan_removed"
+  | "skipped"
+  | "failed";
+
+export interface SweepReport {
+  readonly found: number;
+  readonly outcomes: Readonly<Record<SweepOutcome, number>>;
+  /** True when the batch limit stopped the run before every due item was seen. */
+  readonly truncated: boolean;
+}
+
+const REVOCATION = { superseded: "SUPERSEDED", revoked: "CESSATION_OF_OPERATION" } as const;
+
+/**
+ * Takes what is past its deadline out of IoT Core: expired certificates, superseded ones past their grace,
+ * revoked ones, and certificates of abandoned issuances (intents). Each step is idempotent (a missing IoT
+ * certificate is success, a PCA certificate already revoked is success) and the record changes last and
+ * conditionally, so a run that dies midway is finished by the next one and nothing is done twice.
+ */
+export async function sweep(
+  deps: Pick<PairingDeps, "store" | "transport" | "ca" | "clock">,
+  options: SweepOptions,
+): Promise<SweepReport> {
+  const now = deps.clock.now().toISOString();
+  const outcomes: Record<SweepOutcome, number> = {
+    expired: 0,
+    superseded: 0,
+    revoked: 0,
+    intent_cleared: 0,
+    intent_orphan_removed: 0,
+    skipped: 0,
+    failed: 0,
+  };
+  let found = 0;
+  let truncated = false;
+  for (let shard = 0; shard < options.shards; shard++) {
+    const room = options.batchLimit - found;
+    if (room <= 0) {
+      truncated = true;
+      break;
+    }
+    const due = await deps.store.findDue(shard, now, room);
+    found += due.length;
+    if (due.length === room) truncated = true;
+    await inBatches(due, options.concurrency ?? 4, async (item) => {
+      try {
+        const outcome =
+          item.kind === "certificate"
+            ? await retire(deps, item.record, now)
+            : await clearIntent(deps, item.intent);
+        outcomes[outcome]++;
+      } catch {
+        // Left in the index: the next run tries again.
+        outcomes.failed++;
+      }
+    });
+  }
+  return { found, outcomes, truncated };
+}
+
+async function retire(
+  deps: Pick<PairingDeps, "store" | "transport" | "ca">,
+  record: CertificateRecord,
+  now: string,
+): Promise<SweepOutcome> {
+  const reason = retiredReason(record, now);
+  if (!reason) return "skipped";
+  await deps.transport.removeCertificate(
+    record.realm,
+    record.deviceId,
+    record.iotCertificateId,
+    record.iotCertificateArn,
+  );
+  // An expired certificate needs no revocation; a superseded or revoked one is revoked before it expires.
+  if (reason !== "expired") await deps.ca.revokeCertificate(record.serial, REVOCATION[reason]);
+  return (await deps.store.retireCertificate(record, reason, now)) ? reason : "skipped";
+}
+
+function retiredReason(record: CertificateRecord, now: string): RetiredReason | undefined {
+  if (record.state === "revoked") return "revoked";
+  if (record.state === "superseded" && record.graceUntil !== undefined && record.graceUntil <= now) {
+    return record.notAfter <= now ? "expired" : "superseded";
+  }
+  if (record.state === "current" && record.notAfter <= now) return "expired";
+  return undefined;
+}
+
+/**
+ * An intent past its deadline is an issuance that died midway. If the CA issued a certificate for it that
+ * Tether never recorded, that certificate may be registered (even ACTIVE) in IoT: remove it and revoke it.
+ */
+async function clearIntent(
+  deps: Pick<PairingDeps, "store" | "transport" | "ca">,
+  intent: IssuanceIntent,
+): Promise<SweepOutcome> {
+  let outcome: SweepOutcome = "intent_cleared";
+  if (intent.certificateRef) {
+    const pem = await deps.ca.fetchCertificate(intent.certificateRef);
+    const facts = certificateFacts(pem);
+    const recorded = await deps.store.getCertificate(intent.realm, intent.deviceId, facts.serial);
+    if (!recorded) {
+      const certificateId = iotCertificateId(facts.der);
+      const arn = await deps.transport.certificateArn(certificateId);
+      if (arn) await deps.transport.removeCertificate(intent.realm, intent.deviceId, certificateId, arn);
+      await deps.ca.revokeCertificate(facts.serial, "CESSATION_OF_OPERATION");
+      outcome = "intent_orphan_removed";
+    }
+  }
+  await deps.store.deleteIntent(intent);
+  return outcome;
+}
+
+async function inBatches<T>(
+  items: readonly T[],
+  size: number,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
+  for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map(work));
+}
