@@ -104,6 +104,7 @@ async function serve(req: IncomingMessage, res: ServerResponse, options: ApiServ
     rawQueryString: url.search.slice(1),
     headers: flattenHeaders(req),
     pathParameters: match.params,
+    ...(url.searchParams.size > 0 ? { queryStringParameters: Object.fromEntries(url.searchParams) } : {}),
     body,
     isBase64Encoded: false,
     requestContext: {

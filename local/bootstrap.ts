@@ -18,7 +18,7 @@ import {
 import { CreatePolicyCommand, type IoTClient, ResourceAlreadyExistsException } from "@aws-sdk/client-iot";
 import type { AwsClients } from "../functions/adapters/aws-clients.ts";
 import { fetchIssuedCertificate } from "../functions/adapters/pca-polling.ts";
-import { SWEEP_INDEX, TABLE_KEYS } from "../functions/adapters/table-schema.ts";
+import { REALM_INDEX, SWEEP_INDEX, TABLE_KEYS } from "../functions/adapters/table-schema.ts";
 import { DEVICE_POLICY_NAME, devicePolicyDocument } from "../functions/core/iot-policy.ts";
 import { generateKeyAndCsr } from "./x509.ts";
 
@@ -67,6 +67,8 @@ export async function ensureTable(dynamo: DynamoDBClient, tableName: string): Pr
           { AttributeName: TABLE_KEYS.sort, AttributeType: "S" },
           { AttributeName: SWEEP_INDEX.partition, AttributeType: "S" },
           { AttributeName: SWEEP_INDEX.sort, AttributeType: "S" },
+          { AttributeName: REALM_INDEX.partition, AttributeType: "S" },
+          { AttributeName: REALM_INDEX.sort, AttributeType: "S" },
         ],
         KeySchema: [
           { AttributeName: TABLE_KEYS.partition, KeyType: "HASH" },
@@ -78,6 +80,14 @@ export async function ensureTable(dynamo: DynamoDBClient, tableName: string): Pr
             KeySchema: [
               { AttributeName: SWEEP_INDEX.partition, KeyType: "HASH" },
               { AttributeName: SWEEP_INDEX.sort, KeyType: "RANGE" },
+            ],
+            Projection: { ProjectionType: "ALL" },
+          },
+          {
+            IndexName: REALM_INDEX.name,
+            KeySchema: [
+              { AttributeName: REALM_INDEX.partition, KeyType: "HASH" },
+              { AttributeName: REALM_INDEX.sort, KeyType: "RANGE" },
             ],
             Projection: { ProjectionType: "ALL" },
           },

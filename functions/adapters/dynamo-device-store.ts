@@ -30,6 +30,7 @@ import type {
 } from "../core/model.ts";
 import {
   ConcurrentIssuanceError,
+  type DevicePage,
   type DeviceStore,
   type DueItem,
   type RecordIssuanceInput,
@@ -37,7 +38,7 @@ import {
   type RollbackIssuanceInput,
 } from "../core/ports/device-store.ts";
 import { aws } from "./aws-errors.ts";
-import { SWEEP_INDEX, SWEEP_SHARDS, TTL_ATTRIBUTE } from "./table-schema.ts";
+import { REALM_INDEX, SWEEP_INDEX, SWEEP_SHARDS, TTL_ATTRIBUTE } from "./table-schema.ts";
 
 type Item = Record<string, unknown>;
 
@@ -277,6 +278,7 @@ export class DynamoDeviceStore implements DeviceStore {
                   TableName: this.tableName,
                   Item: m({
                     ...deviceKey(realm.name, deviceId),
+                    realmKey: `REALM#${realm.name}`,
                     realm: realm.name,
                     deviceId,
                     secretHash,
@@ -724,6 +726,33 @@ export class DynamoDeviceStore implements DeviceStore {
       });
     }
     return true;
+  }
+
+  async listDevices(realm: string, limit: number, after: string | undefined): Promise<DevicePage> {
+    const out = await aws(() =>
+      this.dynamo.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: REALM_INDEX.name,
+          KeyConditionExpression: "#realm = :realm",
+          ExpressionAttributeNames: { "#realm": REALM_INDEX.partition },
+          ExpressionAttributeValues: m({ ":realm": `REALM#${realm}` }),
+          Limit: limit,
+          ...(after
+            ? {
+                ExclusiveStartKey: m({
+                  ...deviceKey(realm, after),
+                  realmKey: `REALM#${realm}`,
+                  deviceId: after,
+                }),
+              }
+            : {}),
+        }),
+      ),
+    );
+    const devices = (out.Items ?? []).map((item) => toDevice(unmarshall(item)));
+    const last = out.LastEvaluatedKey ? unmarshall(out.LastEvaluatedKey) : undefined;
+    return { devices, next: last ? String(last.deviceId) : undefined };
   }
 
   async listEvents(realm: string, deviceId: string, limit: number): Promise<CredentialEvent[]> {

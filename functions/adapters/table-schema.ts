@@ -7,6 +7,9 @@ export const TABLE_KEYS = { partition: "pk", sort: "sk" } as const;
 /** Index that lists work for the certificate sweeper by its next deadline, never by scanning. */
 export const SWEEP_INDEX = { name: "by-deadline", partition: "sweepShard", sort: "deadline" } as const;
 
+/** Index that lists a realm's devices (device items only), in device-id order. */
+export const REALM_INDEX = { name: "by-realm", partition: "realmKey", sort: "deviceId" } as const;
+
 /** Attribute DynamoDB's TTL deletes items by (epoch seconds). */
 export const TTL_ATTRIBUTE = "expiresAt";
 

@@ -119,6 +119,26 @@ export const deviceStatusResponse = envelope(
 );
 export type DeviceStatusResponse = z.infer<typeof deviceStatusResponse>;
 
+export const deviceListResponse = z.object({
+  data: z.array(deviceStatusResponse.shape.data),
+  links: z.object({ next: z.string().optional() }),
+});
+export type DeviceListResponse = z.infer<typeof deviceListResponse>;
+
+export const deviceListQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(50),
+  from: z.string().max(64).optional(),
+});
+
+export const credentialEvent = z.object({
+  type: z.string(),
+  at: z.string(),
+  serial: z.string().optional(),
+  reason: z.string().optional(),
+});
+export const deviceEventsResponse = z.object({ data: z.array(credentialEvent) });
+export type DeviceEventsResponse = z.infer<typeof deviceEventsResponse>;
+
 /** Error bodies: `{"errors": {"detail": "..."}}` or `{"errors": {"<field>": ["..."]}}`. */
 export const errorBody = z.object({
   errors: z.record(z.string(), z.union([z.string(), z.array(z.string())])),

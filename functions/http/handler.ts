@@ -19,6 +19,7 @@ export interface HttpRequest {
   readonly method: string;
   param(name: string): string;
   header(name: string): string | undefined;
+  query(name: string): string | undefined;
   /** The JSON body; 400 if it is not JSON, 413 if it is too large. */
   body(): unknown;
   readonly meta: RequestMeta;
@@ -36,6 +37,7 @@ function toRequest(event: Event, context: Context): HttpRequest {
     method: event.requestContext.http.method,
     param: (name) => event.pathParameters?.[name] ?? "",
     header: (name) => event.headers?.[name.toLowerCase()],
+    query: (name) => event.queryStringParameters?.[name],
     body() {
       if (parsed) return parsed.value;
       const raw = event.body ?? "";

@@ -22,6 +22,8 @@ export type HandlerName =
   | "health"
   | "version"
   | "appengine-device"
+  | "appengine-devices"
+  | "appengine-device-events"
   | "housekeeping-realms";
 
 const DEVICE = "/v1/{realm}/devices/{device_id}";
@@ -48,7 +50,9 @@ export const ROUTES: readonly Route[] = [
   { api: "pairing", method: "GET", path: "/v1/{realm}/health", handler: "health" },
   { api: "pairing", method: "GET", path: "/version", handler: "version" },
   { api: "pairing", method: "GET", path: "/v1/{realm}/version", handler: "version" },
+  { api: "appengine", method: "GET", path: "/v1/{realm}/devices", handler: "appengine-devices" },
   { api: "appengine", method: "GET", path: DEVICE, handler: "appengine-device" },
+  { api: "appengine", method: "GET", path: `${DEVICE}/events`, handler: "appengine-device-events" },
   { api: "appengine", method: "PATCH", path: DEVICE, handler: "appengine-device" },
   { api: "housekeeping", method: "POST", path: "/v1/realms", handler: "housekeeping-realms" },
   { api: "housekeeping", method: "GET", path: "/v1/realms", handler: "housekeeping-realms" },

@@ -1,7 +1,12 @@
 import { RemovalPolicy } from "aws-cdk-lib";
 import { AttributeType, Billing, StreamViewType, TableEncryptionV2, TableV2 } from "aws-cdk-lib/aws-dynamodb";
 import { Construct } from "constructs";
-import { SWEEP_INDEX, TABLE_KEYS, TTL_ATTRIBUTE } from "../../functions/adapters/table-schema.ts";
+import {
+  REALM_INDEX,
+  SWEEP_INDEX,
+  TABLE_KEYS,
+  TTL_ATTRIBUTE,
+} from "../../functions/adapters/table-schema.ts";
 
 export interface DeviceTableProps {
   readonly retain: boolean;
@@ -33,6 +38,11 @@ export class DeviceTable extends Construct {
           indexName: SWEEP_INDEX.name,
           partitionKey: { name: SWEEP_INDEX.partition, type: AttributeType.STRING },
           sortKey: { name: SWEEP_INDEX.sort, type: AttributeType.STRING },
+        },
+        {
+          indexName: REALM_INDEX.name,
+          partitionKey: { name: REALM_INDEX.partition, type: AttributeType.STRING },
+          sortKey: { name: REALM_INDEX.sort, type: AttributeType.STRING },
         },
       ],
     });

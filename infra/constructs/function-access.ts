@@ -11,6 +11,8 @@ export interface FunctionAccess {
   readonly table: readonly string[];
   /** Query on the sweep index. */
   readonly sweepIndex?: boolean;
+  /** Query on the realm (device list) index. */
+  readonly realmIndex?: boolean;
   readonly hashKey?: boolean;
   readonly ca?: readonly string[];
   readonly certificates?: readonly string[];
@@ -76,6 +78,11 @@ export const FUNCTION_ACCESS: Readonly<Record<FunctionName, FunctionAccess>> = {
     ],
     certificates: ["iot:UpdateCertificate"],
   },
+  "appengine-devices": {
+    table: ["dynamodb:GetItem", "dynamodb:BatchGetItem"],
+    realmIndex: true,
+  },
+  "appengine-device-events": { table: ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"] },
   "housekeeping-realms": {
     table: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query"],
   },

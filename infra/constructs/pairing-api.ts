@@ -16,7 +16,7 @@ import { LogGroup, type RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { Secret } from "aws-cdk-lib/aws-secretsmanager";
 import { Construct } from "constructs";
 import { ENV } from "../../functions/adapters/config.ts";
-import { SWEEP_INDEX } from "../../functions/adapters/table-schema.ts";
+import { REALM_INDEX, SWEEP_INDEX } from "../../functions/adapters/table-schema.ts";
 import { ROUTES } from "../../functions/http/routes.ts";
 import type { StageSettings } from "../config.ts";
 import { FUNCTION_ACCESS, type FunctionName } from "./function-access.ts";
@@ -171,6 +171,14 @@ export class PairingApi extends Construct {
         new PolicyStatement({
           actions: ["dynamodb:Query"],
           resources: [`${props.table.tableArn}/index/${SWEEP_INDEX.name}`],
+        }),
+      );
+    }
+    if (access.realmIndex) {
+      role.addToPolicy(
+        new PolicyStatement({
+          actions: ["dynamodb:Query"],
+          resources: [`${props.table.tableArn}/index/${REALM_INDEX.name}`],
         }),
       );
     }

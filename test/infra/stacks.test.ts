@@ -92,7 +92,7 @@ describe("Tether's CDK app (stage prod)", () => {
       const actions = statements.flatMap((s) => [s.Action].flat());
       const expected = [
         ...access.table,
-        ...(access.sweepIndex ? ["dynamodb:Query"] : []),
+        ...(access.sweepIndex || access.realmIndex ? ["dynamodb:Query"] : []),
         ...(access.ca ?? []),
         ...(access.certificates ?? []),
         ...(access.things ?? []),

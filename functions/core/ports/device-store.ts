@@ -28,6 +28,11 @@ export interface RecordIssuanceInput {
   readonly intentRequestId: string;
 }
 
+export interface DevicePage {
+  readonly devices: readonly Device[];
+  readonly next: string | undefined;
+}
+
 /** Something the sweeper must deal with: a certificate past its deadline, or an abandoned issuance. */
 export type DueItem =
   | { readonly kind: "certificate"; readonly record: CertificateRecord }
@@ -98,6 +103,8 @@ export interface DeviceStore {
    * Conditional on its state being the one read; false if something changed it meanwhile.
    */
   retireCertificate(record: CertificateRecord, reason: RetiredReason, now: string): Promise<boolean>;
+  /** A page of the realm's devices in id order, starting after `after`; `next` is set when more remain. */
+  listDevices(realm: string, limit: number, after: string | undefined): Promise<DevicePage>;
   /** The device's credential timeline, newest first. */
   listEvents(realm: string, deviceId: string, limit: number): Promise<CredentialEvent[]>;
 

@@ -1,9 +1,13 @@
+import { canonicalDeviceId } from "../../contracts/ids.ts";
 import {
+  type DeviceEventsResponse,
+  type DeviceListResponse,
   type DevicePatchRequest,
   type DeviceStatusResponse,
+  deviceListQuery,
   devicePatchRequest,
 } from "../../contracts/pairing.ts";
-import { DeviceNotFoundError } from "../errors.ts";
+import { DeviceNotFoundError, ValidationError } from "../errors.ts";
 import type { CertificateRecord, Device } from "../model.ts";
 import type { PairingDeps } from "../pairing-deps.ts";
 import { parseEnvelope } from "../validation.ts";
@@ -71,6 +75,52 @@ export async function patchDevice(
     await Promise.all(live.map((c) => deps.transport.deactivateCertificate(c.iotCertificateId)));
   }
   return statusOf(device, await currentCertificate(deps, device));
+}
+
+/** AppEngine `GET /v1/{realm}/devices?limit=&from=`: a page of the realm's devices with their status. */
+export async function listDevices(
+  deps: PairingDeps,
+  call: Call,
+  query: { limit?: string | undefined; from?: string | undefined },
+): Promise<DeviceListResponse> {
+  const realm = await authorizeRealmCall(deps, { ...call, claim: "a_aea", method: "GET", path: "devices" });
+  const parsed = deviceListQuery.safeParse(query);
+  if (!parsed.success) {
+    throw new ValidationError(
+      Object.fromEntries(parsed.error.issues.map((i) => [String(i.path[0] ?? "query"), [i.message]])),
+    );
+  }
+  const after = parsed.data.from === undefined ? undefined : canonicalDeviceId(parsed.data.from);
+  if (parsed.data.from !== undefined && !after) throw new ValidationError({ from: ["is not a device id"] });
+  const page = await deps.store.listDevices(realm.name, parsed.data.limit, after);
+  const data = await Promise.all(
+    page.devices.map(async (d) => statusOf(d, await currentCertificate(deps, d))),
+  );
+  return { data, links: page.next ? { next: page.next } : {} };
+}
+
+/** AppEngine `GET /v1/{realm}/devices/{id}/events`: the device's credential timeline, newest first. */
+export async function deviceEvents(
+  deps: PairingDeps,
+  call: Call,
+  deviceIdText: string,
+): Promise<DeviceEventsResponse["data"]> {
+  const realm = await authorizeRealmCall(deps, {
+    ...call,
+    claim: "a_aea",
+    method: "GET",
+    path: `devices/${deviceIdText}/events`,
+  });
+  const deviceId = requireDeviceId(deviceIdText);
+  const { device } = await deps.store.getRealmAndDevice(realm.name, deviceId);
+  if (!device) throw new DeviceNotFoundError();
+  const events = await deps.store.listEvents(realm.name, deviceId, 100);
+  return events.map((e) => ({
+    type: e.type,
+    at: e.at,
+    ...(e.serial ? { serial: e.serial } : {}),
+    ...(e.reason ? { reason: e.reason } : {}),
+  }));
 }
 
 async function currentCertificate(deps: PairingDeps, device: Device): Promise<CertificateRecord | undefined> {
