@@ -29,6 +29,8 @@ export interface BrokerOptions {
   /** How often connected clients' certificates are looked up again; IoT Core takes minutes, we take seconds. */
   readonly recheckIntervalMs?: number;
   readonly log?: (line: string) => void;
+  /** Called for every message a device publishes (after authorization), like an IoT topic rule. */
+  readonly onPublish?: (message: { clientId: string; topic: string; payload: Buffer }) => void;
 }
 
 export interface Broker {
@@ -38,6 +40,8 @@ export interface Broker {
   setTls(tls: BrokerTls): void;
   /** Number of MQTT clients currently connected. */
   connectedClients(): number;
+  /** Publishes as the service (what iot-data `Publish` does on AWS): delivered to subscribers, QoS 1. */
+  publish(topic: string, payload: string | Buffer): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -101,6 +105,11 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     },
   });
   aedes.on("clientReady", (client) => clients.add(client));
+  aedes.on("publish", (packet, client) => {
+    if (client && options.onPublish) {
+      options.onPublish({ clientId: client.id, topic: packet.topic, payload: Buffer.from(packet.payload) });
+    }
+  });
   aedes.on("clientDisconnect", (client) => clients.delete(client));
 
   async function admit(client: Client): Promise<Admitted> {
@@ -187,6 +196,13 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     url: `mqtts://localhost:${port}/`,
     setTls: (tls) => server.setSecureContext(secureContext(tls)),
     connectedClients: () => clients.size,
+    publish: (topic, payload) =>
+      new Promise<void>((resolve, reject) =>
+        aedes.publish(
+          { cmd: "publish", topic, payload: Buffer.from(payload), qos: 1, retain: false, dup: false },
+          (error) => (error ? reject(error) : resolve()),
+        ),
+      ),
     async close() {
       clearInterval(recheck);
       for (const client of clients) client.close();

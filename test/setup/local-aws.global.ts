@@ -25,6 +25,38 @@ declare module "vitest" {
  * the test workers where they are. Each test file then resets and re-bootstraps (the per-file setup), and
  * hands the broker its new trust anchor through a loopback admin endpoint guarded by a random token.
  */
+interface PublishedMessage {
+  readonly clientId: string;
+  readonly topic: string;
+  readonly payload: string;
+}
+/** What devices published, newest last: tests read it as a topic rule's target would receive it. */
+const published: PublishedMessage[] = [];
+
+/**
+ * The test bed's control channel to the broker (this process), on loopback with a random token:
+ * `PUT /tls` swaps its CA and certificate after a reset; `POST /publish` sends as the service; `GET /published`
+ * lists what devices published.
+ */
+async function handleAdmin(
+  broker: Broker,
+  method: string,
+  url: string,
+  body: string,
+): Promise<{ status: number; body: string }> {
+  if (method === "PUT" && url === "/tls") {
+    broker.setTls(JSON.parse(body) as BrokerTls);
+    return { status: 204, body: "" };
+  }
+  if (method === "POST" && url === "/publish") {
+    const { topic, payload } = JSON.parse(body) as { topic: string; payload: string };
+    await broker.publish(topic, payload);
+    return { status: 204, body: "" };
+  }
+  if (method === "GET" && url === "/published") return { status: 200, body: JSON.stringify(published) };
+  return { status: 404, body: "" };
+}
+
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   let moto: MotoServer | undefined;
   let broker: Broker | undefined;
@@ -44,6 +76,14 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const env = await bootstrapLocal(createAwsClients());
   const clients = createAwsClients();
   broker = await startBroker({
+    onPublish: (message) => {
+      published.push({
+        clientId: message.clientId,
+        topic: message.topic,
+        payload: message.payload.toString("utf8"),
+      });
+      if (published.length > 1000) published.shift();
+    },
     port: await freePort(),
     tls: { caPem: env.caCertPem, ...env.broker },
     iot: clients.iot,
@@ -54,23 +94,22 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const token = randomBytes(24).toString("hex");
   const activeBroker = broker;
   admin = createServer((request, response) => {
-    if (
-      request.method !== "PUT" ||
-      request.url !== "/tls" ||
-      request.headers.authorization !== `Bearer ${token}`
-    ) {
+    if (request.headers.authorization !== `Bearer ${token}`) {
       response.writeHead(404).end();
       return;
     }
     const chunks: Buffer[] = [];
     request.on("data", (chunk: Buffer) => chunks.push(chunk));
     request.on("end", () => {
-      try {
-        activeBroker.setTls(JSON.parse(Buffer.concat(chunks).toString()) as BrokerTls);
-        response.writeHead(204).end();
-      } catch (error) {
-        response.writeHead(400).end((error as Error).message);
-      }
+      handleAdmin(
+        activeBroker,
+        request.method ?? "",
+        request.url ?? "",
+        Buffer.concat(chunks).toString(),
+      ).then(
+        ({ status, body }) => response.writeHead(status, { "content-type": "application/json" }).end(body),
+        (error: unknown) => response.writeHead(400).end((error as Error).message),
+      );
     });
   });
   await new Promise<void>((resolve) => admin?.listen(0, "127.0.0.1", resolve));
@@ -78,7 +117,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide("awsEndpoint", awsEndpoint);
   project.provide("resetBetweenFiles", !external);
   project.provide("brokerPort", broker.port);
-  project.provide("brokerAdminUrl", `http://127.0.0.1:${(admin.address() as AddressInfo).port}/tls`);
+  project.provide("brokerAdminUrl", `http://127.0.0.1:${(admin.address() as AddressInfo).port}`);
   project.provide("brokerAdminToken", token);
 
   return async () => {

@@ -14,7 +14,7 @@ beforeAll(async () => {
   }
   const clients = createAwsClients();
   const env = await bootstrapLocal(clients);
-  const tls = await fetch(inject("brokerAdminUrl"), {
+  const tls = await fetch(`${inject("brokerAdminUrl")}/tls`, {
     method: "PUT",
     headers: { authorization: `Bearer ${inject("brokerAdminToken")}` },
     body: JSON.stringify({ caPem: env.caCertPem, ...env.broker }),
