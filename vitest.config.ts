@@ -4,6 +4,9 @@ export default defineConfig({
   test: {
     // Pinned so a run never waits on a watcher, in CI or on a laptop.
     watch: false,
+    // One file at a time across projects: on a 2-core machine, CDK bundling next to the emulator-backed
+    // suites starves both, and timing-sensitive steps (spawned CLIs, broker drops) get flaky.
+    fileParallelism: false,
     projects: [
       {
         test: {

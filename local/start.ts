@@ -60,6 +60,11 @@ try {
     policyName: env.policyName,
     recheckIntervalMs: 2_000,
     log: (line) => log(`broker: ${line}`),
+    // What IoT Core's metadata topic rule would see (the dashboard of a later issue reads it from the table).
+    onPublish: ({ clientId, topic, payload }) => {
+      if (topic === `${clientId}/metadata`)
+        log(`metadata from ${clientId}: ${payload.toString("utf8").slice(0, 500)}`);
+    },
   });
   stops.push(() => broker.close());
 

@@ -24,7 +24,8 @@ export type HandlerName =
   | "appengine-device"
   | "appengine-devices"
   | "appengine-device-events"
-  | "housekeeping-realms";
+  | "housekeeping-realms"
+  | "openapi";
 
 const DEVICE = "/v1/{realm}/devices/{device_id}";
 const CREDENTIALS = `${DEVICE}/protocols/{protocol}/credentials`;
@@ -50,6 +51,7 @@ export const ROUTES: readonly Route[] = [
   { api: "pairing", method: "GET", path: "/v1/{realm}/health", handler: "health" },
   { api: "pairing", method: "GET", path: "/version", handler: "version" },
   { api: "pairing", method: "GET", path: "/v1/{realm}/version", handler: "version" },
+  { api: "pairing", method: "GET", path: "/openapi.json", handler: "openapi" },
   { api: "appengine", method: "GET", path: "/v1/{realm}/devices", handler: "appengine-devices" },
   { api: "appengine", method: "GET", path: DEVICE, handler: "appengine-device" },
   { api: "appengine", method: "GET", path: `${DEVICE}/events`, handler: "appengine-device-events" },

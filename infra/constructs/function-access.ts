@@ -89,6 +89,7 @@ export const FUNCTION_ACCESS: Readonly<Record<FunctionName, FunctionAccess>> = {
   health: { table: ["dynamodb:GetItem"] },
   version: { table: ["dynamodb:GetItem"] },
   "not-found": { table: [] },
+  openapi: { table: [] },
   sweeper: {
     table: ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:DeleteItem"],
     sweepIndex: true,

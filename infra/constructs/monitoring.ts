@@ -59,18 +59,33 @@ export class Monitoring extends Construct {
       label: "5xx %",
       period: PERIOD,
     });
-    const throttles = new MathExpression({
-      expression: props.functions.map((_, i) => `t${i}`).join(" + "),
-      usingMetrics: Object.fromEntries(
-        props.functions.map((fn, i) => [`t${i}`, fn.metricThrottles({ period: PERIOD })]),
-      ),
-      label: "Lambda throttles",
-      period: PERIOD,
-    });
+    // CloudWatch math alarms take at most 10 metrics: one throttle alarm per group of ten functions.
+    const throttleGroups: MathExpression[] = [];
+    for (let start = 0; start < props.functions.length; start += 10) {
+      const group = props.functions.slice(start, start + 10);
+      throttleGroups.push(
+        new MathExpression({
+          expression: group.map((_, i) => `t${i}`).join(" + "),
+          usingMetrics: Object.fromEntries(
+            group.map((fn, i) => [`t${i}`, fn.metricThrottles({ period: PERIOD })]),
+          ),
+          label: "Lambda throttles",
+          period: PERIOD,
+        }),
+      );
+    }
 
     const alarms: [string, MathExpression | Metric, number, string][] = [
       ["ServerErrorRate", errorRate, 1, "More than 1% of API requests answered 5xx"],
-      ["LambdaThrottles", throttles, 1, "A Tether function was throttled by Lambda"],
+      ...throttleGroups.map(
+        (metric, i) =>
+          [`LambdaThrottles${i + 1}`, metric, 1, "A Tether function was throttled by Lambda"] as [
+            string,
+            MathExpression,
+            number,
+            string,
+          ],
+      ),
       [
         "DependencyThrottled",
         tetherMetric("Rejected_THROTTLED"),
@@ -84,6 +99,12 @@ export class Monitoring extends Construct {
         "Private CA, IoT or DynamoDB unavailable",
       ],
       ["InternalErrors", tetherMetric("Rejected_INTERNAL"), 1, "Unexpected errors in Tether's functions"],
+      [
+        "SweeperFailures",
+        tetherMetric("Swept_failed"),
+        1,
+        "The certificate sweeper could not retire some certificates",
+      ],
     ];
     for (const [name, metric, threshold, description] of alarms) {
       new Alarm(this, name, {

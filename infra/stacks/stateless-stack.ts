@@ -36,7 +36,7 @@ export class StatelessStack extends Stack {
     new CertificateSweeper(this, "Sweeper", { function: sweeper });
     new Monitoring(this, "Monitoring", {
       api: this.api.api,
-      // Every function but the 404 one (CloudWatch math alarms take at most 10 metrics).
+      // Every function that answers requests (the 404 and the scheduled sweeper have their own signals).
       functions: [...this.api.functions]
         .filter(([name]) => name !== "not-found" && name !== "sweeper")
         .map(([, fn]) => fn),

@@ -84,6 +84,21 @@ describe("npm start and its walkthrough", () => {
     expect(stdout).toContain("published");
   });
 
+  it("runs the smart-meter demo: the meter pairs through the SDK and its metadata arrives", async () => {
+    const { stdout } = await run(join(REPO, "node_modules/.bin/tsx"), ["local/demo-meter.ts"], {
+      cwd: REPO,
+      env: { ...process.env, TETHER_STATE_DIR: stateDir },
+      timeout: 60_000,
+    });
+    expect(stdout).toContain("sent metadata");
+    const deadline = Date.now() + 5_000;
+    while (!output.includes("metadata from demo/") && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
+    expect(output).toMatch(
+      /metadata from demo\/[A-Za-z0-9_-]{22}: \{"model":"MySmartMeter A300","mac":"00-14-22-01-23-45"\}/,
+    );
+  });
+
   it("stops every child process on Ctrl-C", async () => {
     const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
     child.kill("SIGINT");

@@ -23,6 +23,9 @@ describe("health, version and housekeeping", () => {
     expect(version.body).toEqual({ data: expect.stringMatching(/^\d+\.\d+\.\d+/) });
     expect((await tether.request("GET", "/pairing/v1/house/version")).body).toEqual(version.body);
     expect((await tether.request("GET", "/pairing/v1/nowhere/version")).status).toBe(403);
+    const openapi = await tether.request("GET", "/pairing/openapi.json");
+    expect(openapi.status).toBe(200);
+    expect(openapi.body.openapi).toBe("3.1.0");
   });
 
   it("manages realms behind the admin credential", async () => {
