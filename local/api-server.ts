@@ -40,7 +40,8 @@ const compiled: CompiledRoute[] = ROUTES.map((route) => {
     names.push(name);
     return "([^/]+)";
   });
-  return { ...route, pattern: new RegExp(`^/${route.api}${source}/?$`), names };
+  // Exact paths, as API Gateway routes them: `/devices/` is not `/devices`.
+  return { ...route, pattern: new RegExp(`^/${route.api}${source}$`), names };
 });
 
 const handlers = new Map<HandlerName, Promise<LambdaHandler>>();

@@ -53,14 +53,16 @@ export async function authenticateDevice(
   if (!secret) throw new UnauthenticatedError("Unauthorized");
   const deviceId = canonicalDeviceId(call.deviceIdText);
   const realmOk = realmNameSchema.safeParse(call.realmName).success;
-  const found =
-    realmOk && deviceId ? await deps.store.getRealmAndDevice(call.realmName, deviceId) : { realm: undefined };
-  const device = "device" in found ? found.device : undefined;
+  let realm: Realm | undefined;
+  let device: Device | undefined;
+  if (realmOk && deviceId) ({ realm, device } = await deps.store.getRealmAndDevice(call.realmName, deviceId));
+  // An ill-formed id names no device: 404 in a realm that exists, as for any unknown device.
+  else if (realmOk) realm = await deps.store.getRealm(call.realmName);
   const matches = await deps.hasher.matches(secret, device?.secretHash);
-  if (!found.realm) throw new ForbiddenError();
+  if (!realm) throw new ForbiddenError();
   if (!device) throw new DeviceNotFoundError();
   if (!matches) throw new ForbiddenError();
-  return { realm: found.realm, device };
+  return { realm, device };
 }
 
 /** Parses the device id of an agent route: ill-formed ids name no device. */
