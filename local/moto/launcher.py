@@ -18,7 +18,31 @@ from moto.core.config import default_user_config
 
 default_user_config["iot"]["use_valid_cert"] = True
 
-from moto.server import ThreadedMotoServer  # noqa: E402  (after the config above, on purpose)
+from moto.moto_server.threaded_moto_server import MotoRequestHandler  # noqa: E402
+from moto.server import DomainDispatcherApplication, ThreadedMotoServer, create_backend_app  # noqa: E402
+from werkzeug.serving import make_server  # noqa: E402
+
+
+class SerializedMotoServer(ThreadedMotoServer):
+    """moto with one request processed at a time.
+
+    moto has no per-request locking: two conditional writes or transactions on one item can interleave and
+    both pass their condition, which DynamoDB never allows (conditional writes are atomic, transactions
+    serializable). Serializing requests restores that per-call atomicity, so concurrency tests exercise
+    Tether's logic against the isolation the real service gives. Connections are still accepted concurrently.
+    """
+
+    def _server_entry(self) -> None:
+        app = DomainDispatcherApplication(create_backend_app)
+        lock = threading.Lock()
+
+        def serialized(environ, start_response):  # type: ignore[no-untyped-def]
+            with lock:
+                return list(app(environ, start_response))
+
+        self._server = make_server(self._ip_address, self._port, serialized, True, request_handler=MotoRequestHandler)
+        self._server_ready_event.set()
+        self._server.serve_forever()
 
 
 def main() -> int:
@@ -29,7 +53,7 @@ def main() -> int:
 
     # Request lines would drown test output; errors still reach stderr.
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address=args.host, port=args.port, verbose=False)
+    server = SerializedMotoServer(ip_address=args.host, port=args.port, verbose=False)
     server.start()
     with urllib.request.urlopen(f"http://{args.host}:{args.port}/moto-api/data.json", timeout=10):
         pass

@@ -63,16 +63,20 @@ export async function patchDevice(
     );
   }
   if (data.revoke_credentials && device.credentialsInhibited) {
-    const live = (await deps.store.listCertificates(realm.name, deviceId)).filter(
-      (c) => c.state === "current" || c.state === "superseded",
-    );
+    const certificates = await deps.store.listCertificates(realm.name, deviceId);
+    // Record first (verify answers REVOKED from now on), then IoT. A retry after a partial failure finds them
+    // already revoked and deactivates them again: deactivation is idempotent.
     await deps.store.markRevoked(
       realm.name,
       deviceId,
-      live.map((c) => c.serial),
+      certificates.filter((c) => c.state === "current" || c.state === "superseded").map((c) => c.serial),
       deps.clock.now().toISOString(),
     );
-    await Promise.all(live.map((c) => deps.transport.deactivateCertificate(c.iotCertificateId)));
+    await Promise.all(
+      certificates
+        .filter((c) => c.state !== "retired")
+        .map((c) => deps.transport.deactivateCertificate(c.iotCertificateId)),
+    );
   }
   return statusOf(device, await currentCertificate(deps, device));
 }

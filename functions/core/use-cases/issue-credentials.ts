@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { credentialsRequest } from "../../contracts/pairing.ts";
-import { CREDENTIALS_INHIBITED, ForbiddenError, MalformedRequestError } from "../errors.ts";
+import { CREDENTIALS_INHIBITED, ForbiddenError, MalformedRequestError, ThrottledError } from "../errors.ts";
 import { deviceCommonName } from "../identity.ts";
 import type { CertificateRecord, Device, IssuanceIntent } from "../model.ts";
 import type { PairingDeps, RequestMeta } from "../pairing-deps.ts";
@@ -10,7 +10,8 @@ import { certificateFacts, inspectCsr } from "../x509.ts";
 import { authenticateDevice, type DeviceCall } from "./authenticate.ts";
 
 export const ASTARTE_MQTT_V1 = "astarte_mqtt_v1";
-const RECORD_ATTEMPTS = 5;
+/** Enough for a burst of parallel requests for one device to all land (each loser re-reads and retries). */
+const RECORD_ATTEMPTS = 50;
 /** An issuance not finished by then was abandoned (functions time out long before). */
 const INTENT_DEADLINE_MS = 10 * 60_000;
 
@@ -160,7 +161,11 @@ async function recordAsCurrent(
       });
       return previous;
     } catch (error) {
-      if (!(error instanceof ConcurrentIssuanceError) || attempt >= RECORD_ATTEMPTS) throw error;
+      if (!(error instanceof ConcurrentIssuanceError)) throw error;
+      // Still contended after many rounds: tell the client to come back, rather than fail it.
+      if (attempt >= RECORD_ATTEMPTS) throw new ThrottledError(1, { cause: error });
+      // A little jitter so the losers of one round do not collide again in the next.
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(20 * attempt, 250)));
       const reread = (await deps.store.getRealmAndDevice(record.realm, record.deviceId)).device;
       // The device may have been unregistered or inhibited meanwhile: then this certificate must not count.
       if (!reread?.secretHash) throw new ForbiddenError();
