@@ -1,0 +1,260 @@
+// `npm run bench`: Tether's figures, measured on this machine, printed and written to README's performance
+// section. A benchmark, not a test: it reports against the targets, it does not fail on them.
+import { execFileSync } from "node:child_process";
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { basename, join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import {
+  ACMPCAClient,
+  GetCertificateCommand,
+  RequestInProgressException,
+  waitUntilCertificateIssued,
+} from "@aws-sdk/client-acm-pca";
+import { mockClient } from "aws-sdk-client-mock";
+import { build } from "esbuild";
+import { exportSPKI, generateKeyPair, SignJWT } from "jose";
+import { fetchIssuedCertificate } from "../functions/adapters/pca-polling.ts";
+import { issueCredentials } from "../functions/core/use-cases/issue-credentials.ts";
+import { verifyCredentials } from "../functions/core/use-cases/verify-credentials.ts";
+import { benchWorld } from "./fakes.ts";
+
+const REPO = resolve(import.meta.dirname, "..");
+const rows: { figure: string; value: string; target: string; ok: boolean | undefined }[] = [];
+const row = (figure: string, value: string, target = "", ok?: boolean) => {
+  rows.push({ figure, value, target, ok });
+  console.log(
+    `  ${figure.padEnd(58)} ${value.padStart(12)}  ${target}${ok === undefined ? "" : ok ? "  ✓" : "  ✗"}`,
+  );
+};
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+
+async function bundles(): Promise<void> {
+  console.log("Bundles (esbuild, as CDK builds them: ESM, node22, minified, AWS SDK inside) and cold init:");
+  const out = await mkdtemp(join(tmpdir(), "tether-bench-"));
+  const handlers = (await readdir(join(REPO, "functions/handlers"))).filter((f) => f.endsWith(".ts")).sort();
+  try {
+    for (const file of handlers) {
+      const outfile = join(out, `${basename(file, ".ts")}.mjs`);
+      await build({
+        entryPoints: [join(REPO, "functions/handlers", file)],
+        bundle: true,
+        platform: "node",
+        format: "esm",
+        target: "node22",
+        minify: true,
+        mainFields: ["module", "main"],
+        outfile,
+        logLevel: "silent",
+        banner: {
+          js: "import{createRequire as __tetherRequire}from'module';const require=__tetherRequire(import.meta.url);",
+        },
+      });
+      const size = (await stat(outfile)).size;
+      const inits: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const script = `const t=performance.now();await import(${JSON.stringify(pathToFileURL(outfile).href)});console.log(performance.now()-t)`;
+        inits.push(
+          Number(
+            execFileSync(process.execPath, ["--input-type=module", "-e", script], {
+              encoding: "utf8",
+            }).trim(),
+          ),
+        );
+      }
+      const init = median(inits);
+      row(
+        `${basename(file, ".ts")}: bundle`,
+        `${(size / 1024).toFixed(0)} KB`,
+        "≤ 500 KB",
+        size <= 500 * 1024,
+      );
+      row(
+        `${basename(file, ".ts")}: cold module init (median of 5)`,
+        `${init.toFixed(0)} ms`,
+        "≤ 125 ms",
+        init <= 125,
+      );
+    }
+  } finally {
+    await rm(out, { recursive: true, force: true });
+  }
+}
+
+async function cpuAndSequence(): Promise<void> {
+  console.log(
+    "\nCPU per request, AWS latency excluded (in-memory adapters), and sequential AWS round trips:",
+  );
+  const n = 200;
+  const world = await benchWorld(n + 1);
+  const call = {
+    realmName: "bench",
+    deviceIdText: world.deviceId,
+    authorization: `Bearer ${world.secret}`,
+    protocol: "astarte_mqtt_v1",
+  };
+  const meta = (i: number) => ({ sourceIp: "203.0.113.7", requestId: `bench-${i}` });
+  // Warm up, then measure.
+  await issueCredentials(world.deps, call, { data: { csr: world.issuances[n]?.csrPem } }, meta(-1));
+  let cpu = process.cpuUsage();
+  for (let i = 0; i < n; i++)
+    await issueCredentials(world.deps, call, { data: { csr: world.issuances[i]?.csrPem } }, meta(i));
+  let used = process.cpuUsage(cpu);
+  const credentialsMs = (used.user + used.system) / 1000 / n;
+  row("credentials: CPU per request", `${credentialsMs.toFixed(2)} ms`, "≤ 5 ms", credentialsMs <= 5);
+  const certificatePem = world.issuances[n - 1]?.certificatePem ?? "";
+  for (let i = 0; i < 20; i++)
+    await verifyCredentials(world.deps, call, { data: { client_crt: certificatePem } });
+  cpu = process.cpuUsage();
+  for (let i = 0; i < n; i++)
+    await verifyCredentials(world.deps, call, { data: { client_crt: certificatePem } });
+  used = process.cpuUsage(cpu);
+  const verifyMs = (used.user + used.system) / 1000 / n;
+  row("verify: CPU per request", `${verifyMs.toFixed(2)} ms`, "≤ 2 ms", verifyMs <= 2);
+
+  const latency = 25;
+  const fresh = await benchWorld(1);
+  fresh.setLatency(latency);
+  const started = performance.now();
+  await issueCredentials(fresh.deps, call, { data: { csr: fresh.issuances[0]?.csrPem } }, meta(0));
+  const levels = Math.floor((performance.now() - started) / latency);
+  row("credentials: sequential AWS round trips", String(levels), "≤ 5", levels <= 5);
+}
+
+async function polling(): Promise<void> {
+  console.log("\nCertificate in hand after Private CA finishes signing (simulated 300 ms signing):");
+  const signMs = 300;
+  const measure = async (fetch: (client: ACMPCAClient) => Promise<unknown>) => {
+    const client = new ACMPCAClient({
+      region: "us-east-1",
+      credentials: { accessKeyId: "x", secretAccessKey: "x" },
+    });
+    const mock = mockClient(client);
+    const ready = Date.now() + signMs;
+    mock.on(GetCertificateCommand).callsFake(async () => {
+      if (Date.now() < ready) throw new RequestInProgressException({ message: "in progress", $metadata: {} });
+      return { Certificate: "PEM", CertificateChain: "CHAIN" };
+    });
+    await fetch(client);
+    const late = Date.now() - ready;
+    mock.restore();
+    return late;
+  };
+  const ours = await measure((client) => fetchIssuedCertificate(client, "ca", "cert"));
+  const waiter = await measure((client) =>
+    waitUntilCertificateIssued(
+      { client, maxWaitTime: 30 },
+      { CertificateAuthorityArn: "ca", CertificateArn: "cert" },
+    ),
+  );
+  row("fast polling (25 ms doubling to 400 ms): after ready", `${ours} ms`, "≤ 300 ms", ours <= 300);
+  row("SDK waiter waitUntilCertificateIssued: after ready", `${waiter} ms`, "baseline");
+}
+
+async function throughput(): Promise<void> {
+  console.log(
+    "\nPairings through the local stack (moto + API on loopback; register + key + CSR + certificate):",
+  );
+  const { startMoto } = await import("../local/moto.ts");
+  const { freePort } = await import("../local/ports.ts");
+  const moto = await startMoto({ port: await freePort() });
+  try {
+    Object.assign(process.env, {
+      AWS_ENDPOINT_URL: moto.endpoint,
+      AWS_REGION: "us-east-1",
+      AWS_ACCESS_KEY_ID: "test",
+      AWS_SECRET_ACCESS_KEY: "test",
+      POWERTOOLS_LOG_LEVEL: "SILENT",
+    });
+    const { createAwsClients } = await import("../functions/adapters/aws-clients.ts");
+    const { bootstrapLocal } = await import("../local/bootstrap.ts");
+    const { localFunctionEnv } = await import("../local/tether-env.ts");
+    const { startApiServer } = await import("../local/api-server.ts");
+    const { generateKeyAndCsr } = await import("../sdk/csr.ts");
+    const { randomDeviceId } = await import("../functions/contracts/ids.ts");
+    const env = await bootstrapLocal(createAwsClients());
+    Object.assign(process.env, localFunctionEnv(env, "mqtts://localhost:8883/"), {
+      POWERTOOLS_LOG_LEVEL: "SILENT",
+    });
+    const api = await startApiServer({ port: await freePort(), adminToken: "bench" });
+    try {
+      const { publicKey, privateKey } = await generateKeyPair("ES256");
+      await fetch(`${api.url}/housekeeping/v1/realms`, {
+        method: "POST",
+        headers: { authorization: "Bearer bench", "content-type": "application/json" },
+        body: JSON.stringify({
+          data: { realm_name: "bench", jwt_public_key_pem: await exportSPKI(publicKey) },
+        }),
+      });
+      const jwt = await new SignJWT({ a_pa: [".*::.*"] })
+        .setProtectedHeader({ alg: "ES256" })
+        .setExpirationTime("10m")
+        .sign(privateKey);
+      const pairOne = async () => {
+        const id = randomDeviceId();
+        const registered = await fetch(`${api.url}/pairing/v1/bench/agent/devices`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${jwt}`, "content-type": "application/json" },
+          body: JSON.stringify({ data: { hw_id: id } }),
+        });
+        const secret = ((await registered.json()) as { data: { credentials_secret: string } }).data
+          .credentials_secret;
+        const { csrPem } = await generateKeyAndCsr({ subject: `CN=bench/${id}` });
+        const issued = await fetch(
+          `${api.url}/pairing/v1/bench/devices/${id}/protocols/astarte_mqtt_v1/credentials`,
+          {
+            method: "POST",
+            headers: { authorization: `Bearer ${secret}`, "content-type": "application/json" },
+            body: JSON.stringify({ data: { csr: csrPem } }),
+          },
+        );
+        if (issued.status !== 201) throw new Error(`pairing answered ${issued.status}`);
+      };
+      await pairOne();
+      const total = 40;
+      let next = 0;
+      const started = performance.now();
+      await Promise.all(
+        Array.from({ length: 4 }, async () => {
+          while (next++ < total) await pairOne();
+        }),
+      );
+      const seconds = (performance.now() - started) / 1000;
+      row("pairings per second (4 at a time, 40 devices)", (total / seconds).toFixed(1), "measured");
+    } finally {
+      await api.close();
+    }
+  } finally {
+    await moto.stop();
+  }
+}
+
+async function writeReadme(): Promise<void> {
+  const path = join(REPO, "README.md");
+  const readme = await readFile(path, "utf8");
+  const start = "<!-- bench:start -->";
+  const end = "<!-- bench:end -->";
+  if (!readme.includes(start) || !readme.includes(end)) return;
+  const node = process.version;
+  const table = [
+    `Measured by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)} (Node ${node}, ${(await import("node:os")).cpus().length} cores).`,
+    "",
+    "| figure | value | target | |",
+    "| --- | ---: | --- | --- |",
+    ...rows.map(
+      (r) => `| ${r.figure} | ${r.value} | ${r.target} | ${r.ok === undefined ? "" : r.ok ? "✓" : "✗"} |`,
+    ),
+  ].join("\n");
+  await writeFile(
+    path,
+    `${readme.slice(0, readme.indexOf(start) + start.length)}\n${table}\n${readme.slice(readme.indexOf(end))}`,
+  );
+}
+
+console.log("Tether benchmark\n");
+await bundles();
+await cpuAndSequence();
+await polling();
+await throughput();
+await writeReadme();
+console.log("\nWritten to README.md (Performance).");
