@@ -29,6 +29,8 @@ export interface BrokerOptions {
   /** How often connected clients' certificates are looked up again; IoT Core takes minutes, we take seconds. */
   readonly recheckIntervalMs?: number;
   readonly log?: (line: string) => void;
+  /** Called when an admitted device connects or disconnects, like IoT Core's lifecycle events. */
+  readonly onPresence?: (event: { clientId: string; connected: boolean; ip: string | undefined }) => void;
   /** Called for every message a device publishes (after authorization), like an IoT topic rule. */
   readonly onPublish?: (message: { clientId: string; topic: string; payload: Buffer }) => void;
 }
@@ -104,13 +106,20 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
       return identity && topicBelongsTo(identity.cn, packet.topic) ? packet : null;
     },
   });
-  aedes.on("clientReady", (client) => clients.add(client));
+  aedes.on("clientReady", (client) => {
+    clients.add(client);
+    const ip = (client.conn as TLSSocket).remoteAddress?.replace(/^::ffff:/, "");
+    options.onPresence?.({ clientId: client.id, connected: true, ip });
+  });
   aedes.on("publish", (packet, client) => {
     if (client && options.onPublish) {
       options.onPublish({ clientId: client.id, topic: packet.topic, payload: Buffer.from(packet.payload) });
     }
   });
-  aedes.on("clientDisconnect", (client) => clients.delete(client));
+  aedes.on("clientDisconnect", (client) => {
+    if (clients.delete(client))
+      options.onPresence?.({ clientId: client.id, connected: false, ip: undefined });
+  });
 
   async function admit(client: Client): Promise<Admitted> {
     const socket = client.conn as TLSSocket;

@@ -9,6 +9,7 @@ import { pairingDeps } from "../functions/adapters/container.ts";
 import { SWEEP_SHARDS } from "../functions/adapters/table-schema.ts";
 import { randomDeviceId } from "../functions/contracts/ids.ts";
 import { sweep } from "../functions/core/use-cases/sweep.ts";
+import { recordMetadata, recordPresence } from "../functions/core/use-cases/transport-events.ts";
 import { SWEEP_BATCH_LIMIT } from "../functions/handlers/sweeper.ts";
 import { startApiServer } from "./api-server.ts";
 import { bootstrapLocal } from "./bootstrap.ts";
@@ -61,9 +62,19 @@ try {
     recheckIntervalMs: 2_000,
     log: (line) => log(`broker: ${line}`),
     // What IoT Core's metadata topic rule would see (the dashboard of a later issue reads it from the table).
+    // What IoT Core's lifecycle events and metadata topic rule feed on AWS: the same use-cases.
+    onPresence: ({ clientId, connected, ip }) => {
+      recordPresence(pairingDeps(), { clientId, connected, at: new Date(), ip }).catch((error: unknown) =>
+        log(`presence of ${clientId} not recorded: ${(error as Error).message}`),
+      );
+    },
     onPublish: ({ clientId, topic, payload }) => {
-      if (topic === `${clientId}/metadata`)
-        log(`metadata from ${clientId}: ${payload.toString("utf8").slice(0, 500)}`);
+      if (topic !== `${clientId}/metadata`) return;
+      log(`metadata from ${clientId}: ${payload.toString("utf8").slice(0, 500)}`);
+      recordMetadata(pairingDeps(), { topic, payload }).then(
+        (outcome) => outcome === "recorded" || log(`metadata from ${clientId} ignored: ${outcome}`),
+        (error: unknown) => log(`metadata of ${clientId} not recorded: ${(error as Error).message}`),
+      );
     },
   });
   stops.push(() => broker.close());

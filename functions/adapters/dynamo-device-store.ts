@@ -33,6 +33,7 @@ import {
   type DevicePage,
   type DeviceStore,
   type DueItem,
+  type PresenceUpdate,
   type RecordIssuanceInput,
   type RegisterDeviceInput,
   type RollbackIssuanceInput,
@@ -728,6 +729,57 @@ export class DynamoDeviceStore implements DeviceStore {
     return true;
   }
 
+  async recordPresence(realm: string, deviceId: string, presence: PresenceUpdate): Promise<boolean> {
+    const stamp = presence.connected ? "lastConnection" : "lastDisconnection";
+    try {
+      await aws(() =>
+        this.dynamo.send(
+          new UpdateItemCommand({
+            TableName: this.tableName,
+            Key: m(deviceKey(realm, deviceId)),
+            UpdateExpression: `SET connected = :c, ${stamp} = :at, presenceAt = :at${presence.ip ? ", lastSeenIp = :ip" : ""}`,
+            // Lifecycle events may arrive out of order: an older one never overwrites a newer one.
+            ConditionExpression:
+              "attribute_exists(pk) AND (attribute_not_exists(presenceAt) OR presenceAt <= :at)",
+            ExpressionAttributeValues: m({
+              ":c": presence.connected,
+              ":at": presence.at,
+              ":ip": presence.ip,
+            }),
+          }),
+        ),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  async setMetadata(
+    realm: string,
+    deviceId: string,
+    metadata: Readonly<Record<string, string | number | boolean>>,
+  ): Promise<boolean> {
+    try {
+      await aws(() =>
+        this.dynamo.send(
+          new UpdateItemCommand({
+            TableName: this.tableName,
+            Key: m(deviceKey(realm, deviceId)),
+            UpdateExpression: "SET metadata = :m",
+            ConditionExpression: "attribute_exists(pk)",
+            ExpressionAttributeValues: m({ ":m": metadata }),
+          }),
+        ),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
   async listDevices(realm: string, limit: number, after: string | undefined): Promise<DevicePage> {
     const out = await aws(() =>
       this.dynamo.send(
@@ -820,6 +872,11 @@ function toDevice(item: Item): Device {
     credentialsInhibited: item.credentialsInhibited === true,
     introspection: (item.introspection ?? {}) as Device["introspection"],
     currentSerial: opt(item.currentSerial),
+    connected: item.connected === true,
+    lastConnection: opt(item.lastConnection),
+    lastDisconnection: opt(item.lastDisconnection),
+    lastSeenIp: opt(item.lastSeenIp),
+    metadata: (item.metadata ?? {}) as Device["metadata"],
   };
 }
 

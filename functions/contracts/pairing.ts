@@ -114,6 +114,12 @@ export const deviceStatusResponse = envelope(
     first_credentials_request: z.string().nullable(),
     last_credentials_request_ip: z.string().nullable(),
     introspection: z.record(z.string(), interfaceVersion),
+    connected: z.boolean(),
+    last_connection: z.string().nullable(),
+    last_disconnection: z.string().nullable(),
+    last_seen_ip: z.string().nullable(),
+    /** Tether: what the device reported about itself on `<realm>/<id>/metadata`. */
+    metadata: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
     certificate: certificateSummary.nullable(),
   }),
 );

@@ -31,6 +31,13 @@ export interface Device {
   readonly introspection: Readonly<Record<string, InterfaceVersion>>;
   /** Serial of the current certificate, if any. */
   readonly currentSerial: string | undefined;
+  /** Presence on the MQTT transport (from IoT lifecycle events). */
+  readonly connected?: boolean | undefined;
+  readonly lastConnection?: string | undefined;
+  readonly lastDisconnection?: string | undefined;
+  readonly lastSeenIp?: string | undefined;
+  /** Key/values the device reported about itself on `<realm>/<id>/metadata`. */
+  readonly metadata?: Readonly<Record<string, string | number | boolean>> | undefined;
 }
 
 /**

@@ -19,7 +19,7 @@ export interface FunctionAccess {
   readonly things?: readonly string[];
 }
 
-export type FunctionName = HandlerName | "not-found" | "sweeper";
+export type FunctionName = HandlerName | "not-found" | "sweeper" | "presence" | "metadata";
 
 export const FUNCTION_ACCESS: Readonly<Record<FunctionName, FunctionAccess>> = {
   "agent-register": {
@@ -90,6 +90,8 @@ export const FUNCTION_ACCESS: Readonly<Record<FunctionName, FunctionAccess>> = {
   version: { table: ["dynamodb:GetItem"] },
   "not-found": { table: [] },
   openapi: { table: [] },
+  presence: { table: ["dynamodb:UpdateItem"] },
+  metadata: { table: ["dynamodb:BatchGetItem", "dynamodb:UpdateItem"] },
   sweeper: {
     table: ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:DeleteItem"],
     sweepIndex: true,

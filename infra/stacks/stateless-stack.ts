@@ -4,6 +4,7 @@ import type { StageSettings } from "../config.ts";
 import { CertificateSweeper } from "../constructs/certificate-sweeper.ts";
 import { Monitoring } from "../constructs/monitoring.ts";
 import { PairingApi } from "../constructs/pairing-api.ts";
+import { TransportEvents } from "../constructs/transport-events.ts";
 import type { StatefulStack } from "./stateful-stack.ts";
 
 export interface StatelessStackProps extends StackProps {
@@ -34,11 +35,15 @@ export class StatelessStack extends Stack {
     const sweeper = this.api.functions.get("sweeper");
     if (!sweeper) throw new Error("the sweeper function is missing");
     new CertificateSweeper(this, "Sweeper", { function: sweeper });
+    const presence = this.api.functions.get("presence");
+    const metadata = this.api.functions.get("metadata");
+    if (!presence || !metadata) throw new Error("the transport event functions are missing");
+    new TransportEvents(this, "TransportEvents", { presence, metadata });
     new Monitoring(this, "Monitoring", {
       api: this.api.api,
       // Every function that answers requests (the 404 and the scheduled sweeper have their own signals).
       functions: [...this.api.functions]
-        .filter(([name]) => name !== "not-found" && name !== "sweeper")
+        .filter(([name]) => !["not-found", "sweeper", "presence", "metadata"].includes(name))
         .map(([, fn]) => fn),
       alarmEmail: settings.alarmEmail,
     });

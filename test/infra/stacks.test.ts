@@ -158,6 +158,17 @@ describe("Tether's CDK app (stage prod)", () => {
     });
   });
 
+  it("feeds IoT lifecycle events and device metadata to their functions through topic rules", () => {
+    const rules = Object.values(t.stateless.findResources("AWS::IoT::TopicRule")).map(
+      (r) => r.Properties.TopicRulePayload.Sql,
+    );
+    expect(rules.sort()).toEqual([
+      "SELECT clientId, eventType, timestamp, ipAddress FROM '$aws/events/presence/#'",
+      "SELECT topic() AS topic, encode(*, 'base64') AS payload FROM '+/+/metadata'",
+    ]);
+    t.stateless.resourcePropertiesCountIs("AWS::Lambda::Permission", { Principal: "iot.amazonaws.com" }, 2);
+  });
+
   it("creates a short-lived root CA, activated with its own certificate", () => {
     t.stateful.hasResourceProperties("AWS::ACMPCA::CertificateAuthority", {
       Type: "ROOT",

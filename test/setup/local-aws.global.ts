@@ -3,6 +3,8 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { TestProject } from "vitest/node";
 import { createAwsClients } from "../../functions/adapters/aws-clients.ts";
+import { DynamoDeviceStore } from "../../functions/adapters/dynamo-device-store.ts";
+import { recordMetadata, recordPresence } from "../../functions/core/use-cases/transport-events.ts";
 import { bootstrapLocal } from "../../local/bootstrap.ts";
 import { type Broker, type BrokerTls, startBroker } from "../../local/broker.ts";
 import { type MotoServer, startMoto } from "../../local/moto.ts";
@@ -75,8 +77,15 @@ export default async function setup(project: TestProject): Promise<() => Promise
   Object.assign(process.env, LOCAL_AWS_ENV(awsEndpoint));
   const env = await bootstrapLocal(createAwsClients());
   const clients = createAwsClients();
+  // The broker feeds presence and metadata into the same use-cases as IoT Core's rules do on AWS.
+  const transportDeps = { store: new DynamoDeviceStore(clients.dynamo, env.tableName) };
+  const quietly = (work: Promise<unknown>) => work.catch(() => {});
   broker = await startBroker({
+    onPresence: ({ clientId, connected, ip }) =>
+      void quietly(recordPresence(transportDeps, { clientId, connected, at: new Date(), ip })),
     onPublish: (message) => {
+      if (message.topic === `${message.clientId}/metadata`)
+        void quietly(recordMetadata(transportDeps, message));
       published.push({
         clientId: message.clientId,
         topic: message.topic,

@@ -28,6 +28,12 @@ export interface RecordIssuanceInput {
   readonly intentRequestId: string;
 }
 
+export interface PresenceUpdate {
+  readonly connected: boolean;
+  readonly at: string;
+  readonly ip: string | undefined;
+}
+
 export interface DevicePage {
   readonly devices: readonly Device[];
   readonly next: string | undefined;
@@ -103,6 +109,17 @@ export interface DeviceStore {
    * Conditional on its state being the one read; false if something changed it meanwhile.
    */
   retireCertificate(record: CertificateRecord, reason: RetiredReason, now: string): Promise<boolean>;
+  /**
+   * Records a connection or disconnection seen at `at`. Ignored (false) for an unknown device, or when a later
+   * presence event was already recorded (lifecycle events can arrive out of order).
+   */
+  recordPresence(realm: string, deviceId: string, presence: PresenceUpdate): Promise<boolean>;
+  /** Replaces the device's metadata map. False for an unknown device. */
+  setMetadata(
+    realm: string,
+    deviceId: string,
+    metadata: Readonly<Record<string, string | number | boolean>>,
+  ): Promise<boolean>;
   /** A page of the realm's devices in id order, starting after `after`; `next` is set when more remain. */
   listDevices(realm: string, limit: number, after: string | undefined): Promise<DevicePage>;
   /** The device's credential timeline, newest first. */

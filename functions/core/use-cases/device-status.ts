@@ -140,6 +140,11 @@ function statusOf(device: Device, certificate: CertificateRecord | undefined): D
     first_credentials_request: device.firstCredentialsRequest ?? null,
     last_credentials_request_ip: device.lastCredentialsRequestIp ?? null,
     introspection: { ...device.introspection },
+    connected: device.connected ?? false,
+    last_connection: device.lastConnection ?? null,
+    last_disconnection: device.lastDisconnection ?? null,
+    last_seen_ip: device.lastSeenIp ?? null,
+    metadata: { ...device.metadata },
     certificate: certificate
       ? {
           serial: certificate.serial,

@@ -1,0 +1,35 @@
+import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
+import { MetricUnit } from "@aws-lambda-powertools/metrics";
+import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
+import middy from "@middy/core";
+import { z } from "zod";
+import { pairingDeps } from "../adapters/container.ts";
+import { recordPresence, type TransportEventOutcome } from "../core/use-cases/transport-events.ts";
+import { logger, metrics } from "../http/observability.ts";
+
+/** IoT Core lifecycle event, as the topic rule on `$aws/events/presence/#` forwards it. */
+const lifecycleEvent = z.object({
+  clientId: z.string().max(256),
+  eventType: z.enum(["connected", "disconnected"]),
+  timestamp: z.number().int().positive(),
+  ipAddress: z.string().max(64).optional(),
+});
+
+/** Topic rule target: updates the device's `connected`, `last_connection`, `last_disconnection`, `last_seen_ip`. */
+export const handler = middy()
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(logMetrics(metrics))
+  .handler(async (event: unknown): Promise<TransportEventOutcome> => {
+    const parsed = lifecycleEvent.safeParse(event);
+    let outcome: TransportEventOutcome = "invalid";
+    if (parsed.success) {
+      outcome = await recordPresence(pairingDeps(), {
+        clientId: parsed.data.clientId,
+        connected: parsed.data.eventType === "connected",
+        at: new Date(parsed.data.timestamp),
+        ip: parsed.data.ipAddress,
+      });
+    }
+    metrics.addMetric(`Presence_${outcome}`, MetricUnit.Count, 1);
+    return outcome;
+  });
