@@ -1,6 +1,8 @@
 import { randomUUID } from "node:crypto";
+import { readFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { join, resolve } from "node:path";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { type Api, type HandlerName, ROUTES } from "../functions/http/routes.ts";
 
@@ -17,7 +19,22 @@ export interface ApiServerOptions {
   readonly host?: string;
   /** Bearer token the housekeeping API requires (plays the part of API Gateway's IAM authorization). */
   readonly adminToken: string;
+  /** Serves the dashboard at `/`, with `config.json` from this function (S3 + CloudFront do it on AWS). */
+  readonly dashboard?: () => Record<string, unknown>;
 }
+
+const DASHBOARD_DIR = resolve(import.meta.dirname, "..", "dashboard");
+const DASHBOARD_FILES: Record<string, string> = {
+  "/": "index.html",
+  "/index.html": "index.html",
+  "/app.js": "app.js",
+  "/styles.css": "styles.css",
+};
+const CONTENT_TYPES: Record<string, string> = {
+  html: "text/html; charset=utf-8",
+  js: "text/javascript; charset=utf-8",
+  css: "text/css; charset=utf-8",
+};
 
 export interface ApiServer {
   readonly url: string;
@@ -86,6 +103,17 @@ async function serve(req: IncomingMessage, res: ServerResponse, options: ApiServ
   const match = findRoute(method, url.pathname);
   if (!match) {
     req.resume();
+    if (options.dashboard && method === "GET") {
+      if (url.pathname === "/config.json")
+        return send(res, { statusCode: 200, body: JSON.stringify(options.dashboard()) });
+      const file = DASHBOARD_FILES[url.pathname];
+      if (file) {
+        const body = await readFile(join(DASHBOARD_DIR, file), "utf8");
+        res.writeHead(200, { "content-type": CONTENT_TYPES[file.split(".").pop() ?? ""] ?? "text/plain" });
+        res.end(body);
+        return;
+      }
+    }
     return send(res, notFound());
   }
   if (match.route.api === "housekeeping" && req.headers.authorization !== `Bearer ${options.adminToken}`) {

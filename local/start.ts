@@ -3,7 +3,7 @@
 import { randomBytes } from "node:crypto";
 import { chmod, mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { exportPKCS8, exportSPKI, generateKeyPair } from "jose";
+import { exportPKCS8, exportSPKI, generateKeyPair, SignJWT } from "jose";
 import { createAwsClients } from "../functions/adapters/aws-clients.ts";
 import { pairingDeps } from "../functions/adapters/container.ts";
 import { SWEEP_SHARDS } from "../functions/adapters/table-schema.ts";
@@ -82,7 +82,19 @@ try {
   const brokerUrl = `mqtts://localhost:${broker.port}/`;
   Object.assign(process.env, localFunctionEnv(env, brokerUrl));
   const adminToken = randomBytes(24).toString("hex");
-  const api = await startApiServer({ port: apiPort, adminToken });
+  // The dashboard gets a realm JWT minted for it (local only: the server listens on loopback).
+  let dashboardToken = "";
+  const api = await startApiServer({
+    port: apiPort,
+    adminToken,
+    dashboard: () => ({
+      appengineUrl: `${api.url}/appengine`,
+      pairingUrl: `${api.url}/pairing`,
+      realm: REALM,
+      token: dashboardToken,
+      metadataColumns: ["model", "mac"],
+    }),
+  });
   stops.push(() => api.close());
 
   // The sweeper runs on a timer here, as EventBridge runs it every 5 minutes on AWS.
@@ -120,6 +132,10 @@ try {
   });
   if (created.status !== 201)
     throw new Error(`creating the demo realm answered ${created.status}: ${await created.text()}`);
+  dashboardToken = await new SignJWT({ a_pa: [".*::.*"], a_aea: [".*::.*"] })
+    .setProtectedHeader({ alg: "ES256" })
+    .setExpirationTime("12h")
+    .sign(privateKey);
 
   const config: LocalConfig = {
     pairingUrl: `${api.url}/pairing`,
@@ -151,6 +167,7 @@ function walkthrough(
   return `
 Tether is running locally (state lives in memory: a restart starts from scratch).
 
+  Dashboard        ${apiUrl}/   (the demo realm, signed in for you)
   Pairing API      ${config.pairingUrl}
   AppEngine API    ${config.appengineUrl}
   Housekeeping     ${apiUrl}/housekeeping   (Authorization: Bearer $(cat ${paths.adminToken}))

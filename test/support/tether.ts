@@ -52,7 +52,9 @@ export interface LocalTether {
  * Runs the real handlers behind the local API server, in this test worker, against the file's freshly
  * bootstrapped emulator and the shared broker. The clock is injected so tests can move time.
  */
-export async function startLocalTether(): Promise<LocalTether> {
+export async function startLocalTether(
+  options: { dashboard?: () => Record<string, unknown> } = {},
+): Promise<LocalTether> {
   const bed = testBed();
   // Expected failures (500s from injected faults) would fill the output; TETHER_TEST_LOG_LEVEL=INFO shows them.
   process.env.POWERTOOLS_LOG_LEVEL = process.env.TETHER_TEST_LOG_LEVEL ?? "SILENT";
@@ -61,7 +63,11 @@ export async function startLocalTether(): Promise<LocalTether> {
   const clock = new MovableClock();
   setPairingDeps(createPairingDeps(loadConfig(), bed.clients, clock));
   const adminToken = randomBytes(16).toString("hex");
-  const server = await startApiServer({ port: await freePort(), adminToken });
+  const server = await startApiServer({
+    port: await freePort(),
+    adminToken,
+    ...(options.dashboard ? { dashboard: options.dashboard } : {}),
+  });
 
   const request: LocalTether["request"] = async (method, path, options = {}) => {
     const headers: Record<string, string> = { ...options.headers };

@@ -1,0 +1,138 @@
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { type Browser, chromium, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TetherDevice } from "../../sdk/index.ts";
+import { testBed } from "../support/test-bed.ts";
+import { type LocalTether, startLocalTether, type TestRealm } from "../support/tether.ts";
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const ARTIFACTS = resolve(import.meta.dirname, "../../test-results");
+
+describe("the dashboard in a real browser (Kaa's endpoint list, in Tether's terms)", () => {
+  let tether: LocalTether;
+  let realm: TestRealm;
+  let browser: Browser;
+  let page: Page;
+  let token = "";
+  let stateRoot: string;
+  const meters: TetherDevice[] = [];
+
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) {
+      throw new Error(
+        `The browser tests need Chromium at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH).`,
+      );
+    }
+    tether = await startLocalTether({
+      dashboard: () => ({
+        appengineUrl: `${tether.url}/appengine`,
+        pairingUrl: `${tether.url}/pairing`,
+        realm: "dash",
+        token,
+        metadataColumns: ["model", "mac"],
+      }),
+    });
+    realm = await tether.createRealm("dash");
+    token = await realm.jwt({ a_pa: [".*::.*"], a_aea: [".*::.*"] }, { expiresInSeconds: 3600 });
+    stateRoot = await mkdtemp(join(tmpdir(), "tether-dash-"));
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
+    });
+    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  }, 60_000);
+
+  afterAll(async () => {
+    await Promise.all(meters.map((m) => m.close()));
+    await browser?.close();
+    await tether?.close();
+    if (stateRoot) await rm(stateRoot, { recursive: true, force: true });
+  });
+
+  it("registers a meter from the form, shows it connected with its metadata, and inhibits it", async () => {
+    await page.goto(`${tether.url}/`);
+    await page.waitForSelector("#devices");
+    expect(await page.textContent("#realm-name")).toContain("dash");
+
+    // Register from the form: the secret is shown once.
+    await page.click("text=Random id");
+    const deviceId = await page.inputValue("#hw-id");
+    await page.click("#register-form button[type=submit]");
+    const secret = (await page.textContent("#secret-value", { timeout: 10_000 }))?.trim() ?? "";
+    expect(secret).toMatch(/^[A-Za-z0-9+/]{43}=$/);
+
+    // The meter pairs with the SDK and reports its metadata.
+    const meter = new TetherDevice({
+      pairingUrl: `${tether.url}/pairing`,
+      realm: "dash",
+      deviceId,
+      credentialsSecret: secret,
+      stateDir: join(stateRoot, deviceId),
+      brokerCa: testBed().env.caCertPem,
+    });
+    meters.push(meter);
+    await meter.connect();
+    await meter.setMetadata({ model: "MySmartMeter A300", mac: "00-14-22-01-23-45" });
+
+    // The list shows it connected, with model and mac columns.
+    const row = `tr[data-device="${deviceId}"]`;
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      // A fresh load each time (a hash-only navigation would not reload the list).
+      await page.goto(`${tether.url}/?at=${Date.now()}#/`);
+      await page.waitForSelector(row);
+      const connected = await page.textContent(`${row} td.connected`);
+      const model = await page.textContent(`${row} td[data-column=model]`);
+      if ((connected?.includes("yes") && model === "MySmartMeter A300") || Date.now() > deadline) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(await page.textContent(`${row} td.connected`)).toContain("yes");
+    expect(await page.textContent(`${row} td[data-column=model]`)).toBe("MySmartMeter A300");
+    expect(await page.textContent(`${row} td[data-column=mac]`)).toBe("00-14-22-01-23-45");
+    await mkdir(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, "dashboard-endpoint-list.png"), fullPage: true });
+
+    // The device page: status, metadata, timeline; inhibit and revoke.
+    await page.click(`${row} a`);
+    await page.waitForSelector("#timeline li");
+    expect(await page.textContent("#timeline")).toContain("issued");
+    expect(await page.textContent("#metadata")).toContain("MySmartMeter A300");
+    await page.click("#revoke");
+    await page.waitForSelector("#uninhibit");
+    expect(await page.textContent("#credentials-state")).toBe("inhibited");
+    expect(await page.textContent("#timeline")).toContain("revoked");
+    const dropDeadline = Date.now() + 5_000;
+    while (meter.connected && Date.now() < dropDeadline) await new Promise((r) => setTimeout(r, 100));
+    expect(meter.connected).toBe(false);
+  });
+
+  it("shows API errors as readable messages, never a blank page", async () => {
+    await page.goto(`${tether.url}/?at=${Date.now()}#/`);
+    await page.evaluate(() => {
+      sessionStorage.setItem("tether.realm", "dash");
+      sessionStorage.setItem("tether.token", "not-a-jwt");
+    });
+    await page.reload();
+    await page.waitForSelector("#error:not([hidden])");
+    expect(await page.textContent("#error")).toBe("Invalid JWT token (401)");
+    await page.evaluate(() => sessionStorage.clear());
+    await page.goto(`${tether.url}/?at=${Date.now()}#/`);
+    await page.waitForSelector("#hw-id");
+    await page.fill("#hw-id", "not-an-id");
+    await page.click("#register-form button[type=submit]");
+    await page.waitForSelector("#error:not([hidden])");
+    expect(await page.textContent("#error")).toBe("hw_id: is not a valid base64 encoded 128 bits id");
+  });
+});
