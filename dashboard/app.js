@@ -110,7 +110,7 @@ async function listView() {
           .map((c) => c.trim())
           .filter(Boolean);
         localStorage.setItem("tether.columns", config.metadataColumns.join(","));
-        route();
+        void route();
       },
     },
     h("label", {}, "Metadata columns ", h("input", { name: "columns", value: columns.join(", ") })),
@@ -192,7 +192,7 @@ async function deviceView(id) {
   const s = status.data;
   const act = (data) => async () => {
     const done = await guarded(() => api(config.appengineUrl, "PATCH", `/devices/${id}`, { data }));
-    if (done) route();
+    if (done) void route();
   };
   view.replaceChildren(
     h("p", {}, h("a", { href: "#/" }, "← all devices")),
@@ -310,7 +310,7 @@ function signIn() {
     e.preventDefault();
     sessionStorage.setItem("tether.realm", e.target.realm.value.trim());
     sessionStorage.setItem("tether.token", e.target.token.value.trim());
-    start();
+    void start();
   });
 }
 
@@ -341,5 +341,5 @@ async function start() {
   await route();
 }
 
-window.addEventListener("hashchange", route);
-start();
+window.addEventListener("hashchange", () => void route());
+void start();
