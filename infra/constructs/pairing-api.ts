@@ -1,6 +1,7 @@
 import { CfnOutput, Duration, type RemovalPolicy, Stack, Validations } from "aws-cdk-lib";
 import {
   type CfnStage,
+  CorsHttpMethod,
   DomainName,
   HttpApi,
   HttpMethod,
@@ -43,6 +44,7 @@ export interface PairingApiProps {
 export class PairingApi extends Construct {
   readonly api: HttpApi;
   readonly pairingUrl: string;
+  readonly appengineUrl: string;
   readonly functions: ReadonlyMap<FunctionName, IFunction>;
 
   constructor(scope: Construct, id: string, props: PairingApiProps) {
@@ -87,6 +89,13 @@ export class PairingApi extends Construct {
       description: "Tether pairing, AppEngine and housekeeping APIs",
       defaultIntegration: new HttpLambdaIntegration("NotFound", required(functions.get("not-found"))),
       ...(customDomain ? { defaultDomainMapping: { domainName: customDomain } } : {}),
+      // The dashboard (another origin) calls the API with a bearer token, never cookies: any origin may.
+      corsPreflight: {
+        allowOrigins: ["*"],
+        allowHeaders: ["authorization", "content-type"],
+        allowMethods: [CorsHttpMethod.GET, CorsHttpMethod.POST, CorsHttpMethod.PATCH, CorsHttpMethod.DELETE],
+        maxAge: Duration.hours(1),
+      },
     });
     const integrations = new Map<string, HttpLambdaIntegration>();
     const iam = new HttpIamAuthorizer();
@@ -138,6 +147,7 @@ export class PairingApi extends Construct {
 
     const base = customDomain ? `https://${props.settings.customDomain?.domainName}` : this.api.apiEndpoint;
     this.pairingUrl = `${base}/pairing`;
+    this.appengineUrl = `${base}/appengine`;
     new CfnOutput(this, "PairingUrl", { value: this.pairingUrl, description: "Pairing API base URL" });
     new CfnOutput(this, "AppEngineUrl", {
       value: `${base}/appengine`,

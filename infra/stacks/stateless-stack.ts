@@ -2,6 +2,7 @@ import { RemovalPolicy, Stack, type StackProps } from "aws-cdk-lib";
 import type { Construct } from "constructs";
 import type { StageSettings } from "../config.ts";
 import { CertificateSweeper } from "../constructs/certificate-sweeper.ts";
+import { DashboardSite } from "../constructs/dashboard-site.ts";
 import { Monitoring } from "../constructs/monitoring.ts";
 import { PairingApi } from "../constructs/pairing-api.ts";
 import { TransportEvents } from "../constructs/transport-events.ts";
@@ -39,6 +40,11 @@ export class StatelessStack extends Stack {
     const metadata = this.api.functions.get("metadata");
     if (!presence || !metadata) throw new Error("the transport event functions are missing");
     new TransportEvents(this, "TransportEvents", { presence, metadata });
+    new DashboardSite(this, "Dashboard", {
+      appengineUrl: this.api.appengineUrl,
+      pairingUrl: this.api.pairingUrl,
+      removalPolicy: settings.stage === "dev" ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
+    });
     new Monitoring(this, "Monitoring", {
       api: this.api.api,
       // Every function that answers requests (the 404 and the scheduled sweeper have their own signals).
