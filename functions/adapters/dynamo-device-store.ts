@@ -88,6 +88,17 @@ function eventPut(tableName: string, event: CredentialEvent, order = 0): Transac
   };
 }
 
+/** Runs a conditional write: true if it was applied, false if its condition did not hold. */
+async function applied(write: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await aws(write);
+    return true;
+  } catch (error) {
+    if (error instanceof ConditionalCheckFailedException) return false;
+    throw error;
+  }
+}
+
 /** Which transaction items failed their condition. */
 function failedConditions(error: unknown): boolean[] | undefined {
   if (!(error instanceof TransactionCanceledException)) return undefined;
@@ -133,37 +144,29 @@ export class DynamoDeviceStore implements DeviceStore {
   }
 
   async createRealm(realm: Realm): Promise<void> {
-    try {
-      await aws(() =>
-        this.dynamo.send(
-          new PutItemCommand({
-            TableName: this.tableName,
-            Item: m({ ...realmKey(realm.name), ...fromRealm(realm) }),
-            ConditionExpression: "attribute_not_exists(pk)",
-          }),
-        ),
-      );
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) throw new RealmExistsError();
-      throw error;
-    }
+    const ok = await applied(() =>
+      this.dynamo.send(
+        new PutItemCommand({
+          TableName: this.tableName,
+          Item: m({ ...realmKey(realm.name), ...fromRealm(realm) }),
+          ConditionExpression: "attribute_not_exists(pk)",
+        }),
+      ),
+    );
+    if (!ok) throw new RealmExistsError();
   }
 
   async deleteRealm(name: string): Promise<void> {
-    try {
-      await aws(() =>
-        this.dynamo.send(
-          new DeleteItemCommand({
-            TableName: this.tableName,
-            Key: m(realmKey(name)),
-            ConditionExpression: "attribute_exists(pk)",
-          }),
-        ),
-      );
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) throw new RealmNotFoundError();
-      throw error;
-    }
+    const ok = await applied(() =>
+      this.dynamo.send(
+        new DeleteItemCommand({
+          TableName: this.tableName,
+          Key: m(realmKey(name)),
+          ConditionExpression: "attribute_exists(pk)",
+        }),
+      ),
+    );
+    if (!ok) throw new RealmNotFoundError();
   }
 
   async updateRealm(realm: Realm): Promise<Realm> {
@@ -631,7 +634,8 @@ export class DynamoDeviceStore implements DeviceStore {
 
   async setIntentCertificate(intent: IssuanceIntent, certificateRef: string): Promise<void> {
     // Conditional: if the issuance already finished and deleted the intent, do not bring it back.
-    await aws(() =>
+    // If the issuance already finished and deleted the intent, there is nothing to add to.
+    await applied(() =>
       this.dynamo.send(
         new UpdateItemCommand({
           TableName: this.tableName,
@@ -641,9 +645,7 @@ export class DynamoDeviceStore implements DeviceStore {
           ExpressionAttributeValues: m({ ":ref": certificateRef }),
         }),
       ),
-    ).catch((error: unknown) => {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    });
+    );
   }
 
   async deleteIntent(intent: IssuanceIntent): Promise<void> {
@@ -731,29 +733,23 @@ export class DynamoDeviceStore implements DeviceStore {
 
   async recordPresence(realm: string, deviceId: string, presence: PresenceUpdate): Promise<boolean> {
     const stamp = presence.connected ? "lastConnection" : "lastDisconnection";
-    try {
-      await aws(() =>
-        this.dynamo.send(
-          new UpdateItemCommand({
-            TableName: this.tableName,
-            Key: m(deviceKey(realm, deviceId)),
-            UpdateExpression: `SET connected = :c, ${stamp} = :at, presenceAt = :at${presence.ip ? ", lastSeenIp = :ip" : ""}`,
-            // Lifecycle events may arrive out of order: an older one never overwrites a newer one.
-            ConditionExpression:
-              "attribute_exists(pk) AND (attribute_not_exists(presenceAt) OR presenceAt <= :at)",
-            ExpressionAttributeValues: m({
-              ":c": presence.connected,
-              ":at": presence.at,
-              ":ip": presence.ip,
-            }),
+    return applied(() =>
+      this.dynamo.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: m(deviceKey(realm, deviceId)),
+          UpdateExpression: `SET connected = :c, ${stamp} = :at, presenceAt = :at${presence.ip ? ", lastSeenIp = :ip" : ""}`,
+          // Lifecycle events may arrive out of order: an older one never overwrites a newer one.
+          ConditionExpression:
+            "attribute_exists(pk) AND (attribute_not_exists(presenceAt) OR presenceAt <= :at)",
+          ExpressionAttributeValues: m({
+            ":c": presence.connected,
+            ":at": presence.at,
+            ":ip": presence.ip,
           }),
-        ),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+        }),
+      ),
+    );
   }
 
   async setMetadata(
@@ -761,23 +757,17 @@ export class DynamoDeviceStore implements DeviceStore {
     deviceId: string,
     metadata: Readonly<Record<string, string | number | boolean>>,
   ): Promise<boolean> {
-    try {
-      await aws(() =>
-        this.dynamo.send(
-          new UpdateItemCommand({
-            TableName: this.tableName,
-            Key: m(deviceKey(realm, deviceId)),
-            UpdateExpression: "SET metadata = :m",
-            ConditionExpression: "attribute_exists(pk)",
-            ExpressionAttributeValues: m({ ":m": metadata }),
-          }),
-        ),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+    return applied(() =>
+      this.dynamo.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: m(deviceKey(realm, deviceId)),
+          UpdateExpression: "SET metadata = :m",
+          ConditionExpression: "attribute_exists(pk)",
+          ExpressionAttributeValues: m({ ":m": metadata }),
+        }),
+      ),
+    );
   }
 
   async listDevices(realm: string, limit: number, after: string | undefined): Promise<DevicePage> {

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { randomDeviceId } from "../../functions/contracts/ids.ts";
 import { iotCertificateId } from "../../functions/core/certificate-id.ts";
 import { generateKeyAndCsr } from "../../local/x509.ts";
+import { ecCsr, rsaCsr } from "../support/csr-variants.ts";
 import {
   credentialsPath,
   devicePath,
@@ -142,27 +143,8 @@ describe("device API: info, credentials, verify", () => {
     });
 
     it("refuses RSA-1024 and curves other than P-256/P-384", async () => {
-      for (const algorithm of [
-        {
-          name: "RSASSA-PKCS1-v1_5",
-          modulusLength: 1024,
-          publicExponent: new Uint8Array([1, 0, 1]),
-          hash: "SHA-256",
-        },
-        { name: "ECDSA", namedCurve: "P-521", hash: "SHA-512" },
-      ]) {
-        const keys = (await webcrypto.subtle.generateKey(algorithm, true, [
-          "sign",
-          "verify",
-        ])) as webcrypto.CryptoKeyPair;
-        const csr = await x509.Pkcs10CertificateRequestGenerator.create({
-          name: `CN=${device.cn}`,
-          keys,
-          signingAlgorithm: algorithm,
-        });
-        const response = await credentials(device.deviceId, device.secret, {
-          data: { csr: csr.toString("pem") },
-        });
+      for (const csr of [await rsaCsr(device.cn, 1024), await ecCsr(device.cn, "P-521")]) {
+        const response = await credentials(device.deviceId, device.secret, { data: { csr } });
         expect([response.status, response.body]).toEqual([
           422,
           { errors: { csr: ["key must be EC P-256, EC P-384 or RSA of at least 2048 bits"] } },
@@ -172,26 +154,9 @@ describe("device API: info, credentials, verify", () => {
 
     it("accepts RSA-2048 and EC P-384", async () => {
       const d = await pairDevice(tether, realm, randomDeviceId());
-      const p384 = await generateKeyAndCsr({ subject: `CN=${d.cn}`, curve: "P-384" });
-      expect((await credentials(d.deviceId, d.secret, { data: { csr: p384.csrPem } })).status).toBe(201);
-      const rsa = {
-        name: "RSASSA-PKCS1-v1_5",
-        modulusLength: 2048,
-        publicExponent: new Uint8Array([1, 0, 1]),
-        hash: "SHA-256",
-      };
-      const keys = (await webcrypto.subtle.generateKey(rsa, true, [
-        "sign",
-        "verify",
-      ])) as webcrypto.CryptoKeyPair;
-      const csr = await x509.Pkcs10CertificateRequestGenerator.create({
-        name: `CN=${d.cn}`,
-        keys,
-        signingAlgorithm: rsa,
-      });
-      expect((await credentials(d.deviceId, d.secret, { data: { csr: csr.toString("pem") } })).status).toBe(
-        201,
-      );
+      for (const csr of [await ecCsr(d.cn, "P-384"), await rsaCsr(d.cn, 2048)]) {
+        expect((await credentials(d.deviceId, d.secret, { data: { csr } })).status).toBe(201);
+      }
     });
 
     it("answers 400 for a protocol other than astarte_mqtt_v1", async () => {

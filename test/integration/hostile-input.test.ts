@@ -1,10 +1,10 @@
-import { webcrypto } from "node:crypto";
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
 import { exportSPKI, generateKeyPair, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { randomDeviceId } from "../../functions/contracts/ids.ts";
 import { generateKeyAndCsr } from "../../local/x509.ts";
+import { ecCsr, rsaCsr } from "../support/csr-variants.ts";
 import { type PairedDevice, pairDevice, registerDevice } from "../support/device.ts";
 import { stateDigest } from "../support/state-snapshot.ts";
 import { testBed } from "../support/test-bed.ts";
@@ -543,39 +543,4 @@ describe("hostile input: every route, 500+ cases, no 5xx, the documented error, 
 
 function b64(value: unknown): string {
   return Buffer.from(JSON.stringify(value)).toString("base64url");
-}
-
-async function rsaCsr(cn: string, bits: number): Promise<string> {
-  const algorithm = {
-    name: "RSASSA-PKCS1-v1_5",
-    modulusLength: bits,
-    publicExponent: new Uint8Array([1, 0, 1]),
-    hash: "SHA-256",
-  };
-  const keys = (await webcrypto.subtle.generateKey(algorithm, true, [
-    "sign",
-    "verify",
-  ])) as webcrypto.CryptoKeyPair;
-  return (
-    await x509.Pkcs10CertificateRequestGenerator.create({
-      name: `CN=${cn}`,
-      keys,
-      signingAlgorithm: algorithm,
-    })
-  ).toString("pem");
-}
-
-async function ecCsr(cn: string, curve: string): Promise<string> {
-  const algorithm = { name: "ECDSA", namedCurve: curve, hash: "SHA-512" };
-  const keys = (await webcrypto.subtle.generateKey(algorithm, true, [
-    "sign",
-    "verify",
-  ])) as webcrypto.CryptoKeyPair;
-  return (
-    await x509.Pkcs10CertificateRequestGenerator.create({
-      name: `CN=${cn}`,
-      keys,
-      signingAlgorithm: algorithm,
-    })
-  ).toString("pem");
 }
