@@ -47,13 +47,19 @@ export async function bootstrapLocal(
   clients: AwsClients,
   tableName = LOCAL_TABLE_NAME,
 ): Promise<LocalEnvironment> {
+  const aws = await ensureLocalAws(clients, tableName);
+  return { ...aws, broker: await issueBrokerCertificate(clients.pca, aws.caArn) };
+}
+
+/** The table, CA and device policy only (what a tool beside a running instance, like the sweep, needs). */
+export async function ensureLocalAws(
+  clients: AwsClients,
+  tableName = LOCAL_TABLE_NAME,
+): Promise<Omit<LocalEnvironment, "broker">> {
   const [, ca] = await Promise.all([ensureTable(clients.dynamo, tableName), ensureRootCa(clients.pca)]);
   const iotArnPrefix = iotArnPrefixFrom(ca.caArn);
-  const [, broker] = await Promise.all([
-    ensureDevicePolicy(clients.iot, iotArnPrefix),
-    issueBrokerCertificate(clients.pca, ca.caArn),
-  ]);
-  return { tableName, ...ca, policyName: DEVICE_POLICY_NAME, iotArnPrefix, broker };
+  await ensureDevicePolicy(clients.iot, iotArnPrefix);
+  return { tableName, ...ca, policyName: DEVICE_POLICY_NAME, iotArnPrefix };
 }
 
 export async function ensureTable(dynamo: DynamoDBClient, tableName: string): Promise<void> {

@@ -8,7 +8,7 @@ import { createPairingDeps } from "../functions/adapters/container.ts";
 import { SWEEP_SHARDS } from "../functions/adapters/table-schema.ts";
 import { type SweepReport, sweep } from "../functions/core/use-cases/sweep.ts";
 import { SWEEP_BATCH_LIMIT } from "../functions/handlers/sweeper.ts";
-import { bootstrapLocal } from "./bootstrap.ts";
+import { ensureLocalAws } from "./bootstrap.ts";
 import { LOCAL_CONFIG_PATH, localConfigSchema } from "./local-config.ts";
 import { localFunctionEnv } from "./tether-env.ts";
 
@@ -28,7 +28,7 @@ export async function runLocalSweep(): Promise<SweepReport> {
     AWS_SECRET_ACCESS_KEY: "test",
   });
   const clients = createAwsClients();
-  const env = await bootstrapLocal(clients);
+  const env = await ensureLocalAws(clients);
   Object.assign(process.env, localFunctionEnv(env, config.brokerUrl));
   return sweep(createPairingDeps(loadConfig(), clients), {
     shards: SWEEP_SHARDS,

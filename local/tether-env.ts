@@ -6,7 +6,10 @@ import type { LocalEnvironment } from "./bootstrap.ts";
  * The environment the Lambda handlers read, for a locally bootstrapped stack: the same variables the CDK
  * stack sets on AWS. Metrics are off locally (they would only print EMF JSON) and logs are quiet.
  */
-export function localFunctionEnv(env: LocalEnvironment, brokerUrl: string): Record<string, string> {
+export function localFunctionEnv(
+  env: Pick<LocalEnvironment, "tableName" | "caArn" | "policyName">,
+  brokerUrl: string,
+): Record<string, string> {
   return {
     [ENV.tableName]: env.tableName,
     [ENV.caArn]: env.caArn,
