@@ -124,23 +124,11 @@ export class DynamoDeviceStore implements DeviceStore {
   }
 
   async listRealms(): Promise<Realm[]> {
-    const realms: Realm[] = [];
-    let start: Record<string, never> | undefined;
-    do {
-      const page = await aws(() =>
-        this.dynamo.send(
-          new QueryCommand({
-            TableName: this.tableName,
-            KeyConditionExpression: "pk = :pk",
-            ExpressionAttributeValues: m({ ":pk": "REALMS" }),
-            ...(start ? { ExclusiveStartKey: start } : {}),
-          }),
-        ),
-      );
-      for (const item of page.Items ?? []) realms.push(toRealm(unmarshall(item)));
-      start = page.LastEvaluatedKey as Record<string, never> | undefined;
-    } while (start);
-    return realms;
+    const items = await this.queryAll({
+      KeyConditionExpression: "pk = :pk",
+      ExpressionAttributeValues: m({ ":pk": "REALMS" }),
+    });
+    return items.map(toRealm);
   }
 
   async createRealm(realm: Realm): Promise<void> {
@@ -345,7 +333,7 @@ export class DynamoDeviceStore implements DeviceStore {
     deviceId: string,
     inhibited: boolean,
     now: string,
-  ): Promise<Device> {
+  ): Promise<void> {
     await this.updateExistingDevice(
       realm,
       deviceId,
@@ -355,9 +343,6 @@ export class DynamoDeviceStore implements DeviceStore {
       },
       { realm, deviceId, type: inhibited ? "inhibited" : "uninhibited", at: now },
     );
-    const { device } = await this.getRealmAndDevice(realm, deviceId);
-    if (!device) throw new DeviceNotFoundError();
-    return device;
   }
 
   /** Updates an existing device and records the event, atomically. */
@@ -385,29 +370,39 @@ export class DynamoDeviceStore implements DeviceStore {
     }
   }
 
-  private async transact(items: TransactItems): Promise<void> {
-    await aws(() => this.dynamo.send(new TransactWriteItemsCommand({ TransactItems: items })));
-  }
-
-  async listCertificates(realm: string, deviceId: string): Promise<CertificateRecord[]> {
-    const records: CertificateRecord[] = [];
+  /** Every item a query matches, page after page. */
+  private async queryAll(
+    input: Omit<ConstructorParameters<typeof QueryCommand>[0], "TableName">,
+  ): Promise<Item[]> {
+    const items: Item[] = [];
     let start: Record<string, never> | undefined;
     do {
       const page = await aws(() =>
         this.dynamo.send(
           new QueryCommand({
             TableName: this.tableName,
-            KeyConditionExpression: "pk = :pk AND begins_with(sk, :cert)",
-            ExpressionAttributeValues: m({ ":pk": devicePk(realm, deviceId), ":cert": "CERT#" }),
-            ConsistentRead: true,
+            ...input,
             ...(start ? { ExclusiveStartKey: start } : {}),
           }),
         ),
       );
-      for (const item of page.Items ?? []) records.push(toCertificate(unmarshall(item)));
+      for (const item of page.Items ?? []) items.push(unmarshall(item));
       start = page.LastEvaluatedKey as Record<string, never> | undefined;
     } while (start);
-    return records;
+    return items;
+  }
+
+  private async transact(items: TransactItems): Promise<void> {
+    await aws(() => this.dynamo.send(new TransactWriteItemsCommand({ TransactItems: items })));
+  }
+
+  async listCertificates(realm: string, deviceId: string): Promise<CertificateRecord[]> {
+    const items = await this.queryAll({
+      KeyConditionExpression: "pk = :pk AND begins_with(sk, :cert)",
+      ExpressionAttributeValues: m({ ":pk": devicePk(realm, deviceId), ":cert": "CERT#" }),
+      ConsistentRead: true,
+    });
+    return items.map(toCertificate);
   }
 
   async getCertificate(
@@ -596,9 +591,18 @@ export class DynamoDeviceStore implements DeviceStore {
         }),
       ),
     );
-    if (serials.length === 0) return;
     // A revoked certificate is no longer the device's current one; the next issuance supersedes nothing.
-    await aws(() =>
+    await this.clearCurrentSerial(realm, deviceId, serials);
+  }
+
+  /** Takes away the device's current certificate if it is one of `serials` (else leaves it alone). */
+  private async clearCurrentSerial(
+    realm: string,
+    deviceId: string,
+    serials: readonly string[],
+  ): Promise<void> {
+    if (serials.length === 0) return;
+    await applied(() =>
       this.dynamo.send(
         new UpdateItemCommand({
           TableName: this.tableName,
@@ -608,9 +612,7 @@ export class DynamoDeviceStore implements DeviceStore {
           ExpressionAttributeValues: m(Object.fromEntries(serials.map((s, i) => [`:s${i}`, s]))),
         }),
       ),
-    ).catch((error: unknown) => {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    });
+    );
   }
 
   async putIntent(intent: IssuanceIntent, deadline: string): Promise<void> {
@@ -712,22 +714,9 @@ export class DynamoDeviceStore implements DeviceStore {
       if (failedConditions(error)?.[0]) return false;
       throw error;
     }
-    if (record.state === "current") {
-      // An expired current certificate leaves the device with none; the next issuance supersedes nothing.
-      await aws(() =>
-        this.dynamo.send(
-          new UpdateItemCommand({
-            TableName: this.tableName,
-            Key: m(deviceKey(record.realm, record.deviceId)),
-            UpdateExpression: "REMOVE currentSerial",
-            ConditionExpression: "currentSerial = :serial",
-            ExpressionAttributeValues: m({ ":serial": record.serial }),
-          }),
-        ),
-      ).catch((error: unknown) => {
-        if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      });
-    }
+    // An expired current certificate leaves the device with none; the next issuance supersedes nothing.
+    if (record.state === "current")
+      await this.clearCurrentSerial(record.realm, record.deviceId, [record.serial]);
     return true;
   }
 

@@ -91,6 +91,14 @@ export function commonNameOf(subject: string): string | undefined {
   return cns.length === 1 ? cns[0]?.slice(3) : undefined;
 }
 
+let caCache: { pem: string; certificate: X509Certificate } | undefined;
+
+/** The CA certificate, parsed once per container (verify is on every device's reconnect path). */
+function parsedCa(pem: string): X509Certificate {
+  if (caCache?.pem !== pem) caCache = { pem, certificate: new X509Certificate(pem) };
+  return caCache.certificate;
+}
+
 export type CertificateAssessment =
   | { readonly valid: true; readonly facts: CertificateFacts }
   | { readonly valid: false; readonly cause: VerifyCause; readonly facts?: CertificateFacts };
@@ -113,7 +121,7 @@ export function assessCertificate(
   } catch {
     return { valid: false, cause: "INVALID" };
   }
-  const ca = new X509Certificate(caPem);
+  const ca = parsedCa(caPem);
   const facts = factsOf(cert);
   if (!cert.checkIssued(ca)) return { valid: false, cause: "INVALID_ISSUER", facts };
   if (!cert.verify(ca.publicKey)) return { valid: false, cause: "INVALID_SIGNATURE", facts };

@@ -81,7 +81,7 @@ export interface DeviceStore {
   /** @throws DeviceNotFoundError */
   setSecretHash(realm: string, deviceId: string, secretHash: string, now: string): Promise<void>;
   /** @throws DeviceNotFoundError */
-  setCredentialsInhibited(realm: string, deviceId: string, inhibited: boolean, now: string): Promise<Device>;
+  setCredentialsInhibited(realm: string, deviceId: string, inhibited: boolean, now: string): Promise<void>;
 
   listCertificates(realm: string, deviceId: string): Promise<CertificateRecord[]>;
   getCertificate(realm: string, deviceId: string, serial: string): Promise<CertificateRecord | undefined>;

@@ -34,6 +34,38 @@ export async function authorizeRealmCall(
   return realm;
 }
 
+/**
+ * Realm and device in one read. An ill-formed realm names no realm; an ill-formed device id names no device
+ * (then only the realm is read, so the caller can still answer 404 in a realm that exists).
+ */
+async function loadRealmAndDevice(
+  deps: Pick<PairingDeps, "store">,
+  realmName: string,
+  deviceIdText: string,
+): Promise<{ realm?: Realm | undefined; device?: Device | undefined }> {
+  if (!realmNameSchema.safeParse(realmName).success) return {};
+  const deviceId = canonicalDeviceId(deviceIdText);
+  if (deviceId) return deps.store.getRealmAndDevice(realmName, deviceId);
+  return { realm: await deps.store.getRealm(realmName) };
+}
+
+/**
+ * Authorizes an agent or AppEngine call about one device and loads realm and device in a single read:
+ * no token → 401, unknown realm → 403, token refused → 401/403, unknown or ill-formed device → 404.
+ */
+export async function authorizeDeviceCall(
+  deps: Pick<PairingDeps, "store" | "clock">,
+  call: AgentCall,
+  deviceIdText: string,
+): Promise<{ realm: Realm; device: Device }> {
+  if (!bearerToken(call.authorization)) throw new UnauthenticatedError("Missing authorization token");
+  const { realm, device } = await loadRealmAndDevice(deps, call.realmName, deviceIdText);
+  if (!realm) throw new ForbiddenError();
+  await authorizeAgent(call, realm.jwtPublicKeyPem, call.claim, deps.clock.now());
+  if (!device) throw new DeviceNotFoundError();
+  return { realm, device };
+}
+
 export interface DeviceCall {
   readonly realmName: string;
   readonly deviceIdText: string;
@@ -51,13 +83,7 @@ export async function authenticateDevice(
 ): Promise<{ realm: Realm; device: Device }> {
   const secret = bearerToken(call.authorization);
   if (!secret) throw new UnauthenticatedError("Unauthorized");
-  const deviceId = canonicalDeviceId(call.deviceIdText);
-  const realmOk = realmNameSchema.safeParse(call.realmName).success;
-  let realm: Realm | undefined;
-  let device: Device | undefined;
-  if (realmOk && deviceId) ({ realm, device } = await deps.store.getRealmAndDevice(call.realmName, deviceId));
-  // An ill-formed id names no device: 404 in a realm that exists, as for any unknown device.
-  else if (realmOk) realm = await deps.store.getRealm(call.realmName);
+  const { realm, device } = await loadRealmAndDevice(deps, call.realmName, call.deviceIdText);
   const matches = await deps.hasher.matches(secret, device?.secretHash);
   if (!realm) throw new ForbiddenError();
   if (!device) throw new DeviceNotFoundError();

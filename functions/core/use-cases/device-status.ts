@@ -7,11 +7,11 @@ import {
   deviceListQuery,
   devicePatchRequest,
 } from "../../contracts/pairing.ts";
-import { DeviceNotFoundError, ValidationError } from "../errors.ts";
+import { ValidationError } from "../errors.ts";
 import type { CertificateRecord, Device } from "../model.ts";
 import type { PairingDeps } from "../pairing-deps.ts";
 import { parseEnvelope } from "../validation.ts";
-import { type AgentCall, authorizeRealmCall, requireDeviceId } from "./authenticate.ts";
+import { type AgentCall, authorizeDeviceCall, authorizeRealmCall } from "./authenticate.ts";
 
 type Call = Omit<AgentCall, "claim" | "method" | "path">;
 
@@ -21,15 +21,11 @@ export async function getDeviceStatus(
   call: Call,
   deviceIdText: string,
 ): Promise<DeviceStatusResponse["data"]> {
-  const realm = await authorizeRealmCall(deps, {
-    ...call,
-    claim: "a_aea",
-    method: "GET",
-    path: `devices/${deviceIdText}`,
-  });
-  const deviceId = requireDeviceId(deviceIdText);
-  const { device } = await deps.store.getRealmAndDevice(realm.name, deviceId);
-  if (!device) throw new DeviceNotFoundError();
+  const { device } = await authorizeDeviceCall(
+    deps,
+    { ...call, claim: "a_aea", method: "GET", path: `devices/${deviceIdText}` },
+    deviceIdText,
+  );
   return statusOf(device, await currentCertificate(deps, device));
 }
 
@@ -44,23 +40,23 @@ export async function patchDevice(
   deviceIdText: string,
   body: unknown,
 ): Promise<DeviceStatusResponse["data"]> {
-  const realm = await authorizeRealmCall(deps, {
-    ...call,
-    claim: "a_aea",
-    method: "PATCH",
-    path: `devices/${deviceIdText}`,
-  });
-  const deviceId = requireDeviceId(deviceIdText);
+  const found = await authorizeDeviceCall(
+    deps,
+    { ...call, claim: "a_aea", method: "PATCH", path: `devices/${deviceIdText}` },
+    deviceIdText,
+  );
+  const { realm } = found;
+  let { device } = found;
+  const { deviceId } = device;
   const { data }: DevicePatchRequest = parseEnvelope(devicePatchRequest, body);
-  let device = (await deps.store.getRealmAndDevice(realm.name, deviceId)).device;
-  if (!device) throw new DeviceNotFoundError();
   if (data.credentials_inhibited !== undefined) {
-    device = await deps.store.setCredentialsInhibited(
+    await deps.store.setCredentialsInhibited(
       realm.name,
       deviceId,
       data.credentials_inhibited,
       deps.clock.now().toISOString(),
     );
+    device = { ...device, credentialsInhibited: data.credentials_inhibited };
   }
   if (data.revoke_credentials && device.credentialsInhibited) {
     const certificates = await deps.store.listCertificates(realm.name, deviceId);
@@ -109,16 +105,12 @@ export async function deviceEvents(
   call: Call,
   deviceIdText: string,
 ): Promise<DeviceEventsResponse["data"]> {
-  const realm = await authorizeRealmCall(deps, {
-    ...call,
-    claim: "a_aea",
-    method: "GET",
-    path: `devices/${deviceIdText}/events`,
-  });
-  const deviceId = requireDeviceId(deviceIdText);
-  const { device } = await deps.store.getRealmAndDevice(realm.name, deviceId);
-  if (!device) throw new DeviceNotFoundError();
-  const events = await deps.store.listEvents(realm.name, deviceId, 100);
+  const { realm, device } = await authorizeDeviceCall(
+    deps,
+    { ...call, claim: "a_aea", method: "GET", path: `devices/${deviceIdText}/events` },
+    deviceIdText,
+  );
+  const events = await deps.store.listEvents(realm.name, device.deviceId, 100);
   return events.map((e) => ({
     type: e.type,
     at: e.at,

@@ -1,6 +1,5 @@
-import { DeviceNotFoundError } from "../errors.ts";
 import type { PairingDeps } from "../pairing-deps.ts";
-import { type AgentCall, authorizeRealmCall, requireDeviceId } from "./authenticate.ts";
+import { type AgentCall, authorizeDeviceCall } from "./authenticate.ts";
 
 /**
  * Forgets a device's secret and confirmation so it can be registered again, and takes its certificates off
@@ -11,15 +10,12 @@ export async function unregisterDevice(
   call: Omit<AgentCall, "claim" | "method" | "path">,
   deviceIdText: string,
 ): Promise<{ deviceId: string; removedCertificates: number }> {
-  const realm = await authorizeRealmCall(deps, {
-    ...call,
-    claim: "a_pa",
-    method: "DELETE",
-    path: `agent/devices/${deviceIdText}`,
-  });
-  const deviceId = requireDeviceId(deviceIdText);
-  const { device } = await deps.store.getRealmAndDevice(realm.name, deviceId);
-  if (!device) throw new DeviceNotFoundError();
+  const { realm, device } = await authorizeDeviceCall(
+    deps,
+    { ...call, claim: "a_pa", method: "DELETE", path: `agent/devices/${deviceIdText}` },
+    deviceIdText,
+  );
+  const { deviceId } = device;
 
   const certificates = (await deps.store.listCertificates(realm.name, deviceId)).filter(
     (c) => c.state !== "retired",
