@@ -67,6 +67,7 @@ export class TetherDevice extends EventEmitter<TetherDeviceEvents> {
   #credentials: Credentials | undefined;
   #brokerUrl: string | undefined;
   #switching: Promise<void> | undefined;
+  #renewing = false;
   #renewTimer: NodeJS.Timeout | undefined;
   #closed = false;
 
@@ -157,12 +158,18 @@ export class TetherDevice extends EventEmitter<TetherDeviceEvents> {
    */
   async renewIfDue(): Promise<boolean> {
     const current = this.#credentials;
-    if (!current || this.#clock() < current.renewAfter || this.#switching) return false;
-    const renewed = await this.#pair();
-    this.#credentials = renewed;
-    await this.#switchTo(renewed);
-    this.emit("renewed", renewed);
-    return true;
+    // One renewal at a time: the timer and a caller may both ask.
+    if (!current || this.#clock() < current.renewAfter || this.#renewing) return false;
+    this.#renewing = true;
+    try {
+      const renewed = await this.#pair();
+      this.#credentials = renewed;
+      await this.#switchTo(renewed);
+      this.emit("renewed", renewed);
+      return true;
+    } finally {
+      this.#renewing = false;
+    }
   }
 
   async close(): Promise<void> {
