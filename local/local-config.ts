@@ -1,5 +1,5 @@
 import { resolve } from "node:path";
-import { z } from "zod";
+import * as z from "zod";
 
 /** Git-ignored folder for `npm start`'s state: keys, certificates, `local.json` (TETHER_STATE_DIR overrides). */
 export const STATE_DIR = resolve(

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { MAX_CERTIFICATE_VALIDITY_SECONDS, MIN_CERTIFICATE_VALIDITY_SECONDS } from "../contracts/realms.ts";
 import { DEVICE_POLICY_NAME } from "../core/iot-policy.ts";
 

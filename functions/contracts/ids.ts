@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import { z } from "zod";
+import * as z from "zod";
 
 /** Realm names: lowercase letters, digits and `_`, starting with a letter, at most 48 characters (Astarte). */
 export const realmNameSchema = z

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 /**
  * Wire contracts of the Pairing API v1 (Astarte-compatible). Requests are validated with these at the edge;

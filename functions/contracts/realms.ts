@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { realmNameSchema } from "./ids.ts";
 
 /** Short-lived Private CA certificates live at most 7 days. */

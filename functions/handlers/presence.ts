@@ -2,7 +2,7 @@ import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import middy from "@middy/core";
-import { z } from "zod";
+import * as z from "zod";
 import { pairingDeps } from "../adapters/container.ts";
 import { recordPresence, type TransportEventOutcome } from "../core/use-cases/transport-events.ts";
 import { logger, metrics } from "../http/observability.ts";
