@@ -1,10 +1,18 @@
-import "reflect-metadata";
-import { createPublicKey, webcrypto, X509Certificate } from "node:crypto";
-import * as x509 from "@peculiar/x509";
+import { createPublicKey, type KeyObject, verify, X509Certificate } from "node:crypto";
 import type { VerifyCause } from "../contracts/pairing.ts";
+import {
+  childrenOf,
+  contentsOf,
+  DerError,
+  directoryStringOf,
+  type Element,
+  encodingOf,
+  expectTag,
+  oidOf,
+  readRoot,
+  TAG,
+} from "./der.ts";
 import { ValidationError } from "./errors.ts";
-
-x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
 const MAX_PEM_LENGTH = 16_384;
 const CSR_BLOCK =
@@ -23,41 +31,116 @@ export interface InspectedCsr {
  * RSA ≥ 2048, and its subject CN is exactly `expectedCn` (the device's own identity).
  * @throws ValidationError on the `csr` field
  */
-export async function inspectCsr(pem: string, expectedCn: string): Promise<InspectedCsr> {
+export function inspectCsr(pem: string, expectedCn: string): InspectedCsr {
   const text = pem.trim();
-  if (text.length > MAX_PEM_LENGTH || !CSR_BLOCK.test(text)) throw csrInvalid("is not a valid PEM CSR");
-  let csr: x509.Pkcs10CertificateRequest;
+  const block = text.length > MAX_PEM_LENGTH ? null : CSR_BLOCK.exec(text);
+  if (!block?.[2]) throw csrInvalid("is not a valid PEM CSR");
+  let csr: ParsedCsr;
   try {
-    csr = new x509.Pkcs10CertificateRequest(text);
-  } catch {
-    throw csrInvalid("is not a valid PEM CSR");
+    csr = parseCsr(Buffer.from(block[2], "base64"));
+  } catch (error) {
+    if (error instanceof DerError) throw csrInvalid("is not a valid PEM CSR");
+    throw error;
   }
-  const publicKeyDer = Buffer.from(csr.publicKey.rawData);
-  if (!allowedKey(publicKeyDer))
-    throw csrInvalid("key must be EC P-256, EC P-384 or RSA of at least 2048 bits");
+  const key = allowedKey(csr.publicKeyDer);
+  if (!key) throw csrInvalid("key must be EC P-256, EC P-384 or RSA of at least 2048 bits");
+  const hash = SIGNATURE_ALGORITHMS.get(csr.signatureAlgorithm);
+  if (!hash || hash.keyType !== key.asymmetricKeyType || csr.signatureParameters)
+    throw csrInvalid("must be signed with ECDSA or RSA PKCS#1 v1.5 over SHA-256, SHA-384 or SHA-512");
   let signed = false;
   try {
-    signed = await csr.verify();
+    signed = verify(hash.digest, csr.signedPart, key, csr.signature);
   } catch {
     signed = false;
   }
   if (!signed) throw csrInvalid("signature does not verify");
-  const cns = csr.subjectName.getField("CN");
-  if (cns.length !== 1 || cns[0] !== expectedCn) throw csrInvalid("subject does not match the device");
-  return { publicKeyDer };
+  if (csr.commonNames.length !== 1 || csr.commonNames[0] !== expectedCn)
+    throw csrInvalid("subject does not match the device");
+  return { publicKeyDer: csr.publicKeyDer };
 }
 
-function allowedKey(spkiDer: Buffer): boolean {
-  try {
-    const key = createPublicKey({ key: spkiDer, format: "der", type: "spki" });
-    const details = key.asymmetricKeyDetails ?? {};
-    if (key.asymmetricKeyType === "ec")
-      return details.namedCurve === "prime256v1" || details.namedCurve === "secp384r1";
-    if (key.asymmetricKeyType === "rsa") return (details.modulusLength ?? 0) >= 2048;
-    return false;
-  } catch {
-    return false;
+/** The signature algorithms a CSR may use (OID → digest and the key type it needs). SHA-1 and RSA-PSS are not. */
+const SIGNATURE_ALGORITHMS = new Map<string, { digest: string; keyType: "ec" | "rsa" }>([
+  ["1.2.840.10045.4.3.2", { digest: "sha256", keyType: "ec" }],
+  ["1.2.840.10045.4.3.3", { digest: "sha384", keyType: "ec" }],
+  ["1.2.840.10045.4.3.4", { digest: "sha512", keyType: "ec" }],
+  ["1.2.840.113549.1.1.11", { digest: "sha256", keyType: "rsa" }],
+  ["1.2.840.113549.1.1.12", { digest: "sha384", keyType: "rsa" }],
+  ["1.2.840.113549.1.1.13", { digest: "sha512", keyType: "rsa" }],
+]);
+
+const COMMON_NAME = "2.5.4.3";
+
+interface ParsedCsr {
+  /** The DER of CertificationRequestInfo: what the signature covers. */
+  readonly signedPart: Buffer;
+  readonly publicKeyDer: Buffer;
+  readonly commonNames: readonly (string | undefined)[];
+  readonly signatureAlgorithm: string;
+  /** Whether the algorithm identifier carries parameters other than NULL. */
+  readonly signatureParameters: boolean;
+  readonly signature: Buffer;
+}
+
+/**
+ * Takes a PKCS#10 request (RFC 2986) apart:
+ * `SEQUENCE { info SEQUENCE { version 0, subject Name, SubjectPublicKeyInfo, [0] attributes },
+ * AlgorithmIdentifier, BIT STRING }`.
+ * @throws DerError when it is not one, encoded in DER
+ */
+export function parseCsr(der: Buffer): ParsedCsr {
+  const [info, algorithm, signature, ...extra] = childrenOf(der, readRoot(der, TAG.sequence));
+  if (extra.length) throw new DerError("extra elements in CertificationRequest");
+  const [version, subject, spki, attributes, ...more] = childrenOf(der, expectTag(info, TAG.sequence));
+  if (more.length) throw new DerError("extra elements in CertificationRequestInfo");
+  const versionBytes = contentsOf(der, expectTag(version, TAG.integer));
+  if (versionBytes.length !== 1 || versionBytes[0] !== 0) throw new DerError("version is not 1 (0)");
+  expectTag(attributes, TAG.context0);
+  childrenOf(der, attributes as Element);
+
+  const [algorithmId, parameters, ...rest] = childrenOf(der, expectTag(algorithm, TAG.sequence));
+  if (rest.length) throw new DerError("extra elements in AlgorithmIdentifier");
+  const bits = contentsOf(der, expectTag(signature, TAG.bitString));
+  if (bits.length < 2 || bits[0] !== 0) throw new DerError("signature is not a whole number of bytes");
+
+  return {
+    signedPart: encodingOf(der, info as Element),
+    publicKeyDer: Buffer.from(encodingOf(der, expectTag(spki, TAG.sequence))),
+    commonNames: commonNamesOf(der, expectTag(subject, TAG.sequence)),
+    signatureAlgorithm: oidOf(der, algorithmId as Element),
+    // ECDSA takes no parameters, RSA PKCS#1 v1.5 NULL or none; RSA-PSS (not accepted) takes a SEQUENCE.
+    signatureParameters:
+      parameters !== undefined && (parameters.tag !== TAG.null || parameters.end !== parameters.contentStart),
+    signature: bits.subarray(1),
+  };
+}
+
+/** Every CN in a Name (`SEQUENCE OF SET OF SEQUENCE { type, value }`). */
+function commonNamesOf(der: Buffer, name: Element): (string | undefined)[] {
+  const names: (string | undefined)[] = [];
+  for (const rdn of childrenOf(der, name)) {
+    for (const attribute of childrenOf(der, expectTag(rdn, TAG.set))) {
+      const [type, value, ...rest] = childrenOf(der, expectTag(attribute, TAG.sequence));
+      if (!value || rest.length) throw new DerError("malformed name attribute");
+      if (oidOf(der, type as Element) === COMMON_NAME) names.push(directoryStringOf(der, value));
+    }
   }
+  return names;
+}
+
+/** The key, when it is one Tether issues for: EC P-256 / P-384 or RSA of at least 2048 bits. */
+function allowedKey(spkiDer: Buffer): KeyObject | undefined {
+  let key: KeyObject;
+  try {
+    key = createPublicKey({ key: spkiDer, format: "der", type: "spki" });
+  } catch {
+    return undefined;
+  }
+  const details = key.asymmetricKeyDetails ?? {};
+  if (key.asymmetricKeyType === "ec")
+    return details.namedCurve === "prime256v1" || details.namedCurve === "secp384r1" ? key : undefined;
+  if (key.asymmetricKeyType === "rsa") return (details.modulusLength ?? 0) >= 2048 ? key : undefined;
+  return undefined;
 }
 
 export interface CertificateFacts {

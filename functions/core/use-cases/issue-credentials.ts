@@ -42,7 +42,7 @@ export async function issueCredentials(
   if (device.credentialsInhibited) throw new ForbiddenError(CREDENTIALS_INHIBITED);
   const { data } = parseEnvelope(credentialsRequest, body);
   const commonName = deviceCommonName(realm.name, device.deviceId);
-  const csr = await inspectCsr(data.csr, commonName);
+  const csr = inspectCsr(data.csr, commonName);
 
   // The intent is written alongside each CA call, never before it: a crash leaves a trail, at no latency.
   const started = deps.clock.now();
