@@ -1,4 +1,4 @@
-import type * as z from "zod";
+import type * as z from "zod/mini";
 import {
   type CredentialsResponse,
   credentialsResponse,
@@ -80,7 +80,7 @@ export class PairingClient {
     ).then((r) => r.data);
   }
 
-  async #call<T>(method: string, path: string, body: unknown, schema: z.ZodType<T>): Promise<T> {
+  async #call<T>(method: string, path: string, body: unknown, schema: z.ZodMiniType<T>): Promise<T> {
     let lastError: unknown;
     for (let attempt = 1; attempt <= this.#retry.maxAttempts; attempt++) {
       let retryAfterMs: number | undefined;

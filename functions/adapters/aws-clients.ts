@@ -11,26 +11,48 @@ export interface AwsClients {
   readonly secrets: SecretsManagerClient;
 }
 
+// Adaptive retry backs off on throttling instead of burning the Lambda's time in a tight loop.
+const COMMON = { maxAttempts: 3, retryMode: "adaptive" } as const;
+
 /**
  * Builds the clients. No endpoint is set here on purpose: the SDK reads `AWS_ENDPOINT_URL` (and
  * `AWS_ENDPOINT_URL_<SERVICE>`) itself, which is how the same code reaches moto, LocalStack or AWS.
  * Region and credentials come from the standard provider chain as well.
  */
 export function createAwsClients(): AwsClients {
-  // Adaptive retry backs off on throttling instead of burning the Lambda's time in a tight loop.
-  const common = { maxAttempts: 3, retryMode: "adaptive" } as const;
   return {
-    dynamo: new DynamoDBClient(common),
-    iot: new IoTClient(common),
-    pca: new ACMPCAClient(common),
-    secrets: new SecretsManagerClient(common),
+    dynamo: new DynamoDBClient(COMMON),
+    iot: new IoTClient(COMMON),
+    pca: new ACMPCAClient(COMMON),
+    secrets: new SecretsManagerClient(COMMON),
   };
 }
 
-let cached: AwsClients | undefined;
+/*
+ * One client of each kind per container (module scope), so connections are reused across invocations. Each
+ * is its own function so a handler's bundle carries only the clients it calls.
+ */
+let dynamo: DynamoDBClient | undefined;
+let iot: IoTClient | undefined;
+let pca: ACMPCAClient | undefined;
+let secrets: SecretsManagerClient | undefined;
 
-/** One set of clients per container (module scope), so connections are reused across invocations. */
-export function awsClients(): AwsClients {
-  cached ??= createAwsClients();
-  return cached;
+export function dynamoDbClient(): DynamoDBClient {
+  dynamo ??= new DynamoDBClient(COMMON);
+  return dynamo;
+}
+
+export function iotClient(): IoTClient {
+  iot ??= new IoTClient(COMMON);
+  return iot;
+}
+
+export function acmPcaClient(): ACMPCAClient {
+  pca ??= new ACMPCAClient(COMMON);
+  return pca;
+}
+
+export function secretsManagerClient(): SecretsManagerClient {
+  secrets ??= new SecretsManagerClient(COMMON);
+  return secrets;
 }

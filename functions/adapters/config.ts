@@ -1,4 +1,5 @@
-import * as z from "zod";
+import * as z from "zod/mini";
+import "../contracts/zod-messages.ts";
 import { MAX_CERTIFICATE_VALIDITY_SECONDS, MIN_CERTIFICATE_VALIDITY_SECONDS } from "../contracts/realms.ts";
 import { DEVICE_POLICY_NAME } from "../core/iot-policy.ts";
 
@@ -16,40 +17,44 @@ export const ENV = {
 } as const;
 
 const schema = z.object({
-  [ENV.tableName]: z.string().min(1),
-  [ENV.caArn]: z.string().startsWith("arn:"),
-  [ENV.caSigningAlgorithm]: z
-    .enum([
+  [ENV.tableName]: z.string().check(z.minLength(1)),
+  [ENV.caArn]: z.string().check(z.startsWith("arn:")),
+  [ENV.caSigningAlgorithm]: z._default(
+    z.enum([
       "SHA256WITHECDSA",
       "SHA384WITHECDSA",
       "SHA512WITHECDSA",
       "SHA256WITHRSA",
       "SHA384WITHRSA",
       "SHA512WITHRSA",
-    ])
-    .default("SHA256WITHECDSA"),
-  [ENV.devicePolicyName]: z.string().min(1).default(DEVICE_POLICY_NAME),
-  [ENV.defaultBrokerUrl]: z.string().regex(/^mqtts:\/\/[^/:]+:\d+\/?$/, "mqtts://<host>:<port>/"),
+    ]),
+    "SHA256WITHECDSA",
+  ),
+  [ENV.devicePolicyName]: z._default(z.string().check(z.minLength(1)), DEVICE_POLICY_NAME),
+  [ENV.defaultBrokerUrl]: z.string().check(z.regex(/^mqtts:\/\/[^/:]+:\d+\/?$/, "mqtts://<host>:<port>/")),
   /** Base64 of at least 32 random bytes: the HMAC key credentials secrets are stored under (local runs). */
-  [ENV.secretHashKey]: z
-    .string()
-    .refine((v) => Buffer.from(v, "base64").length >= 32, "must be base64 of at least 32 bytes")
-    .optional(),
+  [ENV.secretHashKey]: z.optional(
+    z
+      .string()
+      .check(z.refine((v) => Buffer.from(v, "base64").length >= 32, "must be base64 of at least 32 bytes")),
+  ),
   /** On AWS: the Secrets Manager secret holding that key (its string's UTF-8 bytes, at least 32). */
-  [ENV.secretHashKeySecretArn]: z.string().startsWith("arn:").optional(),
-  [ENV.serviceVersion]: z.string().default("0.1.0"),
+  [ENV.secretHashKeySecretArn]: z.optional(z.string().check(z.startsWith("arn:"))),
+  [ENV.serviceVersion]: z._default(z.string(), "0.1.0"),
   /** Validity of realms that do not set their own. */
-  [ENV.defaultCertificateValiditySeconds]: z.coerce
-    .number()
-    .int()
-    .min(MIN_CERTIFICATE_VALIDITY_SECONDS)
-    .max(MAX_CERTIFICATE_VALIDITY_SECONDS)
-    .default(MAX_CERTIFICATE_VALIDITY_SECONDS),
+  [ENV.defaultCertificateValiditySeconds]: z._default(
+    z.pipe(
+      z.coerce.number(),
+      z.int().check(z.minimum(MIN_CERTIFICATE_VALIDITY_SECONDS), z.maximum(MAX_CERTIFICATE_VALIDITY_SECONDS)),
+    ),
+    MAX_CERTIFICATE_VALIDITY_SECONDS,
+  ),
 });
 
-const withKey = schema.refine(
-  (c) => (c[ENV.secretHashKey] === undefined) !== (c[ENV.secretHashKeySecretArn] === undefined),
-  { message: `set exactly one of ${ENV.secretHashKey} and ${ENV.secretHashKeySecretArn}` },
+const withKey = schema.check(
+  z.refine((c) => (c[ENV.secretHashKey] === undefined) !== (c[ENV.secretHashKeySecretArn] === undefined), {
+    message: `set exactly one of ${ENV.secretHashKey} and ${ENV.secretHashKeySecretArn}`,
+  }),
 );
 
 export type Config = z.infer<typeof schema>;

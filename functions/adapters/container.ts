@@ -1,50 +1,128 @@
 import type { PairingDeps } from "../core/pairing-deps.ts";
+import type { CertificateAuthority } from "../core/ports/certificate-authority.ts";
 import { type Clock, systemClock } from "../core/ports/system.ts";
-import { LazySecretHasher } from "../core/secrets.ts";
-import { type AwsClients, awsClients } from "./aws-clients.ts";
+import type { TransportRegistry } from "../core/ports/transport-registry.ts";
+import { type CredentialsHasher, LazySecretHasher } from "../core/secrets.ts";
+import {
+  type AwsClients,
+  acmPcaClient,
+  dynamoDbClient,
+  iotClient,
+  secretsManagerClient,
+} from "./aws-clients.ts";
 import { type Config, loadConfig } from "./config.ts";
 import { DynamoDeviceStore } from "./dynamo-device-store.ts";
 import { IotTransportRegistry } from "./iot-transport-registry.ts";
 import { PrivateCaAuthority } from "./private-ca-authority.ts";
 import { loadSecretKey } from "./secret-key.ts";
 
-/** Wires the adapters for a configuration. `clock` is replaceable so tests move time instead of sleeping. */
+/*
+ * The one place adapters are built. A handler asks for exactly the ports its use-case takes — the record
+ * (`baseDeps`), the secret hasher, the certificate authority, the transport — so its bundle carries only the
+ * AWS clients it calls: `health` has no IoT or Private CA client in it, `device-credentials` has all four.
+ */
+
+/** The ports every handler has: the device record (DynamoDB), the clock and the service settings. */
+export type BaseDeps = Pick<PairingDeps, "store" | "clock" | "settings">;
+
+function settingsOf(config: Config): PairingDeps["settings"] {
+  return {
+    defaultBrokerUrl: config.DEFAULT_BROKER_URL,
+    serviceVersion: config.SERVICE_VERSION,
+    defaultCertificateValiditySeconds: config.DEFAULT_CERTIFICATE_VALIDITY_SECONDS,
+  };
+}
+
+const storeOf = (config: Config, clients: Pick<AwsClients, "dynamo">) =>
+  new DynamoDeviceStore(clients.dynamo, config.TABLE_NAME);
+
+const caOf = (config: Config, clients: Pick<AwsClients, "pca">, clock: Clock) =>
+  new PrivateCaAuthority(clients.pca, {
+    certificateAuthorityArn: config.CA_ARN,
+    signingAlgorithm: config.CA_SIGNING_ALGORITHM,
+    clock,
+  });
+
+const transportOf = (config: Config, clients: Pick<AwsClients, "iot">) =>
+  new IotTransportRegistry(clients.iot, config.DEVICE_POLICY_NAME);
+
+/** The key comes from the environment locally and from Secrets Manager on AWS, read on first use. */
+const hasherOf = (config: Config, secrets: () => AwsClients["secrets"]) =>
+  new LazySecretHasher(async () =>
+    config.SECRET_HASH_KEY
+      ? Buffer.from(config.SECRET_HASH_KEY, "base64")
+      : loadSecretKey(secrets(), config.SECRET_HASH_KEY_SECRET_ARN ?? ""),
+  );
+
+/** Wires every adapter for a configuration (tests, the local server). `clock` is replaceable so tests move time. */
 export function createPairingDeps(
   config: Config,
   clients: AwsClients,
   clock: Clock = systemClock,
 ): PairingDeps {
   return {
-    store: new DynamoDeviceStore(clients.dynamo, config.TABLE_NAME),
-    ca: new PrivateCaAuthority(clients.pca, {
-      certificateAuthorityArn: config.CA_ARN,
-      signingAlgorithm: config.CA_SIGNING_ALGORITHM,
-      clock,
-    }),
-    transport: new IotTransportRegistry(clients.iot, config.DEVICE_POLICY_NAME),
+    store: storeOf(config, clients),
+    ca: caOf(config, clients, clock),
+    transport: transportOf(config, clients),
     clock,
-    hasher: new LazySecretHasher(async () =>
-      config.SECRET_HASH_KEY
-        ? Buffer.from(config.SECRET_HASH_KEY, "base64")
-        : loadSecretKey(clients.secrets, config.SECRET_HASH_KEY_SECRET_ARN ?? ""),
-    ),
-    settings: {
-      defaultBrokerUrl: config.DEFAULT_BROKER_URL,
-      serviceVersion: config.SERVICE_VERSION,
-      defaultCertificateValiditySeconds: config.DEFAULT_CERTIFICATE_VALIDITY_SECONDS,
-    },
+    hasher: hasherOf(config, () => clients.secrets),
+    settings: settingsOf(config),
   };
 }
 
-let deps: PairingDeps | undefined;
+// Built from the environment once per container, each on first use; replaced as a whole by setPairingDeps.
+let replaced: PairingDeps | undefined;
+let config: Config | undefined;
+let base: BaseDeps | undefined;
+let hasher: CredentialsHasher | undefined;
+let ca: CertificateAuthority | undefined;
+let transport: TransportRegistry | undefined;
 
-/** The one place handlers get their dependencies: built from the environment once per container. */
+const environment = () => {
+  config ??= loadConfig();
+  return config;
+};
+
+export function baseDeps(): BaseDeps {
+  if (replaced) return replaced;
+  base ??= {
+    store: storeOf(environment(), { dynamo: dynamoDbClient() }),
+    clock: systemClock,
+    settings: settingsOf(environment()),
+  };
+  return base;
+}
+
+export function credentialsHasher(): CredentialsHasher {
+  if (replaced) return replaced.hasher;
+  hasher ??= hasherOf(environment(), secretsManagerClient);
+  return hasher;
+}
+
+export function certificateAuthority(): CertificateAuthority {
+  if (replaced) return replaced.ca;
+  ca ??= caOf(environment(), { pca: acmPcaClient() }, systemClock);
+  return ca;
+}
+
+export function transportRegistry(): TransportRegistry {
+  if (replaced) return replaced.transport;
+  transport ??= transportOf(environment(), { iot: iotClient() });
+  return transport;
+}
+
+/** Every port: for the handlers whose use-case calls all of them (credentials issuance, the sweeper). */
 export function pairingDeps(): PairingDeps {
-  deps ??= createPairingDeps(loadConfig(), awsClients());
-  return deps;
+  return {
+    ...baseDeps(),
+    hasher: credentialsHasher(),
+    ca: certificateAuthority(),
+    transport: transportRegistry(),
+  };
 }
 
 /** Replaces the container's dependencies (tests: a moved clock; undefined: rebuild from the environment). */
 export function setPairingDeps(next: PairingDeps | undefined): void {
-  deps = next;
+  replaced = next;
+  if (!next) config = base = hasher = ca = transport = undefined;
 }

@@ -1,12 +1,15 @@
 import { createHash, randomBytes } from "node:crypto";
-import * as z from "zod";
+import * as z from "zod/mini";
+import "./zod-messages.ts";
 
 /** Realm names: lowercase letters, digits and `_`, starting with a letter, at most 48 characters (Astarte). */
 export const realmNameSchema = z
   .string()
-  .regex(
-    /^[a-z][a-z0-9_]{0,47}$/,
-    "must be lowercase letters, digits and _, start with a letter, ≤ 48 chars",
+  .check(
+    z.regex(
+      /^[a-z][a-z0-9_]{0,47}$/,
+      "must be lowercase letters, digits and _, start with a letter, ≤ 48 chars",
+    ),
   );
 
 const BASE64URL = /^[A-Za-z0-9_-]+$/;

@@ -1,11 +1,12 @@
-import * as z from "zod";
+import * as z from "zod/mini";
+import "./zod-messages.ts";
 
 /**
  * Wire contracts of the Pairing API v1 (Astarte-compatible). Requests are validated with these at the edge;
  * responses are typed by them so the SDK and the server cannot drift apart.
  */
 
-const envelope = <T extends z.ZodType>(data: T) => z.object({ data });
+const envelope = <T extends z.ZodMiniType>(data: T) => z.object({ data });
 
 /**
  * A required string whose absence or emptiness reads "can't be blank", Astarte's wording for every required
@@ -17,15 +18,16 @@ const requiredString = (max: number) =>
       error: (issue) =>
         issue.input === undefined || issue.input === null ? "can't be blank" : "must be a string",
     })
-    .min(1, "can't be blank")
-    .max(max, `must be at most ${max} characters`);
+    .check(z.minLength(1, "can't be blank"), z.maxLength(max, `must be at most ${max} characters`));
 
-const interfaceVersion = z.object({ major: z.number().int().min(0), minor: z.number().int().min(0) });
+const interfaceVersion = z.object({ major: z.int().check(z.minimum(0)), minor: z.int().check(z.minimum(0)) });
 
 export const registerDeviceRequest = envelope(
   z.object({
     hw_id: requiredString(512),
-    initial_introspection: z.record(z.string().min(1).max(128), interfaceVersion).optional(),
+    initial_introspection: z.optional(
+      z.record(z.string().check(z.minLength(1), z.maxLength(128)), interfaceVersion),
+    ),
   }),
 );
 export type RegisterDeviceRequest = z.infer<typeof registerDeviceRequest>;
@@ -51,7 +53,7 @@ export const credentialsResponse = envelope(
   z.object({
     client_crt: z.string(),
     /** Tether extension: when the device should renew (Astarte SDKs ignore unknown fields). */
-    renew_after: z.string().optional(),
+    renew_after: z.optional(z.string()),
   }),
 );
 export type CredentialsResponse = z.infer<typeof credentialsResponse>;
@@ -75,13 +77,13 @@ export const verifyResponse = envelope(
       timestamp: z.string(),
       until: z.string(),
       /** Tether extension: when to renew this certificate (Astarte SDKs ignore unknown fields). */
-      renew_after: z.string().optional(),
+      renew_after: z.optional(z.string()),
     }),
     z.object({
       valid: z.literal(false),
       timestamp: z.string(),
       cause: verifyCause,
-      details: z.string().nullable(),
+      details: z.nullable(z.string()),
     }),
   ]),
 );
@@ -89,13 +91,11 @@ export type VerifyResponse = z.infer<typeof verifyResponse>;
 
 /** AppEngine subset: `PATCH /v1/{realm}/devices/{id}` with a merge-patch body. */
 export const devicePatchRequest = envelope(
-  z
-    .object({
-      credentials_inhibited: z.boolean().optional(),
-      /** Tether extension: with `credentials_inhibited: true`, also deactivate live certificates now. */
-      revoke_credentials: z.boolean().optional(),
-    })
-    .strict(),
+  z.strictObject({
+    credentials_inhibited: z.optional(z.boolean()),
+    /** Tether extension: with `credentials_inhibited: true`, also deactivate live certificates now. */
+    revoke_credentials: z.optional(z.boolean()),
+  }),
 );
 export type DevicePatchRequest = z.infer<typeof devicePatchRequest>;
 
@@ -110,37 +110,37 @@ export const deviceStatusResponse = envelope(
   z.object({
     id: z.string(),
     credentials_inhibited: z.boolean(),
-    first_registration: z.string().nullable(),
-    first_credentials_request: z.string().nullable(),
-    last_credentials_request_ip: z.string().nullable(),
+    first_registration: z.nullable(z.string()),
+    first_credentials_request: z.nullable(z.string()),
+    last_credentials_request_ip: z.nullable(z.string()),
     introspection: z.record(z.string(), interfaceVersion),
     connected: z.boolean(),
-    last_connection: z.string().nullable(),
-    last_disconnection: z.string().nullable(),
-    last_seen_ip: z.string().nullable(),
+    last_connection: z.nullable(z.string()),
+    last_disconnection: z.nullable(z.string()),
+    last_seen_ip: z.nullable(z.string()),
     /** Tether: what the device reported about itself on `<realm>/<id>/metadata`. */
     metadata: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
-    certificate: certificateSummary.nullable(),
+    certificate: z.nullable(certificateSummary),
   }),
 );
 export type DeviceStatusResponse = z.infer<typeof deviceStatusResponse>;
 
 export const deviceListResponse = z.object({
   data: z.array(deviceStatusResponse.shape.data),
-  links: z.object({ next: z.string().optional() }),
+  links: z.object({ next: z.optional(z.string()) }),
 });
 export type DeviceListResponse = z.infer<typeof deviceListResponse>;
 
 export const deviceListQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(100).default(50),
-  from: z.string().max(64).optional(),
+  limit: z._default(z.pipe(z.coerce.number(), z.int().check(z.minimum(1), z.maximum(100))), 50),
+  from: z.optional(z.string().check(z.maxLength(64))),
 });
 
 export const credentialEvent = z.object({
   type: z.string(),
   at: z.string(),
-  serial: z.string().optional(),
-  reason: z.string().optional(),
+  serial: z.optional(z.string()),
+  reason: z.optional(z.string()),
 });
 export const deviceEventsResponse = z.object({ data: z.array(credentialEvent) });
 export type DeviceEventsResponse = z.infer<typeof deviceEventsResponse>;

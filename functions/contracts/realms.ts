@@ -1,4 +1,4 @@
-import * as z from "zod";
+import * as z from "zod/mini";
 import { realmNameSchema } from "./ids.ts";
 
 /** Short-lived Private CA certificates live at most 7 days. */
@@ -8,21 +8,22 @@ export const MIN_CERTIFICATE_VALIDITY_SECONDS = 3600;
 
 const brokerUrl = z
   .string()
-  .regex(/^mqtts:\/\/[^/:]+:\d{1,5}\/?$/, "must be mqtts://<host>:<port>/ with an explicit port");
+  .check(z.regex(/^mqtts:\/\/[^/:]+:\d{1,5}\/?$/, "must be mqtts://<host>:<port>/ with an explicit port"));
+const jwtPublicKeyPem = z.string().check(z.minLength(1), z.maxLength(16_384));
+const validitySeconds = z
+  .int()
+  .check(z.minimum(MIN_CERTIFICATE_VALIDITY_SECONDS), z.maximum(MAX_CERTIFICATE_VALIDITY_SECONDS));
+const graceSeconds = z.int().check(z.minimum(0), z.maximum(MAX_CERTIFICATE_VALIDITY_SECONDS));
+const deviceLimit = z.int().check(z.minimum(1));
 
 export const realmSettings = z.object({
   realm_name: realmNameSchema,
-  jwt_public_key_pem: z.string().min(1).max(16_384),
-  broker_url: brokerUrl.optional(),
-  certificate_validity_seconds: z
-    .number()
-    .int()
-    .min(MIN_CERTIFICATE_VALIDITY_SECONDS)
-    .max(MAX_CERTIFICATE_VALIDITY_SECONDS)
-    .optional(),
+  jwt_public_key_pem: jwtPublicKeyPem,
+  broker_url: z.optional(brokerUrl),
+  certificate_validity_seconds: z.optional(validitySeconds),
   /** How long a superseded certificate stays usable after its replacement is issued. */
-  grace_seconds: z.number().int().min(0).max(MAX_CERTIFICATE_VALIDITY_SECONDS).optional(),
-  device_limit: z.number().int().min(1).optional(),
+  grace_seconds: z.optional(graceSeconds),
+  device_limit: z.optional(deviceLimit),
 });
 
 export const createRealmRequest = z.object({ data: realmSettings });
@@ -33,22 +34,20 @@ export type CreateRealmRequest = z.infer<typeof createRealmRequest>;
  * `null` clears an optional setting (broker URL, device limit).
  */
 export const updateRealmRequest = z.object({
-  data: z
-    .object({
-      jwt_public_key_pem: realmSettings.shape.jwt_public_key_pem.optional(),
-      broker_url: realmSettings.shape.broker_url.unwrap().nullable().optional(),
-      certificate_validity_seconds: realmSettings.shape.certificate_validity_seconds,
-      grace_seconds: realmSettings.shape.grace_seconds,
-      device_limit: realmSettings.shape.device_limit.unwrap().nullable().optional(),
-    })
-    .strict(),
+  data: z.strictObject({
+    jwt_public_key_pem: z.optional(jwtPublicKeyPem),
+    broker_url: z.optional(z.nullable(brokerUrl)),
+    certificate_validity_seconds: z.optional(validitySeconds),
+    grace_seconds: z.optional(graceSeconds),
+    device_limit: z.optional(z.nullable(deviceLimit)),
+  }),
 });
 export type UpdateRealmRequest = z.infer<typeof updateRealmRequest>;
 
 export const realmResponse = z.object({
-  data: realmSettings.required({ certificate_validity_seconds: true, grace_seconds: true }).extend({
+  data: z.extend(z.required(realmSettings, { certificate_validity_seconds: true, grace_seconds: true }), {
     broker_url: z.string(),
-    device_count: z.number().int(),
+    device_count: z.int(),
   }),
 });
 export type RealmResponse = z.infer<typeof realmResponse>;

@@ -1,4 +1,4 @@
-import type * as z from "zod";
+import type * as z from "zod/mini";
 import { MalformedRequestError, ValidationError } from "./errors.ts";
 
 /**
@@ -6,7 +6,7 @@ import { MalformedRequestError, ValidationError } from "./errors.ts";
  * malformed (400 `Bad request`); anything else wrong is a field error (422), keyed by the field's name
  * inside `data` as Astarte reports it.
  */
-export function parseEnvelope<T>(schema: z.ZodType<T>, body: unknown): T {
+export function parseEnvelope<T>(schema: z.ZodMiniType<T>, body: unknown): T {
   const data = (body as { data?: unknown } | null)?.data;
   if (
     typeof body !== "object" ||

@@ -1,4 +1,4 @@
-import { pairingDeps } from "../adapters/container.ts";
+import { baseDeps, credentialsHasher, transportRegistry } from "../adapters/container.ts";
 import { registerDevice } from "../core/use-cases/register-device.ts";
 import { httpHandler } from "../http/handler.ts";
 import { json } from "../http/responses.ts";
@@ -6,7 +6,7 @@ import { json } from "../http/responses.ts";
 /** `POST /v1/{realm}/agent/devices` → 201 `{"data": {"credentials_secret": …}}`. */
 export const handler = httpHandler(async (request) => {
   const result = await registerDevice(
-    pairingDeps(),
+    { ...baseDeps(), hasher: credentialsHasher(), transport: transportRegistry() },
     { realmName: request.param("realm"), authorization: request.header("authorization") },
     request.body(),
   );

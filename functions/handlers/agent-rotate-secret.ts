@@ -1,4 +1,4 @@
-import { pairingDeps } from "../adapters/container.ts";
+import { baseDeps, credentialsHasher } from "../adapters/container.ts";
 import { rotateSecret } from "../core/use-cases/rotate-secret.ts";
 import { httpHandler } from "../http/handler.ts";
 import { json } from "../http/responses.ts";
@@ -6,7 +6,7 @@ import { json } from "../http/responses.ts";
 /** Tether extension: `POST /v1/{realm}/agent/devices/{device_id}/credentials_secret` → 201 with a new secret. */
 export const handler = httpHandler(async (request) => {
   const result = await rotateSecret(
-    pairingDeps(),
+    { ...baseDeps(), hasher: credentialsHasher() },
     { realmName: request.param("realm"), authorization: request.header("authorization") },
     request.param("device_id"),
   );

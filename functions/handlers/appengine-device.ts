@@ -1,4 +1,4 @@
-import { pairingDeps } from "../adapters/container.ts";
+import { baseDeps, transportRegistry } from "../adapters/container.ts";
 import { getDeviceStatus, patchDevice } from "../core/use-cases/device-status.ts";
 import { httpHandler } from "../http/handler.ts";
 import { json } from "../http/responses.ts";
@@ -8,11 +8,16 @@ export const handler = httpHandler(async (request) => {
   const call = { realmName: request.param("realm"), authorization: request.header("authorization") };
   const deviceId = request.param("device_id");
   if (request.method === "PATCH") {
-    const data = await patchDevice(pairingDeps(), call, deviceId, request.body());
+    const data = await patchDevice(
+      { ...baseDeps(), transport: transportRegistry() },
+      call,
+      deviceId,
+      request.body(),
+    );
     return { response: json(200, { data }), outcome: "DevicePatched" };
   }
   return {
-    response: json(200, { data: await getDeviceStatus(pairingDeps(), call, deviceId) }),
+    response: json(200, { data: await getDeviceStatus(baseDeps(), call, deviceId) }),
     outcome: "DeviceStatusServed",
   };
 });

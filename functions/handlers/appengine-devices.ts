@@ -1,4 +1,4 @@
-import { pairingDeps } from "../adapters/container.ts";
+import { baseDeps } from "../adapters/container.ts";
 import { listDevices } from "../core/use-cases/device-status.ts";
 import { httpHandler } from "../http/handler.ts";
 import { json } from "../http/responses.ts";
@@ -6,7 +6,7 @@ import { json } from "../http/responses.ts";
 /** AppEngine `GET /v1/{realm}/devices?limit=&from=` (realm JWT with `a_aea`): a page of devices. */
 export const handler = httpHandler(async (request) => {
   const page = await listDevices(
-    pairingDeps(),
+    baseDeps(),
     { realmName: request.param("realm"), authorization: request.header("authorization") },
     { limit: request.query("limit"), from: request.query("from") },
   );

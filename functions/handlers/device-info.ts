@@ -1,14 +1,17 @@
-import { pairingDeps } from "../adapters/container.ts";
+import { baseDeps, credentialsHasher } from "../adapters/container.ts";
 import { getDeviceInfo } from "../core/use-cases/get-device-info.ts";
 import { httpHandler } from "../http/handler.ts";
 import { json } from "../http/responses.ts";
 
 /** `GET /v1/{realm}/devices/{device_id}` (credentials secret) → status and broker URL. */
 export const handler = httpHandler(async (request) => {
-  const data = await getDeviceInfo(pairingDeps(), {
-    realmName: request.param("realm"),
-    deviceIdText: request.param("device_id"),
-    authorization: request.header("authorization"),
-  });
+  const data = await getDeviceInfo(
+    { ...baseDeps(), hasher: credentialsHasher() },
+    {
+      realmName: request.param("realm"),
+      deviceIdText: request.param("device_id"),
+      authorization: request.header("authorization"),
+    },
+  );
   return { response: json(200, { data }), outcome: "DeviceInfoServed" };
 });

@@ -1,4 +1,4 @@
-import { pairingDeps } from "../adapters/container.ts";
+import { baseDeps, certificateAuthority, credentialsHasher } from "../adapters/container.ts";
 import { verifyCredentials } from "../core/use-cases/verify-credentials.ts";
 import { httpHandler } from "../http/handler.ts";
 import { json } from "../http/responses.ts";
@@ -6,7 +6,7 @@ import { json } from "../http/responses.ts";
 /** `POST /v1/{realm}/devices/{device_id}/protocols/{protocol}/credentials/verify` → 200, valid or why not. */
 export const handler = httpHandler(async (request) => {
   const data = await verifyCredentials(
-    pairingDeps(),
+    { ...baseDeps(), hasher: credentialsHasher(), ca: certificateAuthority() },
     {
       realmName: request.param("realm"),
       deviceIdText: request.param("device_id"),

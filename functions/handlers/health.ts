@@ -1,4 +1,4 @@
-import { pairingDeps } from "../adapters/container.ts";
+import { baseDeps } from "../adapters/container.ts";
 import { realmNameSchema } from "../contracts/ids.ts";
 import { ForbiddenError } from "../core/errors.ts";
 import { httpHandler } from "../http/handler.ts";
@@ -9,7 +9,7 @@ import { empty } from "../http/responses.ts";
  * not. An unknown realm is 403, as on every realm route.
  */
 export const handler = httpHandler(async (request) => {
-  const deps = pairingDeps();
+  const deps = baseDeps();
   const realm = request.param("realm");
   if (realm && !realmNameSchema.safeParse(realm).success) throw new ForbiddenError();
   let found: boolean;

@@ -1,4 +1,4 @@
-import { pairingDeps } from "../adapters/container.ts";
+import { baseDeps } from "../adapters/container.ts";
 import { createRealm, deleteRealm, getRealm, listRealms, updateRealm } from "../core/use-cases/realms.ts";
 import { httpHandler } from "../http/handler.ts";
 import { empty, json } from "../http/responses.ts";
@@ -8,7 +8,7 @@ import { empty, json } from "../http/responses.ts";
  * AWS (and by the admin token in the local server), never by a realm key.
  */
 export const handler = httpHandler(async (request) => {
-  const deps = pairingDeps();
+  const deps = baseDeps();
   const realm = request.param("realm");
   if (!realm) {
     if (request.method === "POST") {

@@ -1,4 +1,4 @@
-import { pairingDeps } from "../adapters/container.ts";
+import { baseDeps } from "../adapters/container.ts";
 import { httpHandler } from "../http/handler.ts";
 import { openApiDocument } from "../http/openapi.ts";
 import { json } from "../http/responses.ts";
@@ -7,6 +7,6 @@ let document: Record<string, unknown> | undefined;
 
 /** `GET /openapi.json`: the OpenAPI 3.1 document of every route, generated from the zod contracts. */
 export const handler = httpHandler(async () => {
-  document ??= openApiDocument(pairingDeps().settings.serviceVersion);
+  document ??= openApiDocument(baseDeps().settings.serviceVersion);
   return { response: json(200, document), outcome: "OpenApiServed" };
 });

@@ -2,7 +2,7 @@ import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import middy from "@middy/core";
-import { pairingDeps } from "../adapters/container.ts";
+import { baseDeps, certificateAuthority, transportRegistry } from "../adapters/container.ts";
 import { SWEEP_SHARDS } from "../adapters/table-schema.ts";
 import { type SweepReport, sweep } from "../core/use-cases/sweep.ts";
 import { logger, metrics } from "../http/observability.ts";
@@ -18,7 +18,10 @@ export const handler = middy()
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(logMetrics(metrics))
   .handler(async (): Promise<SweepReport> => {
-    const report = await sweep(pairingDeps(), { shards: SWEEP_SHARDS, batchLimit: SWEEP_BATCH_LIMIT });
+    const report = await sweep(
+      { ...baseDeps(), ca: certificateAuthority(), transport: transportRegistry() },
+      { shards: SWEEP_SHARDS, batchLimit: SWEEP_BATCH_LIMIT },
+    );
     for (const [outcome, count] of Object.entries(report.outcomes)) {
       metrics.addMetric(`Swept_${outcome}`, MetricUnit.Count, count);
     }

@@ -1,11 +1,11 @@
-import { pairingDeps } from "../adapters/container.ts";
+import { baseDeps } from "../adapters/container.ts";
 import { requireRealm } from "../core/use-cases/authenticate.ts";
 import { httpHandler } from "../http/handler.ts";
 import { json } from "../http/responses.ts";
 
 /** `GET /version` and `GET /v1/{realm}/version` → `{"data": "<version>"}`. */
 export const handler = httpHandler(async (request) => {
-  const deps = pairingDeps();
+  const deps = baseDeps();
   const realm = request.param("realm");
   if (realm) await requireRealm(deps, realm);
   return { response: json(200, { data: deps.settings.serviceVersion }), outcome: "VersionServed" };

@@ -1,4 +1,4 @@
-import * as z from "zod";
+import * as z from "zod/mini";
 import {
   credentialsRequest,
   credentialsResponse,
@@ -18,9 +18,9 @@ import { ROUTES, type Route } from "./routes.ts";
 
 interface Operation {
   readonly summary: string;
-  readonly request?: z.ZodType;
+  readonly request?: z.ZodMiniType;
   readonly status: number;
-  readonly response?: z.ZodType;
+  readonly response?: z.ZodMiniType;
   readonly auth: "agent" | "appengine" | "secret" | "iam" | "none";
 }
 
@@ -137,7 +137,7 @@ const OPERATIONS: Record<string, Operation> = {
 
 export const operationKey = (route: Route) => `${route.method} ${route.api} ${route.path}`;
 
-const schema = (s: z.ZodType) => z.toJSONSchema(s, { io: "input", unrepresentable: "any" });
+const schema = (s: z.ZodMiniType) => z.toJSONSchema(s, { io: "input", unrepresentable: "any" });
 
 /** The OpenAPI 3.1 document of every route, generated from the zod contracts. */
 export function openApiDocument(version: string): Record<string, unknown> {

@@ -17,7 +17,7 @@ type Call = Omit<AgentCall, "claim" | "method" | "path">;
 
 /** AppEngine `GET /v1/{realm}/devices/{id}`: the device's status as an operator sees it. */
 export async function getDeviceStatus(
-  deps: PairingDeps,
+  deps: Pick<PairingDeps, "store" | "clock">,
   call: Call,
   deviceIdText: string,
 ): Promise<DeviceStatusResponse["data"]> {
@@ -35,7 +35,7 @@ export async function getDeviceStatus(
  * deactivates them in IoT now (the broker drops the device) and records them revoked.
  */
 export async function patchDevice(
-  deps: PairingDeps,
+  deps: Pick<PairingDeps, "store" | "clock" | "transport">,
   call: Call,
   deviceIdText: string,
   body: unknown,
@@ -79,7 +79,7 @@ export async function patchDevice(
 
 /** AppEngine `GET /v1/{realm}/devices?limit=&from=`: a page of the realm's devices with their status. */
 export async function listDevices(
-  deps: PairingDeps,
+  deps: Pick<PairingDeps, "store" | "clock">,
   call: Call,
   query: { limit?: string | undefined; from?: string | undefined },
 ): Promise<DeviceListResponse> {
@@ -101,7 +101,7 @@ export async function listDevices(
 
 /** AppEngine `GET /v1/{realm}/devices/{id}/events`: the device's credential timeline, newest first. */
 export async function deviceEvents(
-  deps: PairingDeps,
+  deps: Pick<PairingDeps, "store" | "clock">,
   call: Call,
   deviceIdText: string,
 ): Promise<DeviceEventsResponse["data"]> {
@@ -119,7 +119,10 @@ export async function deviceEvents(
   }));
 }
 
-async function currentCertificate(deps: PairingDeps, device: Device): Promise<CertificateRecord | undefined> {
+async function currentCertificate(
+  deps: Pick<PairingDeps, "store">,
+  device: Device,
+): Promise<CertificateRecord | undefined> {
   if (!device.currentSerial) return undefined;
   return deps.store.getCertificate(device.realm, device.deviceId, device.currentSerial);
 }

@@ -5,7 +5,7 @@ import { authenticateDevice, type DeviceCall } from "./authenticate.ts";
 
 /** What a device asks first: its status and where its transport's broker is. */
 export async function getDeviceInfo(
-  deps: PairingDeps,
+  deps: Pick<PairingDeps, "store" | "hasher" | "settings">,
   call: DeviceCall,
 ): Promise<DeviceInfoResponse["data"]> {
   const { realm, device } = await authenticateDevice(deps, call);

@@ -10,7 +10,10 @@ import { parseEnvelope } from "../validation.ts";
  * Housekeeping: realms. These routes are protected by IAM on AWS (and an admin token locally), not by a
  * realm JWT, so the use-cases do no authorization of their own.
  */
-export async function createRealm(deps: PairingDeps, body: unknown): Promise<RealmResponse["data"]> {
+export async function createRealm(
+  deps: Pick<PairingDeps, "store" | "clock" | "settings">,
+  body: unknown,
+): Promise<RealmResponse["data"]> {
   const { data } = parseEnvelope(createRealmRequest, body);
   assertPublicKey(data.jwt_public_key_pem);
   const realm: Realm = {
@@ -30,7 +33,7 @@ export async function createRealm(deps: PairingDeps, body: unknown): Promise<Rea
 
 /** Merge-patch of a realm's settings; rotating its JWT key takes effect on the next request. */
 export async function updateRealm(
-  deps: PairingDeps,
+  deps: Pick<PairingDeps, "store" | "clock" | "settings">,
   name: string,
   body: unknown,
 ): Promise<RealmResponse["data"]> {
@@ -49,17 +52,23 @@ export async function updateRealm(
   return realmView(deps, updated);
 }
 
-export async function getRealm(deps: PairingDeps, name: string): Promise<RealmResponse["data"]> {
+export async function getRealm(
+  deps: Pick<PairingDeps, "store" | "clock" | "settings">,
+  name: string,
+): Promise<RealmResponse["data"]> {
   const realm = realmNameSchema.safeParse(name).success ? await deps.store.getRealm(name) : undefined;
   if (!realm) throw new RealmNotFoundError();
   return realmView(deps, realm);
 }
 
-export async function listRealms(deps: PairingDeps): Promise<string[]> {
+export async function listRealms(deps: Pick<PairingDeps, "store" | "clock" | "settings">): Promise<string[]> {
   return (await deps.store.listRealms()).map((r) => r.name);
 }
 
-export async function deleteRealm(deps: PairingDeps, name: string): Promise<void> {
+export async function deleteRealm(
+  deps: Pick<PairingDeps, "store" | "clock" | "settings">,
+  name: string,
+): Promise<void> {
   if (!realmNameSchema.safeParse(name).success) throw new RealmNotFoundError();
   await deps.store.deleteRealm(name);
 }
@@ -75,7 +84,10 @@ function assertPublicKey(pem: string): void {
   }
 }
 
-function realmView(deps: PairingDeps, realm: Realm): RealmResponse["data"] {
+function realmView(
+  deps: Pick<PairingDeps, "store" | "clock" | "settings">,
+  realm: Realm,
+): RealmResponse["data"] {
   return {
     realm_name: realm.name,
     jwt_public_key_pem: realm.jwtPublicKeyPem,

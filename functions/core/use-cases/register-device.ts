@@ -19,7 +19,7 @@ export interface RegisterDeviceResult {
  * that does not exist.
  */
 export async function registerDevice(
-  deps: PairingDeps,
+  deps: Pick<PairingDeps, "store" | "clock" | "hasher" | "transport">,
   call: Omit<AgentCall, "claim" | "method" | "path">,
   body: unknown,
 ): Promise<RegisterDeviceResult> {

@@ -7,7 +7,7 @@ import { type AgentCall, authorizeRealmCall, requireDeviceId } from "./authentic
  * certificates and confirmation stay). The old secret stops working at once.
  */
 export async function rotateSecret(
-  deps: PairingDeps,
+  deps: Pick<PairingDeps, "store" | "clock" | "hasher">,
   call: Omit<AgentCall, "claim" | "method" | "path">,
   deviceIdText: string,
 ): Promise<{ deviceId: string; credentialsSecret: string }> {

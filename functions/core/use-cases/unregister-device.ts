@@ -6,7 +6,7 @@ import { type AgentCall, authorizeDeviceCall } from "./authenticate.ts";
  * the transport: each is deactivated (the broker drops the device), detached and deleted from IoT.
  */
 export async function unregisterDevice(
-  deps: PairingDeps,
+  deps: Pick<PairingDeps, "store" | "clock" | "transport">,
   call: Omit<AgentCall, "claim" | "method" | "path">,
   deviceIdText: string,
 ): Promise<{ deviceId: string; removedCertificates: number }> {

@@ -18,7 +18,7 @@ export function astarteTimestamp(date: Date): string {
  * revoked, or superseded past its grace is REVOKED.
  */
 export async function verifyCredentials(
-  deps: PairingDeps,
+  deps: Pick<PairingDeps, "store" | "clock" | "hasher" | "ca">,
   call: DeviceCall & { readonly protocol: string },
   body: unknown,
 ): Promise<VerifyResponse["data"]> {
