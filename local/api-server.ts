@@ -3,6 +3,7 @@ import { readFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { type Api, type HandlerName, ROUTES } from "../functions/http/routes.ts";
 
@@ -21,6 +22,11 @@ export interface ApiServerOptions {
   readonly adminToken: string;
   /** Serves the dashboard at `/`, with `config.json` from this function (S3 + CloudFront do it on AWS). */
   readonly dashboard?: () => Record<string, unknown>;
+  /**
+   * Serves bundled handlers (`<dir>/<handler>/index.mjs`, as infra/bundling.ts makes them for Lambda) instead
+   * of the TypeScript sources: the deployed artifacts, run locally.
+   */
+  readonly handlersDir?: string;
 }
 
 const DASHBOARD_DIR = resolve(import.meta.dirname, "..", "dashboard");
@@ -61,12 +67,15 @@ const compiled: CompiledRoute[] = ROUTES.map((route) => {
   return { ...route, pattern: new RegExp(`^/${route.api}${source}$`), names };
 });
 
-const handlers = new Map<HandlerName, Promise<LambdaHandler>>();
-function loadHandler(name: HandlerName): Promise<LambdaHandler> {
-  let loaded = handlers.get(name);
+const handlers = new Map<string, Promise<LambdaHandler>>();
+function loadHandler(name: HandlerName, handlersDir: string | undefined): Promise<LambdaHandler> {
+  const module = handlersDir
+    ? pathToFileURL(join(handlersDir, name, "index.mjs")).href
+    : `../functions/handlers/${name}.ts`;
+  let loaded = handlers.get(module);
   if (!loaded) {
-    loaded = import(`../functions/handlers/${name}.ts`).then((m: { handler: LambdaHandler }) => m.handler);
-    handlers.set(name, loaded);
+    loaded = import(module).then((m: { handler: LambdaHandler }) => m.handler);
+    handlers.set(module, loaded);
   }
   return loaded;
 }
@@ -155,7 +164,7 @@ async function serve(req: IncomingMessage, res: ServerResponse, options: ApiServ
       timeEpoch: now.getTime(),
     },
   };
-  const handler = await loadHandler(match.route.handler);
+  const handler = await loadHandler(match.route.handler, options.handlersDir);
   send(res, await handler(event, lambdaContext(match.route.handler, requestId)));
 }
 

@@ -1,12 +1,61 @@
-import { resolve } from "node:path";
-import { Duration, type RemovalPolicy, Validations } from "aws-cdk-lib";
+import { execFileSync } from "node:child_process";
+import { cpSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { AssetHashType, DockerImage, Duration, type RemovalPolicy, Validations } from "aws-cdk-lib";
 import type { IRole } from "aws-cdk-lib/aws-iam";
-import { Architecture, LoggingFormat, Runtime, Tracing } from "aws-cdk-lib/aws-lambda";
-import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
+import {
+  Architecture,
+  Code,
+  Function as LambdaFunction,
+  LoggingFormat,
+  Runtime,
+  Tracing,
+} from "aws-cdk-lib/aws-lambda";
 import { LogGroup, type RetentionDays } from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
+import { LAMBDA_HANDLER, LAMBDA_NODE_OPTIONS } from "../bundling.ts";
 
 const REPO = resolve(import.meta.dirname, "../..");
+
+let bundled: string | undefined;
+
+/**
+ * Every handler, bundled once per synth by infra/bundle-handlers.ts (esbuild with Tether's options and
+ * plugin, see infra/bundling.ts: CDK's own NodejsFunction cannot run esbuild plugins).
+ */
+function bundledHandlers(): string {
+  if (!bundled) {
+    const outdir = mkdtempSync(join(tmpdir(), "tether-bundles-"));
+    process.once("exit", () => rmSync(outdir, { recursive: true, force: true }));
+    execFileSync(process.execPath, ["--import", "tsx", join(REPO, "infra/bundle-handlers.ts"), outdir], {
+      cwd: REPO,
+      stdio: ["ignore", "inherit", "inherit"],
+    });
+    bundled = outdir;
+  }
+  return bundled;
+}
+
+/** A handler's bundle (index.mjs and its source map) as the function's code; hashed by its content. */
+function handlerCode(handler: string): Code {
+  return Code.fromAsset(REPO, {
+    assetHashType: AssetHashType.OUTPUT,
+    bundling: {
+      // Never pulled: local bundling always succeeds or fails the synth with esbuild's error.
+      image: DockerImage.fromRegistry("public.ecr.aws/sam/build-nodejs22.x"),
+      // Part of CDK's bundling cache key, which does not see into tryBundle: without it every function
+      // would share the first one's bundle.
+      environment: { TETHER_HANDLER: handler },
+      local: {
+        tryBundle(outputDir) {
+          cpSync(join(bundledHandlers(), handler), outputDir, { recursive: true });
+          return true;
+        },
+      },
+    },
+  });
+}
 
 /** The one runtime every Tether function runs on: change it here. */
 export const FUNCTION_RUNTIME = Runtime.NODEJS_22_X;
@@ -25,11 +74,11 @@ export interface NodeFunctionProps {
 
 /**
  * One Tether Lambda function: Node 22 on arm64, an ESM bundle with the AWS SDK inside (no runtime-provided
- * SDK version drift), minified with source maps, its own log group with retention, JSON logs, X-Ray tracing and
- * the Powertools environment. The role starts empty; callers grant exactly what the handler calls.
+ * SDK version drift), minified with source maps (infra/bundling.ts: the bundles `npm run bench` measures),
+ * its own log group with retention, JSON logs, X-Ray tracing and the Powertools environment. The role starts empty; callers grant exactly what the handler calls.
  */
 export class NodeFunction extends Construct {
-  readonly function: NodejsFunction;
+  readonly function: LambdaFunction;
 
   constructor(scope: Construct, id: string, props: NodeFunctionProps) {
     super(scope, id);
@@ -37,11 +86,9 @@ export class NodeFunction extends Construct {
       retention: props.logRetention,
       removalPolicy: props.removalPolicy,
     });
-    this.function = new NodejsFunction(this, "Function", {
-      entry: resolve(REPO, "functions/handlers", `${props.handler}.ts`),
-      projectRoot: REPO,
-      depsLockFilePath: resolve(REPO, "package-lock.json"),
-      handler: "handler",
+    this.function = new LambdaFunction(this, "Function", {
+      code: handlerCode(props.handler),
+      handler: LAMBDA_HANDLER,
       role: props.role,
       runtime: FUNCTION_RUNTIME,
       architecture: Architecture.ARM_64,
@@ -51,23 +98,11 @@ export class NodeFunction extends Construct {
       logGroup,
       loggingFormat: LoggingFormat.JSON,
       environment: {
-        NODE_OPTIONS: "--enable-source-maps",
+        NODE_OPTIONS: LAMBDA_NODE_OPTIONS,
         POWERTOOLS_SERVICE_NAME: "tether",
         POWERTOOLS_METRICS_NAMESPACE: "Tether",
         POWERTOOLS_LOG_LEVEL: "INFO",
         ...props.environment,
-      },
-      bundling: {
-        format: OutputFormat.ESM,
-        target: "node22",
-        platform: "node",
-        minify: true,
-        sourceMap: true,
-        mainFields: ["module", "main"],
-        externalModules: [],
-        // ESM bundles of CommonJS dependencies still call require(): give them one.
-        banner:
-          "import{createRequire as __tetherRequire}from'module';const require=__tetherRequire(import.meta.url);",
       },
     });
     logGroup.grantWrite(props.role);

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { App } from "aws-cdk-lib";
@@ -76,6 +76,29 @@ describe("Tether's CDK app (stage prod)", () => {
         POWERTOOLS_SERVICE_NAME: "tether",
       });
     }
+  });
+
+  it("ships each function its own handler's bundle, with nothing else in it", () => {
+    const functions = t.stateless.findResources("AWS::Lambda::Function");
+    const assets = new Map<string, string>();
+    for (const name of Object.keys(FUNCTION_ACCESS)) {
+      const [logical, fn] = defined(
+        Object.entries(functions).find(([id]) => id.startsWith(`Pairing${pascal(name)}Function`)),
+      );
+      expect(fn.Properties.Handler, logical).toBe("index.handler");
+      const key = String(fn.Properties.Code.S3Key);
+      const asset = join(t.outdir, `asset.${key.replace(/\.zip$/, "")}`);
+      expect(readdirSync(asset).sort(), name).toEqual(["index.mjs", "index.mjs.map"]);
+      assets.set(name, readFileSync(join(asset, "index.mjs"), "utf8"));
+    }
+    expect(new Set(assets.values()).size).toBe(assets.size);
+    // Spot checks: a handler's own outcome is in its bundle; health carries no IoT or Private CA client.
+    expect(assets.get("health")).toContain("HealthCheckPassed");
+    expect(assets.get("device-credentials")).toContain("CertificateIssued");
+    expect(assets.get("health")).not.toMatch(/RegisterCertificateWithoutCA|IssueCertificate/);
+    // Credentials come from the environment only (Lambda's), not the SDK's whole provider chain.
+    for (const code of assets.values()) expect(code).not.toMatch(/AssumeRoleWithWebIdentity|fromSSO/);
+    expect(assets.get("device-credentials")).toContain("Unable to find environment variable credentials");
   });
 
   it("gives each function exactly the actions its access table lists, on scoped resources", () => {

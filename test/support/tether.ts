@@ -53,7 +53,11 @@ export interface LocalTether {
  * bootstrapped emulator and the shared broker. The clock is injected so tests can move time.
  */
 export async function startLocalTether(
-  options: { dashboard?: () => Record<string, unknown> } = {},
+  options: {
+    dashboard?: () => Record<string, unknown>;
+    /** Serve these Lambda bundles instead of the sources; they build their own adapters (real clock). */
+    handlersDir?: string;
+  } = {},
 ): Promise<LocalTether> {
   const bed = testBed();
   // Expected failures (500s from injected faults) would fill the output; TETHER_TEST_LOG_LEVEL=INFO shows them.
@@ -61,12 +65,13 @@ export async function startLocalTether(
   const brokerUrl = `mqtts://localhost:${bed.brokerPort}/`;
   Object.assign(process.env, localFunctionEnv(bed.env, brokerUrl));
   const clock = new MovableClock();
-  setPairingDeps(createPairingDeps(loadConfig(), bed.clients, clock));
+  if (!options.handlersDir) setPairingDeps(createPairingDeps(loadConfig(), bed.clients, clock));
   const adminToken = randomBytes(16).toString("hex");
   const server = await startApiServer({
     port: await freePort(),
     adminToken,
     ...(options.dashboard ? { dashboard: options.dashboard } : {}),
+    ...(options.handlersDir ? { handlersDir: options.handlersDir } : {}),
   });
 
   const request: LocalTether["request"] = async (method, path, options = {}) => {
