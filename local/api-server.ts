@@ -6,6 +6,7 @@ import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { type Api, type HandlerName, ROUTES } from "../functions/http/routes.ts";
+import { runningFunction } from "./function-context.ts";
 
 /** What API Gateway would pass through at most; the handlers themselves refuse far less (64 KiB). */
 const MAX_READ_BYTES = 1024 * 1024;
@@ -165,7 +166,8 @@ async function serve(req: IncomingMessage, res: ServerResponse, options: ApiServ
     },
   };
   const handler = await loadHandler(match.route.handler, options.handlersDir);
-  send(res, await handler(event, lambdaContext(match.route.handler, requestId)));
+  const context = lambdaContext(match.route.handler, requestId);
+  send(res, await runningFunction.run(match.route.handler, () => handler(event, context)));
 }
 
 function findRoute(method: string, path: string) {

@@ -42,7 +42,7 @@ export const FUNCTION_ACCESS: Readonly<Record<FunctionName, FunctionAccess>> = {
     table: ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"],
     hashKey: true,
   },
-  "device-info": { table: ["dynamodb:BatchGetItem"], hashKey: true },
+  "device-info": { table: ["dynamodb:BatchGetItem", "dynamodb:GetItem"], hashKey: true },
   "device-credentials": {
     table: [
       "dynamodb:BatchGetItem",
@@ -84,7 +84,13 @@ export const FUNCTION_ACCESS: Readonly<Record<FunctionName, FunctionAccess>> = {
   },
   "appengine-device-events": { table: ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"] },
   "housekeeping-realms": {
-    table: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query"],
+    table: [
+      "dynamodb:GetItem",
+      "dynamodb:PutItem",
+      "dynamodb:UpdateItem",
+      "dynamodb:DeleteItem",
+      "dynamodb:Query",
+    ],
   },
   health: { table: ["dynamodb:GetItem"] },
   version: { table: ["dynamodb:GetItem"] },

@@ -8,6 +8,7 @@ import { iotCertificateId } from "../../functions/core/certificate-id.ts";
 import type { PairingDeps } from "../../functions/core/pairing-deps.ts";
 import type { TransportRegistry } from "../../functions/core/ports/transport-registry.ts";
 import { sweep } from "../../functions/core/use-cases/sweep.ts";
+import { runningFunction } from "../../local/function-context.ts";
 import { devicePath, pairDevice, requestCertificate, verify } from "../support/device.ts";
 import { connectDevice, endQuietly, waitForClose } from "../support/mqtt.ts";
 import { testBed } from "../support/test-bed.ts";
@@ -20,7 +21,7 @@ describe("rotation driven by expiry (with the broker)", () => {
   let realm: TestRealm;
   const tls = (d: { certPem: string; keyPem: string }) => ({ caPem: testBed().env.caCertPem, ...d });
   const runSweep = (deps: PairingDeps = pairingDeps()) =>
-    sweep(deps, { shards: SWEEP_SHARDS, batchLimit: 100 });
+    runningFunction.run("sweeper", () => sweep(deps, { shards: SWEEP_SHARDS, batchLimit: 100 }));
   const iotStatus = async (certPem: string) => {
     const certificateId = iotCertificateId(new X509Certificate(certPem).raw);
     try {

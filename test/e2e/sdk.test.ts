@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pairingDeps } from "../../functions/adapters/container.ts";
 import { SWEEP_SHARDS } from "../../functions/adapters/table-schema.ts";
 import { sweep } from "../../functions/core/use-cases/sweep.ts";
+import { runningFunction } from "../../local/function-context.ts";
 import { type DataEvent, randomDeviceId, TetherDevice, type TetherDeviceOptions } from "../../sdk/index.ts";
 import { servicePublish, waitForPublished } from "../support/broker-admin.ts";
 import { registerDevice } from "../support/device.ts";
@@ -151,7 +152,9 @@ describe("the device SDK against the local stack", () => {
     advance(expiredFor);
     tether.clock.advance(expiredFor);
     try {
-      await sweep(pairingDeps(), { shards: SWEEP_SHARDS, batchLimit: 500 });
+      await runningFunction.run("sweeper", () =>
+        sweep(pairingDeps(), { shards: SWEEP_SHARDS, batchLimit: 500 }),
+      );
       const old = device.credentials?.certificatePem;
       await device.connect();
       expect(device.connected).toBe(true);

@@ -1,6 +1,7 @@
-import { beforeAll, inject } from "vitest";
+import { afterAll, beforeAll, inject } from "vitest";
 import { createAwsClients } from "../../functions/adapters/aws-clients.ts";
 import { bootstrapLocal } from "../../local/bootstrap.ts";
+import { callsOutsideGrants, observeAwsCalls, observedCallCount } from "../support/iam-observer.ts";
 import { setLocalTestBed } from "../support/test-bed.ts";
 import { LOCAL_AWS_ENV } from "./local-aws-env.ts";
 
@@ -14,6 +15,7 @@ beforeAll(async () => {
   }
   const clients = createAwsClients();
   const env = await bootstrapLocal(clients);
+  observeAwsCalls(clients);
   const tls = await fetch(`${inject("brokerAdminUrl")}/tls`, {
     method: "PUT",
     headers: { authorization: `Bearer ${inject("brokerAdminToken")}` },
@@ -21,4 +23,13 @@ beforeAll(async () => {
   });
   if (!tls.ok) throw new Error(`broker refused the new TLS material: ${tls.status}`);
   setLocalTestBed({ env, clients, awsEndpoint, brokerPort: inject("brokerPort") });
+});
+
+// Every AWS call a function made in this file must be one its IAM grants allow (test/support/iam-observer.ts).
+afterAll(() => {
+  const denied = callsOutsideGrants();
+  if (denied.length > 0)
+    throw new Error(
+      `AWS calls outside the calling function's IAM grants (infra/constructs/function-access.ts), of ${observedCallCount()} observed:\n  ${denied.join("\n  ")}`,
+    );
 });
