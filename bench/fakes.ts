@@ -138,6 +138,7 @@ export async function benchWorld(count: number): Promise<BenchWorld> {
       await wait();
     },
     certificateArn: notUsed,
+    removeThing: notUsed,
     deactivateCertificate: notUsed,
     removeCertificate: notUsed,
   };

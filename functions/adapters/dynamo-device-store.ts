@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import {
   BatchGetItemCommand,
+  BatchWriteItemCommand,
   ConditionalCheckFailedException,
   DeleteItemCommand,
   type DynamoDBClient,
@@ -120,7 +121,8 @@ export class DynamoDeviceStore implements DeviceStore {
     const out = await aws(() =>
       this.dynamo.send(new GetItemCommand({ TableName: this.tableName, Key: m(realmKey(name)) })),
     );
-    return out.Item ? toRealm(unmarshall(out.Item)) : undefined;
+    const item = out.Item ? unmarshall(out.Item) : undefined;
+    return item && !isDeleted(item) ? toRealm(item) : undefined;
   }
 
   async listRealms(): Promise<Realm[]> {
@@ -128,7 +130,7 @@ export class DynamoDeviceStore implements DeviceStore {
       KeyConditionExpression: "pk = :pk",
       ExpressionAttributeValues: m({ ":pk": "REALMS" }),
     });
-    return items.map(toRealm);
+    return items.filter((item) => !isDeleted(item)).map(toRealm);
   }
 
   async createRealm(realm: Realm): Promise<void> {
@@ -144,17 +146,32 @@ export class DynamoDeviceStore implements DeviceStore {
     if (!ok) throw new RealmExistsError();
   }
 
-  async deleteRealm(name: string): Promise<void> {
+  async deleteRealm(name: string, purgeAt: string): Promise<void> {
     const ok = await applied(() =>
       this.dynamo.send(
-        new DeleteItemCommand({
+        new UpdateItemCommand({
           TableName: this.tableName,
           Key: m(realmKey(name)),
-          ConditionExpression: "attribute_exists(pk)",
+          // On the sweep index from now on, due at purgeAt.
+          UpdateExpression: "SET deletedAt = :at, sweepShard = :shard, deadline = :at",
+          ConditionExpression: "attribute_exists(pk) AND attribute_not_exists(deletedAt)",
+          ExpressionAttributeValues: m({ ":at": purgeAt, ":shard": sweepShard(name) }),
         }),
       ),
     );
     if (!ok) throw new RealmNotFoundError();
+  }
+
+  async removeDeletedRealm(name: string): Promise<void> {
+    await applied(() =>
+      this.dynamo.send(
+        new DeleteItemCommand({
+          TableName: this.tableName,
+          Key: m(realmKey(name)),
+          ConditionExpression: "attribute_exists(deletedAt)",
+        }),
+      ),
+    );
   }
 
   async updateRealm(realm: Realm): Promise<Realm> {
@@ -171,7 +188,7 @@ export class DynamoDeviceStore implements DeviceStore {
             TableName: this.tableName,
             Key: m(realmKey(realm.name)),
             UpdateExpression: `SET ${set.join(", ")}${remove.length > 0 ? ` REMOVE ${remove.join(", ")}` : ""}`,
-            ConditionExpression: "attribute_exists(pk)",
+            ConditionExpression: "attribute_exists(pk) AND attribute_not_exists(deletedAt)",
             ExpressionAttributeValues: m({
               ":key": realm.jwtPublicKeyPem,
               ":validity": realm.certificateValiditySeconds,
@@ -206,7 +223,7 @@ export class DynamoDeviceStore implements DeviceStore {
       keys = out.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
       if (attempt > 5 && keys.length > 0) throw new Error("DynamoDB left keys unprocessed");
     }
-    const realmItem = items.find((i) => i.pk === "REALMS");
+    const realmItem = items.find((i) => i.pk === "REALMS" && !isDeleted(i));
     const deviceItem = items.find((i) => i.sk === "DEVICE");
     return {
       ...(realmItem ? { realm: toRealm(realmItem) } : {}),
@@ -286,7 +303,7 @@ export class DynamoDeviceStore implements DeviceStore {
                   TableName: this.tableName,
                   Key: m(realmKey(realm.name)),
                   UpdateExpression: "ADD deviceCount :one",
-                  ConditionExpression: `attribute_exists(pk)${limited ? " AND (attribute_not_exists(deviceCount) OR deviceCount < :limit)" : ""}`,
+                  ConditionExpression: `attribute_exists(pk) AND attribute_not_exists(deletedAt)${limited ? " AND (attribute_not_exists(deviceCount) OR deviceCount < :limit)" : ""}`,
                   ExpressionAttributeValues: m({
                     ":one": 1,
                     ...(limited ? { ":limit": realm.deviceLimit } : {}),
@@ -656,6 +673,35 @@ export class DynamoDeviceStore implements DeviceStore {
     );
   }
 
+  async listIntents(realm: string, deviceId: string): Promise<IssuanceIntent[]> {
+    const items = await this.queryAll({
+      KeyConditionExpression: "pk = :pk AND begins_with(sk, :intent)",
+      ExpressionAttributeValues: m({ ":pk": devicePk(realm, deviceId), ":intent": "INTENT#" }),
+      ConsistentRead: true,
+    });
+    return items.map(toIntent);
+  }
+
+  async purgeDevice(realm: string, deviceId: string): Promise<void> {
+    const keys = await this.queryAll({
+      KeyConditionExpression: "pk = :pk",
+      ExpressionAttributeValues: m({ ":pk": devicePk(realm, deviceId) }),
+      ProjectionExpression: "pk, sk",
+      ConsistentRead: true,
+    });
+    for (let i = 0; i < keys.length; i += 25) {
+      let requests = keys.slice(i, i + 25).map((key) => ({ DeleteRequest: { Key: m(key) } }));
+      for (let attempt = 0; requests.length > 0; attempt++) {
+        if (attempt > 0) await new Promise((r) => setTimeout(r, 20 * 2 ** attempt));
+        if (attempt > 6) throw new Error("DynamoDB left deletes unprocessed");
+        const out = await aws(() =>
+          this.dynamo.send(new BatchWriteItemCommand({ RequestItems: { [this.tableName]: requests } })),
+        );
+        requests = (out.UnprocessedItems?.[this.tableName] ?? []) as typeof requests;
+      }
+    }
+  }
+
   async findDue(shard: number, now: string, limit: number): Promise<DueItem[]> {
     const out = await aws(() =>
       this.dynamo.send(
@@ -669,11 +715,12 @@ export class DynamoDeviceStore implements DeviceStore {
         }),
       ),
     );
-    return (out.Items ?? []).map((raw) => {
+    return (out.Items ?? []).map((raw): DueItem => {
       const item = unmarshall(raw);
+      if (item.pk === "REALMS") return { kind: "realm", realm: String(item.sk) };
       return item.kind === "intent"
-        ? { kind: "intent" as const, intent: toIntent(item) }
-        : { kind: "certificate" as const, record: toCertificate(item) };
+        ? { kind: "intent", intent: toIntent(item) }
+        : { kind: "certificate", record: toCertificate(item) };
     });
   }
 
@@ -825,6 +872,9 @@ function toIntent(item: Item): IssuanceIntent {
 function fromRealm(realm: Realm): Item {
   return { kind: "realm", ...realm };
 }
+
+/** A deleted realm's record stays (unknown to the APIs) until the sweeper has purged its devices. */
+const isDeleted = (item: Item) => item.deletedAt !== undefined;
 
 function toRealm(item: Item): Realm {
   return {

@@ -4,10 +4,12 @@ import {
   AttachThingPrincipalCommand,
   CreateThingCommand,
   DeleteCertificateCommand,
+  DeleteThingCommand,
   DescribeCertificateCommand,
   DetachPolicyCommand,
   DetachThingPrincipalCommand,
   type IoTClient,
+  ListThingPrincipalsCommand,
   RegisterCertificateWithoutCACommand,
   ResourceAlreadyExistsException,
   ResourceNotFoundException,
@@ -120,5 +122,30 @@ export class IotTransportRegistry implements TransportRegistry {
       ).catch(ignoreNotFound),
     ]);
     await aws(() => this.iot.send(new DeleteCertificateCommand({ certificateId }))).catch(ignoreNotFound);
+  }
+
+  async removeThing(realm: string, deviceId: string): Promise<void> {
+    const thingName = deviceThingName(realm, deviceId);
+    const principals: string[] = [];
+    let nextToken: string | undefined;
+    try {
+      do {
+        const page = await aws(() =>
+          this.iot.send(new ListThingPrincipalsCommand({ thingName, ...(nextToken ? { nextToken } : {}) })),
+        );
+        principals.push(...(page.principals ?? []));
+        nextToken = page.nextToken;
+      } while (nextToken);
+    } catch (error) {
+      if (error instanceof ResourceNotFoundException) return;
+      throw error;
+    }
+    // Tether removes its certificates before the thing; one still attached (none should be) goes with it.
+    for (const arn of principals) {
+      const certificateId = arn.split("/").pop();
+      if (arn.includes(":cert/") && certificateId)
+        await this.removeCertificate(realm, deviceId, certificateId, arn);
+    }
+    await aws(() => this.iot.send(new DeleteThingCommand({ thingName }))).catch(ignoreNotFound);
   }
 }

@@ -84,13 +84,7 @@ export const FUNCTION_ACCESS: Readonly<Record<FunctionName, FunctionAccess>> = {
   },
   "appengine-device-events": { table: ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"] },
   "housekeeping-realms": {
-    table: [
-      "dynamodb:GetItem",
-      "dynamodb:PutItem",
-      "dynamodb:UpdateItem",
-      "dynamodb:DeleteItem",
-      "dynamodb:Query",
-    ],
+    table: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"],
   },
   health: { table: ["dynamodb:GetItem"] },
   version: { table: ["dynamodb:GetItem"] },
@@ -99,8 +93,17 @@ export const FUNCTION_ACCESS: Readonly<Record<FunctionName, FunctionAccess>> = {
   presence: { table: ["dynamodb:UpdateItem"] },
   metadata: { table: ["dynamodb:BatchGetItem", "dynamodb:UpdateItem"] },
   sweeper: {
-    table: ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:DeleteItem"],
+    table: [
+      "dynamodb:GetItem",
+      "dynamodb:UpdateItem",
+      "dynamodb:PutItem",
+      "dynamodb:DeleteItem",
+      // Deleted realms: a device's items are listed and deleted in batches.
+      "dynamodb:Query",
+      "dynamodb:BatchWriteItem",
+    ],
     sweepIndex: true,
+    realmIndex: true,
     ca: ["acm-pca:GetCertificate", "acm-pca:RevokeCertificate"],
     certificates: [
       "iot:DescribeCertificate",
@@ -108,6 +111,6 @@ export const FUNCTION_ACCESS: Readonly<Record<FunctionName, FunctionAccess>> = {
       "iot:DetachPolicy",
       "iot:DeleteCertificate",
     ],
-    things: ["iot:DetachThingPrincipal"],
+    things: ["iot:DetachThingPrincipal", "iot:ListThingPrincipals", "iot:DeleteThing"],
   },
 };

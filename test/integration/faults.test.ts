@@ -6,6 +6,7 @@ import { createPairingDeps, pairingDeps, setPairingDeps } from "../../functions/
 import { SWEEP_SHARDS } from "../../functions/adapters/table-schema.ts";
 import { randomDeviceId } from "../../functions/contracts/ids.ts";
 import { iotCertificateId } from "../../functions/core/certificate-id.ts";
+import { REALM_PURGE_DELAY_MS } from "../../functions/core/use-cases/realms.ts";
 import { sweep } from "../../functions/core/use-cases/sweep.ts";
 import { generateKeyAndCsr } from "../../local/x509.ts";
 import { credentialsPath, devicePath, pairDevice, registerDevice } from "../support/device.ts";
@@ -149,6 +150,39 @@ describe("faults, backpressure and concurrency", () => {
       const second = await sweep(deps, { shards: SWEEP_SHARDS, batchLimit: 100 });
       expect(second.outcomes.failed).toBe(0);
       expect((await sweep(deps, { shards: SWEEP_SHARDS, batchLimit: 100 })).found).toBe(0);
+      expect(await activeOrphans()).toEqual([]);
+    },
+  );
+
+  it.each([
+    "ListThingPrincipalsCommand",
+    "DeleteThingCommand",
+    "BatchWriteItemCommand",
+    "RevokeCertificateCommand",
+    "DeleteCertificateCommand",
+  ])(
+    "a deleted realm's purge survives a failure in %s: the next runs finish; nothing is ACTIVE",
+    async (command) => {
+      const name = `purge_${command.toLowerCase().replace(/command$/, "")}`;
+      const doomed = await tether.createRealm(name);
+      await pairDevice(tether, doomed, randomDeviceId());
+      await pairDevice(tether, doomed, randomDeviceId());
+      expect(
+        (await tether.request("DELETE", `/housekeeping/v1/realms/${name}`, { token: tether.adminToken }))
+          .status,
+      ).toBe(204);
+      const faulty = withFaults(testBed().clients, [{ command, times: 1 }]);
+      const later = { now: () => new Date(tether.clock.now().getTime() + REALM_PURGE_DELAY_MS + 1_000) };
+      const deps = createPairingDeps(loadConfig(), faulty, later);
+      const run = () => sweep(deps, { shards: SWEEP_SHARDS, batchLimit: 100 });
+      expect((await run()).outcomes.failed).toBe(1);
+      let removed = 0;
+      for (let i = 0; i < 3 && removed === 0; i++) {
+        const report = await run();
+        expect(report.outcomes.failed).toBe(0);
+        removed = report.outcomes.realm_removed;
+      }
+      expect(removed).toBe(1);
       expect(await activeOrphans()).toEqual([]);
     },
   );

@@ -42,7 +42,8 @@ export interface DevicePage {
 /** Something the sweeper must deal with: a certificate past its deadline, or an abandoned issuance. */
 export type DueItem =
   | { readonly kind: "certificate"; readonly record: CertificateRecord }
-  | { readonly kind: "intent"; readonly intent: IssuanceIntent };
+  | { readonly kind: "intent"; readonly intent: IssuanceIntent }
+  | { readonly kind: "realm"; readonly realm: string };
 
 export interface RollbackIssuanceInput {
   readonly certificate: CertificateRecord;
@@ -62,8 +63,14 @@ export interface DeviceStore {
   listRealms(): Promise<Realm[]>;
   /** @throws RealmExistsError */
   createRealm(realm: Realm): Promise<void>;
-  /** @throws RealmNotFoundError */
-  deleteRealm(name: string): Promise<void>;
+  /**
+   * Deletes the realm: from now on every API treats it as unknown (and a realm of that name cannot be created
+   * until it is purged); at `purgeAt` the sweeper finds it due and removes its devices, then its record.
+   * @throws RealmNotFoundError
+   */
+  deleteRealm(name: string, purgeAt: string): Promise<void>;
+  /** Drops a deleted realm's record once its devices are purged. */
+  removeDeletedRealm(name: string): Promise<void>;
   /** Replaces a realm's settings (not its name, creation time or device count). @throws RealmNotFoundError */
   updateRealm(realm: Realm): Promise<Realm>;
 
@@ -101,6 +108,10 @@ export interface DeviceStore {
   /** Adds the CA's certificate id to an intent. */
   setIntentCertificate(intent: IssuanceIntent, certificateRef: string): Promise<void>;
   deleteIntent(intent: IssuanceIntent): Promise<void>;
+  /** The device's issuances that have not finished (or never will). */
+  listIntents(realm: string, deviceId: string): Promise<IssuanceIntent[]>;
+  /** Deletes every item of the device: its record, certificate records, timeline and intents. */
+  purgeDevice(realm: string, deviceId: string): Promise<void>;
 
   /** Up to `limit` items of one sweep shard whose deadline is at or before `now`, earliest first. */
   findDue(shard: number, now: string, limit: number): Promise<DueItem[]>;

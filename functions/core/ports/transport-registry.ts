@@ -17,4 +17,6 @@ export interface TransportRegistry {
     certificateId: string,
     certificateArn: string,
   ): Promise<void>;
+  /** Removes the device's thing, and any certificate still attached to it. Idempotent. */
+  removeThing(realm: string, deviceId: string): Promise<void>;
 }

@@ -65,12 +65,27 @@ export async function listRealms(deps: Pick<PairingDeps, "store" | "clock" | "se
   return (await deps.store.listRealms()).map((r) => r.name);
 }
 
+/**
+ * How long after a realm's deletion the sweeper purges it: longer than any request that read the realm as
+ * live can still run (the API's functions time out after 15 s), so none can write a device or certificate
+ * behind the purge.
+ */
+export const REALM_PURGE_DELAY_MS = 60_000;
+
+/**
+ * `DELETE /v1/realms/{realm}`: the realm is gone for every API at once (devices can neither pair nor verify,
+ * agents cannot register); the sweeper then takes its devices' certificates out of IoT Core and revokes them,
+ * deletes their things and records, and finally the realm's record, after which the name can be used again.
+ */
 export async function deleteRealm(
   deps: Pick<PairingDeps, "store" | "clock" | "settings">,
   name: string,
 ): Promise<void> {
   if (!realmNameSchema.safeParse(name).success) throw new RealmNotFoundError();
-  await deps.store.deleteRealm(name);
+  await deps.store.deleteRealm(
+    name,
+    new Date(deps.clock.now().getTime() + REALM_PURGE_DELAY_MS).toISOString(),
+  );
 }
 
 function assertPublicKey(pem: string): void {

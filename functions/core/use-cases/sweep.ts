@@ -18,6 +18,12 @@ export type SweepOutcome =
   | "revoked"
   | "intent_cleared"
   | "intent_orphan_removed"
+  /** A deleted realm with devices left (some were purged this run). */
+  | "realm_purging"
+  /** A deleted realm with no devices left: its record is gone, its name free again. */
+  | "realm_removed"
+  /** Devices of deleted realms purged. */
+  | "device_purged"
   | "skipped"
   | "failed";
 
@@ -32,7 +38,7 @@ const REVOCATION = { superseded: "SUPERSEDED", revoked: "CESSATION_OF_OPERATION"
 
 /**
  * Takes what is past its deadline out of IoT Core: expired certificates, superseded ones past their grace,
- * revoked ones, and certificates of abandoned issuances (intents). Each step is idempotent (a missing IoT
+ * revoked ones, certificates of abandoned issuances (intents), and deleted realms' devices. Each step is idempotent (a missing IoT
  * certificate is success, a PCA certificate already revoked is success) and the record changes last and
  * conditionally, so a run that dies midway is finished by the next one and nothing is done twice.
  */
@@ -47,6 +53,9 @@ export async function sweep(
     revoked: 0,
     intent_cleared: 0,
     intent_orphan_removed: 0,
+    realm_purging: 0,
+    realm_removed: 0,
+    device_purged: 0,
     skipped: 0,
     failed: 0,
   };
@@ -63,6 +72,12 @@ export async function sweep(
     if (due.length === room) truncated = true;
     await inBatches(due, options.concurrency ?? 4, async (item) => {
       try {
+        if (item.kind === "realm") {
+          const purged = await purgeRealm(deps, item.realm, now, options.concurrency ?? 4);
+          outcomes.device_purged += purged;
+          outcomes[purged === 0 ? "realm_removed" : "realm_purging"]++;
+          return;
+        }
         const outcome =
           item.kind === "certificate"
             ? await retire(deps, item.record, now)
@@ -127,6 +142,38 @@ async function clearIntent(
   }
   await deps.store.deleteIntent(intent);
   return outcome;
+}
+
+/** Devices of a deleted realm purged per run and realm; the rest are purged by the next runs. */
+export const REALM_PURGE_BATCH = 50;
+
+/**
+ * Purges up to {@link REALM_PURGE_BATCH} devices of a deleted realm: abandoned issuances cleared, every
+ * certificate still in IoT removed (and revoked unless expired), the thing deleted, then the device's items.
+ * When none are left, the realm's record goes. Returns how many devices were purged (0: the realm is gone).
+ */
+async function purgeRealm(
+  deps: Pick<PairingDeps, "store" | "transport" | "ca">,
+  realm: string,
+  now: string,
+  concurrency: number,
+): Promise<number> {
+  const { devices } = await deps.store.listDevices(realm, REALM_PURGE_BATCH, undefined);
+  if (devices.length === 0) {
+    await deps.store.removeDeletedRealm(realm);
+    return 0;
+  }
+  await inBatches(devices, concurrency, async ({ deviceId }) => {
+    for (const intent of await deps.store.listIntents(realm, deviceId)) await clearIntent(deps, intent);
+    const live = (await deps.store.listCertificates(realm, deviceId)).filter((c) => c.state !== "retired");
+    for (const c of live) {
+      await deps.transport.removeCertificate(realm, deviceId, c.iotCertificateId, c.iotCertificateArn);
+      if (c.notAfter > now) await deps.ca.revokeCertificate(c.serial, "CESSATION_OF_OPERATION");
+    }
+    await deps.transport.removeThing(realm, deviceId);
+    await deps.store.purgeDevice(realm, deviceId);
+  });
+  return devices.length;
 }
 
 async function inBatches<T>(
