@@ -119,7 +119,7 @@ describe("the tether CLI (the real binary)", () => {
     const paired = await pairDevice(tether, realm, randomDeviceId());
 
     const show = await tether_("device", "show", paired.deviceId);
-    expect(show.code).toBe(0);
+    expect(show.code, show.stderr).toBe(0);
     expect(show.stdout).toMatch(/timeline\n.*issued/s);
     expect((await tether_("device", "list")).stdout).toContain(paired.deviceId);
 
