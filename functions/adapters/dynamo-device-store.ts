@@ -413,13 +413,23 @@ export class DynamoDeviceStore implements DeviceStore {
     await aws(() => this.dynamo.send(new TransactWriteItemsCommand({ TransactItems: items })));
   }
 
-  async listCertificates(realm: string, deviceId: string): Promise<CertificateRecord[]> {
-    const items = await this.queryAll({
-      KeyConditionExpression: "pk = :pk AND begins_with(sk, :cert)",
-      ExpressionAttributeValues: m({ ":pk": devicePk(realm, deviceId), ":cert": "CERT#" }),
+  /** The device's items whose sort key starts with `prefix` (every item without one), read consistently. */
+  private deviceItems(
+    realm: string,
+    deviceId: string,
+    prefix?: string,
+    projection?: string,
+  ): Promise<Item[]> {
+    return this.queryAll({
+      KeyConditionExpression: prefix ? "pk = :pk AND begins_with(sk, :prefix)" : "pk = :pk",
+      ExpressionAttributeValues: m({ ":pk": devicePk(realm, deviceId), ":prefix": prefix }),
+      ...(projection ? { ProjectionExpression: projection } : {}),
       ConsistentRead: true,
     });
-    return items.map(toCertificate);
+  }
+
+  async listCertificates(realm: string, deviceId: string): Promise<CertificateRecord[]> {
+    return (await this.deviceItems(realm, deviceId, "CERT#")).map(toCertificate);
   }
 
   async getCertificate(
@@ -674,21 +684,11 @@ export class DynamoDeviceStore implements DeviceStore {
   }
 
   async listIntents(realm: string, deviceId: string): Promise<IssuanceIntent[]> {
-    const items = await this.queryAll({
-      KeyConditionExpression: "pk = :pk AND begins_with(sk, :intent)",
-      ExpressionAttributeValues: m({ ":pk": devicePk(realm, deviceId), ":intent": "INTENT#" }),
-      ConsistentRead: true,
-    });
-    return items.map(toIntent);
+    return (await this.deviceItems(realm, deviceId, "INTENT#")).map(toIntent);
   }
 
   async purgeDevice(realm: string, deviceId: string): Promise<void> {
-    const keys = await this.queryAll({
-      KeyConditionExpression: "pk = :pk",
-      ExpressionAttributeValues: m({ ":pk": devicePk(realm, deviceId) }),
-      ProjectionExpression: "pk, sk",
-      ConsistentRead: true,
-    });
+    const keys = await this.deviceItems(realm, deviceId, undefined, "pk, sk");
     for (let i = 0; i < keys.length; i += 25) {
       let requests = keys.slice(i, i + 25).map((key) => ({ DeleteRequest: { Key: m(key) } }));
       for (let attempt = 0; requests.length > 0; attempt++) {
