@@ -95,8 +95,8 @@ export function parseCsr(der: Buffer): ParsedCsr {
   if (more.length) throw new DerError("extra elements in CertificationRequestInfo");
   const versionBytes = contentsOf(der, expectTag(version, TAG.integer));
   if (versionBytes.length !== 1 || versionBytes[0] !== 0) throw new DerError("version is not 1 (0)");
-  expectTag(attributes, TAG.context0);
-  childrenOf(der, attributes as Element);
+  // Required by RFC 2986 (usually empty); a request without it is still signed over all it says: accepted.
+  if (attributes) childrenOf(der, expectTag(attributes, TAG.context0));
 
   const [algorithmId, parameters, ...rest] = childrenOf(der, expectTag(algorithm, TAG.sequence));
   if (rest.length) throw new DerError("extra elements in AlgorithmIdentifier");

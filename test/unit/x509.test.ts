@@ -1,5 +1,5 @@
 import "reflect-metadata";
-import { createPublicKey, webcrypto } from "node:crypto";
+import { createPublicKey, generateKeyPairSync, sign, webcrypto } from "node:crypto";
 import * as x509 from "@peculiar/x509";
 import { beforeAll, describe, expect, it } from "vitest";
 import { DerError, oidOf, readElement, readRoot, TAG } from "../../functions/core/der.ts";
@@ -122,6 +122,44 @@ describe("inspectCsr", () => {
       }
     }
     expect(tried).toBeGreaterThan(4 * der.length - 1);
+  });
+
+  it("reads requests other encoders write: no attributes field, NULL ECDSA parameters, PrintableString CN", () => {
+    // A minimal DER writer, to build the variants byte by byte and sign them with node:crypto.
+    const tlv = (tag: number, ...parts: Buffer[]) => {
+      const body = Buffer.concat(parts);
+      const n = body.length;
+      const length = n < 0x80 ? [n] : n < 0x100 ? [0x81, n] : [0x82, n >> 8, n & 0xff];
+      return Buffer.concat([Buffer.from([tag, ...length]), body]);
+    };
+    const oid = (hex: string) => tlv(0x06, Buffer.from(hex, "hex"));
+    const ECDSA_SHA256 = "2a8648ce3d040302";
+    const { publicKey, privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+    const spki = publicKey.export({ format: "der", type: "spki" });
+    const request = (options: { attributes: boolean; nullParameters: boolean; cnTag: number }) => {
+      const name = tlv(0x30, tlv(0x31, tlv(0x30, oid("550403"), tlv(options.cnTag, Buffer.from(CN)))));
+      const info = tlv(
+        0x30,
+        tlv(0x02, Buffer.from([0])),
+        name,
+        spki,
+        ...(options.attributes ? [tlv(0xa0)] : []),
+      );
+      const algorithm = tlv(0x30, oid(ECDSA_SHA256), ...(options.nullParameters ? [tlv(0x05)] : []));
+      const signature = sign("sha256", info, privateKey);
+      return pemOf(tlv(0x30, info, algorithm, tlv(0x03, Buffer.from([0]), signature)));
+    };
+    for (const variant of [
+      { attributes: true, nullParameters: false, cnTag: 0x0c },
+      { attributes: false, nullParameters: false, cnTag: 0x0c },
+      { attributes: true, nullParameters: true, cnTag: 0x13 },
+    ]) {
+      expect(inspectCsr(request(variant), CN).publicKeyDer.equals(spki), JSON.stringify(variant)).toBe(true);
+    }
+    // A CN in a string type a name cannot be compared in (UniversalString) names no device.
+    expect(refusal(request({ attributes: true, nullParameters: false, cnTag: 0x1c }))).toBe(
+      "subject does not match the device",
+    );
   });
 
   it("refuses more than one PEM block, trailing bytes and oversized input", () => {
