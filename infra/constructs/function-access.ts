@@ -5,7 +5,8 @@ import type { HandlerName } from "../../functions/http/routes.ts";
  * path calls and nothing else. `table` actions apply to the table (TransactWriteItems is authorized by the
  * item actions inside it); `ca` to the private CA; `certificates` to this account's IoT certificates
  * (`cert/*`: ids are created at run time); `things` to this account's IoT things (`thing/*`: one per device,
- * created at registration); `hashKey` is read access to the secret-hashing key.
+ * created at registration); `iotUnscoped` are IoT actions the Service Authorization Reference lists with no
+ * resource type, which IAM only grants on `*`; `hashKey` is read access to the secret-hashing key.
  */
 export interface FunctionAccess {
   readonly table: readonly string[];
@@ -17,6 +18,8 @@ export interface FunctionAccess {
   readonly ca?: readonly string[];
   readonly certificates?: readonly string[];
   readonly things?: readonly string[];
+  /** RegisterCertificateWithoutCA, Attach/DetachThingPrincipal, ListThingPrincipals: no resource-level permissions. */
+  readonly iotUnscoped?: readonly string[];
 }
 
 export type FunctionName = HandlerName | "not-found" | "sweeper" | "presence" | "metadata";
@@ -36,7 +39,7 @@ export const FUNCTION_ACCESS: Readonly<Record<FunctionName, FunctionAccess>> = {
       "dynamodb:PutItem",
     ],
     certificates: ["iot:UpdateCertificate", "iot:DetachPolicy", "iot:DeleteCertificate"],
-    things: ["iot:DetachThingPrincipal"],
+    iotUnscoped: ["iot:DetachThingPrincipal"],
   },
   "agent-rotate-secret": {
     table: ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"],
@@ -54,14 +57,13 @@ export const FUNCTION_ACCESS: Readonly<Record<FunctionName, FunctionAccess>> = {
     hashKey: true,
     ca: ["acm-pca:IssueCertificate", "acm-pca:GetCertificate"],
     certificates: [
-      "iot:RegisterCertificateWithoutCA",
       "iot:DescribeCertificate",
       "iot:UpdateCertificate",
       "iot:AttachPolicy",
       "iot:DetachPolicy",
       "iot:DeleteCertificate",
     ],
-    things: ["iot:AttachThingPrincipal", "iot:DetachThingPrincipal"],
+    iotUnscoped: ["iot:RegisterCertificateWithoutCA", "iot:AttachThingPrincipal", "iot:DetachThingPrincipal"],
   },
   "device-verify": {
     table: ["dynamodb:BatchGetItem", "dynamodb:GetItem"],
@@ -111,6 +113,7 @@ export const FUNCTION_ACCESS: Readonly<Record<FunctionName, FunctionAccess>> = {
       "iot:DetachPolicy",
       "iot:DeleteCertificate",
     ],
-    things: ["iot:DetachThingPrincipal", "iot:ListThingPrincipals", "iot:DeleteThing"],
+    things: ["iot:DeleteThing"],
+    iotUnscoped: ["iot:DetachThingPrincipal", "iot:ListThingPrincipals"],
   },
 };

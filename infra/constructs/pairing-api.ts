@@ -213,6 +213,13 @@ export class PairingApi extends Construct {
         reason: "One IoT thing per device, named at registration time.",
       });
     }
+    if (access.iotUnscoped) {
+      role.addToPolicy(new PolicyStatement({ actions: [...access.iotUnscoped], resources: ["*"] }));
+      Validations.of(role).acknowledge({
+        id: "AwsSolutions-IAM5[Resource::*]",
+        reason: `${access.iotUnscoped.join(", ")} support no resource-level permissions (Service Authorization Reference): IAM grants them on * only. X-Ray's actions have no resource type either.`,
+      });
+    }
     return role;
   }
 }

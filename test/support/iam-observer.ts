@@ -89,7 +89,11 @@ function allows(access: FunctionAccess, call: Call): boolean {
     case "acm-pca":
       return access.ca?.includes(call.action) ?? false;
     case "iot":
-      return (access.certificates ?? []).includes(call.action) || (access.things ?? []).includes(call.action);
+      return [
+        ...(access.certificates ?? []),
+        ...(access.things ?? []),
+        ...(access.iotUnscoped ?? []),
+      ].includes(call.action);
     case "secretsmanager":
       return access.hashKey === true && call.action === "secretsmanager:GetSecretValue";
     default:
