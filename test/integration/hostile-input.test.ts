@@ -10,14 +10,20 @@ import { stateDigest } from "../support/state-snapshot.ts";
 import { testBed } from "../support/test-bed.ts";
 import { type LocalTether, startLocalTether, type TestRealm } from "../support/tether.ts";
 
-// Everything the handlers log during this file is captured and searched for secrets afterwards.
+// Everything the handlers log during this file is captured and searched for secrets afterwards. Their JSON
+// lines (hundreds) are shown only when TETHER_TEST_LOG_LEVEL asks for logs.
+const showLogs = process.env.TETHER_TEST_LOG_LEVEL !== undefined;
 process.env.TETHER_TEST_LOG_LEVEL = "DEBUG";
 const captured: string[] = [];
 for (const stream of [process.stdout, process.stderr]) {
   const write = stream.write.bind(stream);
-  stream.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
-    captured.push(typeof chunk === "string" ? chunk : Buffer.from(chunk).toString("utf8"));
-    return write(chunk, ...rest);
+  stream.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+    const text = typeof chunk === "string" ? chunk : Buffer.from(chunk).toString("utf8");
+    captured.push(text);
+    if (showLogs || !text.startsWith('{"level"')) return write(chunk, ...(rest as never[]));
+    const done = rest.find((r) => typeof r === "function") as (() => void) | undefined;
+    if (done) queueMicrotask(done);
+    return true;
   }) as typeof stream.write;
 }
 
