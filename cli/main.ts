@@ -153,13 +153,17 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   "realm delete": {
-    summary: "delete a realm (its devices can no longer pair; live certificates expire)",
+    summary:
+      "delete a realm: its devices are shut out now, their certificates and records purged within minutes",
     usage: "tether realm delete NAME",
     async run(args) {
       const target = args.target();
       const name = need(args, 0, "NAME");
       await call(target, "DELETE", `${target.housekeepingUrl}/v1/realms/${name}`, { kind: "housekeeping" });
-      args.out(`realm ${name} deleted`, { deleted: name });
+      args.out(
+        `realm ${name} deleted: its devices can no longer pair or verify; the sweeper removes their certificates, things and records within minutes, then frees the name`,
+        { deleted: name },
+      );
     },
   },
   "keys gen": {
