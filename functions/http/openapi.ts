@@ -132,7 +132,12 @@ const OPERATIONS: Record<string, Operation> = {
     response: realmResponse,
     auth: "iam",
   },
-  "DELETE housekeeping /v1/realms/{realm}": { summary: "Delete a realm", status: 204, auth: "iam" },
+  "DELETE housekeeping /v1/realms/{realm}": {
+    summary:
+      "Delete a realm: unknown to every API at once; its devices are purged by the sweeper within minutes",
+    status: 204,
+    auth: "iam",
+  },
 };
 
 export const operationKey = (route: Route) => `${route.method} ${route.api} ${route.path}`;
