@@ -51,6 +51,17 @@ export interface TetherDeviceEvents {
 const CONNECT_ATTEMPTS = 5;
 
 /**
+ * The broker accepted the TLS connection (so it trusts the certificate) but refused the MQTT session: an
+ * authorization problem (IoT Core closes the connection; a CONNACK may say "not authorized"), not the network.
+ */
+class SessionRefused extends Error {
+  constructor(cause: unknown) {
+    super(`the broker refused the session: ${(cause as Error)?.message ?? cause}`, { cause });
+    this.name = "SessionRefused";
+  }
+}
+
+/**
  * An Astarte-style device on Tether. `connect()` runs the pairing flow Astarte's SDKs run: use the stored
  * certificate if there is one; if the broker refuses it, ask Pairing whether it is still valid; if not (or if
  * there is none), make a new key on the device, trade a CSR for a certificate, and connect with it. Before the
@@ -107,6 +118,8 @@ export class TetherDevice extends EventEmitter<TetherDeviceEvents> {
     this.#brokerUrl ??= (await this.#pairing.info()).protocols.astarte_mqtt_v1.broker_url;
     this.#credentials ??= await this.#store.load();
     let lastError: unknown;
+    let refusals = 0;
+    let repaired = false;
     for (let attempt = 1; attempt <= CONNECT_ATTEMPTS; attempt++) {
       if (!this.#credentials || this.#clock() >= this.#credentials.notAfter) {
         this.#credentials = await this.#pair();
@@ -122,6 +135,12 @@ export class TetherDevice extends EventEmitter<TetherDeviceEvents> {
         const verdict = await this.#pairing.verify(this.#credentials.certificatePem);
         if (!verdict.valid) {
           await this.#store.erase();
+          this.#credentials = undefined;
+        } else if (error instanceof SessionRefused && ++refusals >= 2 && !repaired) {
+          // The broker keeps refusing a certificate Pairing calls valid (say it never got attached in IoT
+          // Core): Astarte's flow would retry it until it expires. A new one supersedes it; once per connect(),
+          // and only after a second refusal, so a broker restart does not make a fleet re-pair.
+          repaired = true;
           this.#credentials = undefined;
         } else if (attempt < CONNECT_ATTEMPTS) {
           // A valid certificate refused: the broker or the network; wait before the next try.
@@ -223,8 +242,10 @@ export class TetherDevice extends EventEmitter<TetherDeviceEvents> {
     });
     await new Promise<void>((resolve, reject) => {
       const fail = (error: Error) => {
+        // TLS completed and still no session: most likely an authorization refusal, not the network.
+        const tls = client.stream as { authorized?: boolean } | undefined;
         client.end(true);
-        reject(error);
+        reject(tls?.authorized ? new SessionRefused(error) : error);
       };
       const closed = () => fail(new Error("the broker closed the connection"));
       client.once("connect", () => {

@@ -2,9 +2,15 @@ import { X509Certificate } from "node:crypto";
 import { mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import {
+  DescribeCertificateCommand,
+  DetachPolicyCommand,
+  DetachThingPrincipalCommand,
+} from "@aws-sdk/client-iot";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pairingDeps } from "../../functions/adapters/container.ts";
 import { SWEEP_SHARDS } from "../../functions/adapters/table-schema.ts";
+import { iotCertificateId } from "../../functions/core/certificate-id.ts";
 import { sweep } from "../../functions/core/use-cases/sweep.ts";
 import { runningFunction } from "../../local/function-context.ts";
 import { type DataEvent, randomDeviceId, TetherDevice, type TetherDeviceOptions } from "../../sdk/index.ts";
@@ -142,6 +148,34 @@ describe("the device SDK against the local stack", () => {
     await waitFor(() => device.connected && device.credentials?.certificatePem !== first, 20_000);
     await device.send("org.example.Meter", "/back", "online");
     await waitForPublished((m) => m.topic === `sdk/${deviceId}/org.example.Meter/back`);
+  });
+
+  it("gets a new certificate when the broker keeps refusing one Pairing calls valid (left unattached in IoT)", async () => {
+    const { device, deviceId } = await newDevice();
+    await device.connect();
+    const first = device.credentials?.certificatePem ?? "";
+    await device.close();
+    // What a function dying between the record and the attach leaves: a current certificate nothing uses.
+    const { iot } = testBed().clients;
+    const certificateArn = (
+      await iot.send(
+        new DescribeCertificateCommand({ certificateId: iotCertificateId(new X509Certificate(first).raw) }),
+      )
+    ).certificateDescription?.certificateArn;
+    await iot.send(
+      new DetachThingPrincipalCommand({ thingName: `sdk:${deviceId}`, principal: certificateArn }),
+    );
+    await iot.send(new DetachPolicyCommand({ policyName: testBed().env.policyName, target: certificateArn }));
+    expect(
+      (await tether.request("GET", `/appengine/v1/sdk/devices/${deviceId}`, { token: await realm.jwt() }))
+        .body.data.certificate.state,
+    ).toBe("current");
+
+    await device.connect();
+    expect(device.connected).toBe(true);
+    expect(device.credentials?.certificatePem).not.toBe(first);
+    await device.send("org.example.Meter", "/healed", true);
+    await waitForPublished((m) => m.topic === `sdk/${deviceId}/org.example.Meter/healed`);
   });
 
   it("re-pairs with its secret alone after its certificate expired and was swept", async () => {
