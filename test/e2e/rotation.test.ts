@@ -1,5 +1,10 @@
 import { X509Certificate } from "node:crypto";
-import { DescribeCertificateCommand, ListCertificatesCommand } from "@aws-sdk/client-iot";
+import {
+  DescribeCertificateCommand,
+  DetachPolicyCommand,
+  DetachThingPrincipalCommand,
+  ListCertificatesCommand,
+} from "@aws-sdk/client-iot";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pairingDeps } from "../../functions/adapters/container.ts";
 import { SWEEP_SHARDS } from "../../functions/adapters/table-schema.ts";
@@ -9,7 +14,15 @@ import type { PairingDeps } from "../../functions/core/pairing-deps.ts";
 import type { TransportRegistry } from "../../functions/core/ports/transport-registry.ts";
 import { sweep } from "../../functions/core/use-cases/sweep.ts";
 import { runningFunction } from "../../local/function-context.ts";
-import { devicePath, pairDevice, requestCertificate, verify } from "../support/device.ts";
+import { generateKeyAndCsr } from "../../local/x509.ts";
+import {
+  credentialsPath,
+  devicePath,
+  pairDevice,
+  registerDevice,
+  requestCertificate,
+  verify,
+} from "../support/device.ts";
 import { connectDevice, endQuietly, waitForClose } from "../support/mqtt.ts";
 import { testBed } from "../support/test-bed.ts";
 import { type LocalTether, startLocalTether, type TestRealm } from "../support/tether.ts";
@@ -205,6 +218,57 @@ describe("rotation driven by expiry (with the broker)", () => {
     expect(after).not.toContain(orphans[0]?.certificateId);
     // The device's own certificate was never touched.
     expect(await iotStatus(d.certPem)).toBe("ACTIVE");
+  });
+
+  it("hands out a retried request's certificate attached, even if the first request died before attaching it", async () => {
+    const { iot } = testBed().clients;
+    const deviceId = randomDeviceId();
+    const secret = await registerDevice(tether, realm, deviceId);
+    const { privateKeyPem, csrPem } = await generateKeyAndCsr({ subject: `CN=${realm.name}/${deviceId}` });
+    const ask = () =>
+      tether.request("POST", credentialsPath(realm.name, deviceId), {
+        token: secret,
+        body: { data: { csr: csrPem } },
+      });
+    // Private CA answers a repeated idempotency token with the same certificate; moto ignores the token, so
+    // the CA adapter remembers it here the way Private CA does.
+    const real = pairingDeps();
+    const byKey = new Map<string, Promise<string>>();
+    const { setPairingDeps } = await import("../../functions/adapters/container.ts");
+    setPairingDeps({
+      ...real,
+      ca: withFaults(real.ca, {
+        requestCertificate: (request) => {
+          const known = byKey.get(request.idempotencyKey) ?? real.ca.requestCertificate(request);
+          byKey.set(request.idempotencyKey, known);
+          return known;
+        },
+      }),
+    });
+    try {
+      const first = await ask();
+      expect(first.status).toBe(201);
+      // The state a function dying between the record and the attach leaves: current, registered, unattached.
+      const certPem: string = first.body.data.client_crt;
+      const certificateId = iotCertificateId(new X509Certificate(certPem).raw);
+      const arn = (await iot.send(new DescribeCertificateCommand({ certificateId }))).certificateDescription
+        ?.certificateArn;
+      await iot.send(
+        new DetachThingPrincipalCommand({ thingName: `${realm.name}:${deviceId}`, principal: arn }),
+      );
+      await iot.send(new DetachPolicyCommand({ policyName: testBed().env.policyName, target: arn }));
+      const cn = `${realm.name}/${deviceId}`;
+      const keyAndCert = { caPem: testBed().env.caCertPem, certPem, keyPem: privateKeyPem };
+      await expect(connectDevice(testBed().brokerPort, cn, keyAndCert)).rejects.toThrow(/Not authorized/);
+
+      const retried = await ask();
+      expect(retried.status).toBe(201);
+      expect(retried.body.data.client_crt).toBe(certPem);
+      const client = await connectDevice(testBed().brokerPort, cn, keyAndCert);
+      await endQuietly(client);
+    } finally {
+      setPairingDeps(real);
+    }
   });
 });
 

@@ -75,7 +75,12 @@ export async function issueCredentials(
     // The CA answered a retried request with the certificate already recorded (idempotency token).
     const existing = await deps.store.getCertificate(realm.name, device.deviceId, facts.serial);
     if (existing) {
-      await deps.store.deleteIntent(intent);
+      // The first request may have died between its record and its attach (its client never got an
+      // answer, so it retried with the same CSR): attach again, which is idempotent, before handing it out.
+      await Promise.all([
+        deps.transport.attachCertificate(realm.name, device.deviceId, existing.iotCertificateArn),
+        deps.store.deleteIntent(intent),
+      ]);
       return { certificatePem, record: existing, renewAfter: renewAfter(existing, device.deviceId) };
     }
   }
