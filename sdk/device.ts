@@ -137,9 +137,9 @@ export class TetherDevice extends EventEmitter<TetherDeviceEvents> {
           await this.#store.erase();
           this.#credentials = undefined;
         } else if (error instanceof SessionRefused && ++refusals >= 2 && !repaired) {
-          // The broker keeps refusing a certificate Pairing calls valid (say it never got attached in IoT
-          // Core): Astarte's flow would retry it until it expires. A new one supersedes it; once per connect(),
-          // and only after a second refusal, so a broker restart does not make a fleet re-pair.
+          // The broker keeps refusing a certificate Pairing calls valid (IoT Core's registry out of step with
+          // the record): Astarte's flow would retry it until it expires. A new one supersedes it; once per
+          // connect(), and only after a second refusal, so a broker restart does not make a fleet re-pair.
           repaired = true;
           this.#credentials = undefined;
         } else if (attempt < CONNECT_ATTEMPTS) {
