@@ -5,7 +5,7 @@ import { chmod, mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { exportPKCS8, exportSPKI, generateKeyPair, SignJWT } from "jose";
 import { createAwsClients } from "../functions/adapters/aws-clients.ts";
-import { pairingDeps } from "../functions/adapters/container.ts";
+import { baseDeps, pairingDeps } from "../functions/adapters/container.ts";
 import { SWEEP_SHARDS } from "../functions/adapters/table-schema.ts";
 import { randomDeviceId } from "../functions/contracts/ids.ts";
 import { sweep } from "../functions/core/use-cases/sweep.ts";
@@ -64,14 +64,14 @@ try {
     // What IoT Core's metadata topic rule would see (the dashboard of a later issue reads it from the table).
     // What IoT Core's lifecycle events and metadata topic rule feed on AWS: the same use-cases.
     onPresence: ({ clientId, connected, ip }) => {
-      recordPresence(pairingDeps(), { clientId, connected, at: new Date(), ip }).catch((error: unknown) =>
+      recordPresence(baseDeps(), { clientId, connected, at: new Date(), ip }).catch((error: unknown) =>
         log(`presence of ${clientId} not recorded: ${(error as Error).message}`),
       );
     },
     onPublish: ({ clientId, topic, payload }) => {
       if (topic !== `${clientId}/metadata`) return;
       log(`metadata from ${clientId}: ${payload.toString("utf8").slice(0, 500)}`);
-      recordMetadata(pairingDeps(), { topic, payload }).then(
+      recordMetadata(baseDeps(), { topic, payload }).then(
         (outcome) => outcome === "recorded" || log(`metadata from ${clientId} ignored: ${outcome}`),
         (error: unknown) => log(`metadata of ${clientId} not recorded: ${(error as Error).message}`),
       );

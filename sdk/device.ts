@@ -51,8 +51,9 @@ export interface TetherDeviceEvents {
 const CONNECT_ATTEMPTS = 5;
 
 /**
- * The broker accepted the TLS connection (so it trusts the certificate) but refused the MQTT session: an
- * authorization problem (IoT Core closes the connection; a CONNACK may say "not authorized"), not the network.
+ * The TLS connection to the broker was up (its certificate verified) but no MQTT session came of it: most
+ * likely an authorization refusal (IoT Core closes the connection; a CONNACK may say "not authorized"; with TLS
+ * 1.3 a rejected client certificate also surfaces only now), not the network.
  */
 class SessionRefused extends Error {
   constructor(cause: unknown) {

@@ -111,7 +111,7 @@ export function transportRegistry(): TransportRegistry {
   return transport;
 }
 
-/** Every port: for the handlers whose use-case calls all of them (credentials issuance, the sweeper). */
+/** Every port: for credentials issuance (whose use-case calls them all), and the local server and tests. */
 export function pairingDeps(): PairingDeps {
   return {
     ...baseDeps(),

@@ -100,6 +100,22 @@ async function applied(write: () => Promise<unknown>): Promise<boolean> {
   }
 }
 
+/**
+ * Sends a batch (BatchGetItem, BatchWriteItem) until DynamoDB has processed all of it, backing off between
+ * rounds; `send` resolves to what was left unprocessed.
+ */
+async function untilProcessed<T>(
+  pending: T[],
+  what: string,
+  send: (batch: T[]) => Promise<T[]>,
+): Promise<void> {
+  for (let attempt = 0; pending.length > 0; attempt++) {
+    if (attempt > 6) throw new Error(`DynamoDB left ${what} unprocessed`);
+    if (attempt > 0) await new Promise((r) => setTimeout(r, 20 * 2 ** attempt));
+    pending = await send(pending);
+  }
+}
+
 /** Which transaction items failed their condition. */
 function failedConditions(error: unknown): boolean[] | undefined {
   if (!(error instanceof TransactionCanceledException)) return undefined;
@@ -208,10 +224,8 @@ export class DynamoDeviceStore implements DeviceStore {
   }
 
   async getRealmAndDevice(realm: string, deviceId: string): Promise<{ realm?: Realm; device?: Device }> {
-    let keys = [m(realmKey(realm)), m(deviceKey(realm, deviceId))];
     const items: Item[] = [];
-    for (let attempt = 0; keys.length > 0; attempt++) {
-      if (attempt > 0) await new Promise((r) => setTimeout(r, 20 * 2 ** attempt));
+    await untilProcessed([m(realmKey(realm)), m(deviceKey(realm, deviceId))], "keys", async (keys) => {
       const out = await aws(() =>
         this.dynamo.send(
           new BatchGetItemCommand({
@@ -220,9 +234,8 @@ export class DynamoDeviceStore implements DeviceStore {
         ),
       );
       items.push(...(out.Responses?.[this.tableName] ?? []).map((i) => unmarshall(i)));
-      keys = out.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
-      if (attempt > 5 && keys.length > 0) throw new Error("DynamoDB left keys unprocessed");
-    }
+      return out.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
+    });
     const realmItem = items.find((i) => i.pk === "REALMS" && !isDeleted(i));
     const deviceItem = items.find((i) => i.sk === "DEVICE");
     return {
@@ -683,22 +696,28 @@ export class DynamoDeviceStore implements DeviceStore {
     );
   }
 
-  async listIntents(realm: string, deviceId: string): Promise<IssuanceIntent[]> {
-    return (await this.deviceItems(realm, deviceId, "INTENT#")).map(toIntent);
+  async listHoldings(
+    realm: string,
+    deviceId: string,
+  ): Promise<{ certificates: CertificateRecord[]; intents: IssuanceIntent[] }> {
+    const items = await this.deviceItems(realm, deviceId);
+    const withPrefix = (prefix: string) => items.filter((i) => String(i.sk).startsWith(prefix));
+    return {
+      certificates: withPrefix("CERT#").map(toCertificate),
+      intents: withPrefix("INTENT#").map(toIntent),
+    };
   }
 
   async purgeDevice(realm: string, deviceId: string): Promise<void> {
     const keys = await this.deviceItems(realm, deviceId, undefined, "pk, sk");
     for (let i = 0; i < keys.length; i += 25) {
-      let requests = keys.slice(i, i + 25).map((key) => ({ DeleteRequest: { Key: m(key) } }));
-      for (let attempt = 0; requests.length > 0; attempt++) {
-        if (attempt > 0) await new Promise((r) => setTimeout(r, 20 * 2 ** attempt));
-        if (attempt > 6) throw new Error("DynamoDB left deletes unprocessed");
+      const requests = keys.slice(i, i + 25).map((key) => ({ DeleteRequest: { Key: m(key) } }));
+      await untilProcessed(requests, "deletes", async (batch) => {
         const out = await aws(() =>
-          this.dynamo.send(new BatchWriteItemCommand({ RequestItems: { [this.tableName]: requests } })),
+          this.dynamo.send(new BatchWriteItemCommand({ RequestItems: { [this.tableName]: batch } })),
         );
-        requests = (out.UnprocessedItems?.[this.tableName] ?? []) as typeof requests;
-      }
+        return (out.UnprocessedItems?.[this.tableName] ?? []) as typeof batch;
+      });
     }
   }
 

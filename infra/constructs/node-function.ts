@@ -75,7 +75,8 @@ export interface NodeFunctionProps {
 /**
  * One Tether Lambda function: Node 22 on arm64, an ESM bundle with the AWS SDK inside (no runtime-provided
  * SDK version drift), minified with source maps (infra/bundling.ts: the bundles `npm run bench` measures),
- * its own log group with retention, JSON logs, X-Ray tracing and the Powertools environment. The role starts empty; callers grant exactly what the handler calls.
+ * its own log group with retention, JSON logs, X-Ray tracing and the Powertools environment. The role starts
+ * empty; callers grant exactly what the handler calls.
  */
 export class NodeFunction extends Construct {
   readonly function: LambdaFunction;

@@ -108,8 +108,14 @@ export interface DeviceStore {
   /** Adds the CA's certificate id to an intent. */
   setIntentCertificate(intent: IssuanceIntent, certificateRef: string): Promise<void>;
   deleteIntent(intent: IssuanceIntent): Promise<void>;
-  /** The device's issuances that have not finished (or never will). */
-  listIntents(realm: string, deviceId: string): Promise<IssuanceIntent[]>;
+  /**
+   * What a purge must undo, in one read: the device's certificates and its issuances that have not finished
+   * (or never will).
+   */
+  listHoldings(
+    realm: string,
+    deviceId: string,
+  ): Promise<{ certificates: CertificateRecord[]; intents: IssuanceIntent[] }>;
   /** Deletes every item of the device: its record, certificate records, timeline and intents. */
   purgeDevice(realm: string, deviceId: string): Promise<void>;
 

@@ -8,12 +8,12 @@ import { parseEnvelope } from "../validation.ts";
 
 /**
  * Housekeeping: realms. These routes are protected by IAM on AWS (and an admin token locally), not by a
- * realm JWT, so the use-cases do no authorization of their own.
+ * realm JWT, so the use-cases do no authorization of their own. They use the record, the clock and the
+ * service defaults.
  */
-export async function createRealm(
-  deps: Pick<PairingDeps, "store" | "clock" | "settings">,
-  body: unknown,
-): Promise<RealmResponse["data"]> {
+type RealmDeps = Pick<PairingDeps, "store" | "clock" | "settings">;
+
+export async function createRealm(deps: RealmDeps, body: unknown): Promise<RealmResponse["data"]> {
   const { data } = parseEnvelope(createRealmRequest, body);
   assertPublicKey(data.jwt_public_key_pem);
   const realm: Realm = {
@@ -33,7 +33,7 @@ export async function createRealm(
 
 /** Merge-patch of a realm's settings; rotating its JWT key takes effect on the next request. */
 export async function updateRealm(
-  deps: Pick<PairingDeps, "store" | "clock" | "settings">,
+  deps: RealmDeps,
   name: string,
   body: unknown,
 ): Promise<RealmResponse["data"]> {
@@ -52,16 +52,13 @@ export async function updateRealm(
   return realmView(deps, updated);
 }
 
-export async function getRealm(
-  deps: Pick<PairingDeps, "store" | "clock" | "settings">,
-  name: string,
-): Promise<RealmResponse["data"]> {
+export async function getRealm(deps: RealmDeps, name: string): Promise<RealmResponse["data"]> {
   const realm = realmNameSchema.safeParse(name).success ? await deps.store.getRealm(name) : undefined;
   if (!realm) throw new RealmNotFoundError();
   return realmView(deps, realm);
 }
 
-export async function listRealms(deps: Pick<PairingDeps, "store" | "clock" | "settings">): Promise<string[]> {
+export async function listRealms(deps: RealmDeps): Promise<string[]> {
   return (await deps.store.listRealms()).map((r) => r.name);
 }
 
@@ -77,10 +74,7 @@ export const REALM_PURGE_DELAY_MS = 60_000;
  * agents cannot register); the sweeper then takes its devices' certificates out of IoT Core and revokes them,
  * deletes their things and records, and finally the realm's record, after which the name can be used again.
  */
-export async function deleteRealm(
-  deps: Pick<PairingDeps, "store" | "clock" | "settings">,
-  name: string,
-): Promise<void> {
+export async function deleteRealm(deps: RealmDeps, name: string): Promise<void> {
   if (!realmNameSchema.safeParse(name).success) throw new RealmNotFoundError();
   await deps.store.deleteRealm(
     name,
@@ -99,10 +93,7 @@ function assertPublicKey(pem: string): void {
   }
 }
 
-function realmView(
-  deps: Pick<PairingDeps, "store" | "clock" | "settings">,
-  realm: Realm,
-): RealmResponse["data"] {
+function realmView(deps: RealmDeps, realm: Realm): RealmResponse["data"] {
   return {
     realm_name: realm.name,
     jwt_public_key_pem: realm.jwtPublicKeyPem,

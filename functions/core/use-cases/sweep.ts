@@ -38,9 +38,9 @@ const REVOCATION = { superseded: "SUPERSEDED", revoked: "CESSATION_OF_OPERATION"
 
 /**
  * Takes what is past its deadline out of IoT Core: expired certificates, superseded ones past their grace,
- * revoked ones, certificates of abandoned issuances (intents), and deleted realms' devices. Each step is idempotent (a missing IoT
- * certificate is success, a PCA certificate already revoked is success) and the record changes last and
- * conditionally, so a run that dies midway is finished by the next one and nothing is done twice.
+ * revoked ones, certificates of abandoned issuances (intents), and deleted realms' devices. Each step is
+ * idempotent (a missing IoT certificate is success, a PCA certificate already revoked is success) and the record
+ * changes last and conditionally, so a run that dies midway is finished by the next one and nothing is done twice.
  */
 export async function sweep(
   deps: Pick<PairingDeps, "store" | "transport" | "ca" | "clock">,
@@ -168,9 +168,9 @@ async function purgeRealm(
     return 0;
   }
   await inBatches(devices, concurrency, async ({ deviceId }) => {
-    for (const intent of await deps.store.listIntents(realm, deviceId)) await clearIntent(deps, intent);
-    const live = (await deps.store.listCertificates(realm, deviceId)).filter((c) => c.state !== "retired");
-    for (const c of live) {
+    const { certificates, intents } = await deps.store.listHoldings(realm, deviceId);
+    for (const intent of intents) await clearIntent(deps, intent);
+    for (const c of certificates.filter((record) => record.state !== "retired")) {
       await deps.transport.removeCertificate(realm, deviceId, c.iotCertificateId, c.iotCertificateArn);
       if (c.notAfter > now) await deps.ca.revokeCertificate(c.serial, "CESSATION_OF_OPERATION");
     }
