@@ -1,9 +1,13 @@
 import { createPublicKey, type KeyObject } from "node:crypto";
-import { errors as joseErrors, jwtVerify } from "jose";
+import { jwtVerify } from "jose";
 import { ForbiddenError, UnauthenticatedError } from "./errors.ts";
 
-/** Asymmetric algorithms only: `none` and HMAC (which a public key could be abused to forge) are refused. */
-const ALGORITHMS = ["ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512"];
+const RSA_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512"];
+const EC_ALGORITHMS: Readonly<Record<string, string>> = {
+  prime256v1: "ES256",
+  secp384r1: "ES384",
+  secp521r1: "ES512",
+};
 
 /** The claim that authorizes a route: `a_pa` for Pairing's agent API, `a_aea` for AppEngine. */
 export type AuthorizationClaim = "a_pa" | "a_aea";
@@ -15,16 +19,43 @@ export interface AgentRequest {
   readonly path: string;
 }
 
-const keyCache = new Map<string, KeyObject>();
+interface VerificationKey {
+  readonly key: KeyObject;
+  /** The only algorithms this key can verify: a header naming another one is refused before any crypto. */
+  readonly algorithms: readonly string[];
+}
 
-function publicKey(pem: string): KeyObject {
-  let key = keyCache.get(pem);
-  if (!key) {
-    key = createPublicKey(pem);
-    if (keyCache.size > 256) keyCache.clear();
-    keyCache.set(pem, key);
+const keyCache = new Map<string, VerificationKey>();
+
+/**
+ * The JWS algorithms a public key verifies: ES256/384/512 for exactly its curve, RS256-512 and PS256-512 for RSA, PS256-512 for
+ * RSA-PSS. `none` and HMAC (which a public key could be abused to forge) never are. Without this a header
+ * naming another curve's algorithm reached WebCrypto, which throws a DataError (a 500) instead of refusing.
+ */
+export function algorithmsFor(key: KeyObject): readonly string[] {
+  switch (key.asymmetricKeyType) {
+    case "ec": {
+      const alg = EC_ALGORITHMS[key.asymmetricKeyDetails?.namedCurve ?? ""];
+      return alg ? [alg] : [];
+    }
+    case "rsa":
+      return RSA_ALGORITHMS;
+    case "rsa-pss":
+      return RSA_ALGORITHMS.filter((alg) => alg.startsWith("PS"));
+    default:
+      return [];
   }
-  return key;
+}
+
+function verificationKey(pem: string): VerificationKey {
+  let entry = keyCache.get(pem);
+  if (!entry) {
+    const key = createPublicKey(pem);
+    entry = { key, algorithms: algorithmsFor(key) };
+    if (keyCache.size > 256) keyCache.clear();
+    keyCache.set(pem, entry);
+  }
+  return entry;
 }
 
 /**
@@ -40,17 +71,13 @@ export async function authorizeAgent(
 ): Promise<void> {
   const token = bearerToken(request.authorization);
   if (!token) throw new UnauthenticatedError("Missing authorization token");
+  const { key, algorithms } = verificationKey(realmPublicKeyPem);
   let payload: Record<string, unknown>;
   try {
-    ({ payload } = await jwtVerify(token, publicKey(realmPublicKeyPem), {
-      algorithms: ALGORITHMS,
-      currentDate: now,
-    }));
+    ({ payload } = await jwtVerify(token, key, { algorithms: [...algorithms], currentDate: now }));
   } catch (error) {
-    if (error instanceof joseErrors.JOSEError || error instanceof TypeError || error instanceof SyntaxError) {
-      throw new UnauthenticatedError("Invalid JWT token");
-    }
-    throw error;
+    // Everything jwtVerify can throw is about the token (the key was parsed above): the caller's input.
+    throw new UnauthenticatedError("Invalid JWT token", { cause: error });
   }
   const grants = payload[claim];
   const allowed =

@@ -31,8 +31,11 @@ export class ValidationError extends DomainError {
 /** No usable credentials were presented. `detail` is the spec's text. */
 export class UnauthenticatedError extends DomainError {
   readonly code = "UNAUTHENTICATED";
-  constructor(readonly detail: string = "Unauthorized") {
-    super(detail);
+  constructor(
+    readonly detail: string = "Unauthorized",
+    options?: { cause?: unknown },
+  ) {
+    super(detail, options);
   }
 }
 

@@ -155,6 +155,20 @@ describe("hostile input: every route, 500+ cases, no 5xx, the documented error, 
         401,
       ],
       ["other realm's real token", `Bearer ${await other.jwt()}`, 401],
+      // The realm's key is EC P-256: every other algorithm (each signed by a key that fits it) is 401.
+      ...(await Promise.all(
+        (["ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512"] as const).map(
+          async (alg) =>
+            [
+              `alg ${alg} against the realm's P-256 key`,
+              `Bearer ${await new SignJWT({ a_pa: [".*::.*"], a_aea: [".*::.*"] })
+                .setProtectedHeader({ alg })
+                .setExpirationTime(now + 60)
+                .sign((await generateKeyPair(alg)).privateKey)}`,
+              401,
+            ] as const,
+        ),
+      )),
       ["duplicated", `Bearer ${agent}, Bearer ${app}`, 401],
       ["huge token", `Bearer ${"A".repeat(8000)}`, 401],
       ["two words", `Bearer ${agent} extra`, 401],

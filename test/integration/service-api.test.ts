@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from "node:crypto";
 import { exportSPKI, generateKeyPair, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { randomDeviceId } from "../../functions/contracts/ids.ts";
@@ -79,6 +80,55 @@ describe("health, version and housekeeping", () => {
     await tether.createRealm("doomed");
     expect((await tether.request("DELETE", "/housekeeping/v1/realms/doomed", admin)).status).toBe(204);
     expect((await tether.request("DELETE", "/housekeeping/v1/realms/doomed", admin)).status).toBe(404);
+  });
+
+  it("refuses private keys and weak keys as a realm's key, and never stores or echoes private material", async () => {
+    const admin = { token: tether.adminToken };
+    const ec = generateKeyPairSync("ec", { namedCurve: "P-256" });
+    const privatePkcs8 = ec.privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+    const privateSec1 = ec.privateKey.export({ type: "sec1", format: "pem" }).toString();
+    const publicSpki = ec.publicKey.export({ type: "spki", format: "pem" }).toString();
+    const rsa1024 = generateKeyPairSync("rsa", { modulusLength: 1024 }).publicKey.export({
+      type: "spki",
+      format: "pem",
+    });
+    const k256 = generateKeyPairSync("ec", { namedCurve: "secp256k1" }).publicKey.export({
+      type: "spki",
+      format: "pem",
+    });
+    const refused = [
+      privatePkcs8,
+      privateSec1,
+      `${publicSpki}${privatePkcs8}`,
+      `${privatePkcs8}${publicSpki}`,
+      rsa1024,
+      k256,
+    ];
+    for (const pem of refused) {
+      for (const [method, path, data] of [
+        ["POST", "/housekeeping/v1/realms", { realm_name: "keyed", jwt_public_key_pem: pem }],
+        ["PATCH", "/housekeeping/v1/realms/house", { jwt_public_key_pem: pem }],
+      ] as const) {
+        const answer = await tether.request(method, path, { ...admin, body: { data } });
+        expect([answer.status, answer.body]).toEqual([
+          422,
+          { errors: { jwt_public_key_pem: ["is not a PEM EC or RSA public key"] } },
+        ]);
+      }
+    }
+    // A PKCS#1 RSA public key is accepted and stored as SPKI; nothing private is ever shown.
+    const rsa = generateKeyPairSync("rsa", { modulusLength: 2048 }).publicKey;
+    const created = await tether.request("POST", "/housekeeping/v1/realms", {
+      ...admin,
+      body: {
+        data: { realm_name: "keyed", jwt_public_key_pem: rsa.export({ type: "pkcs1", format: "pem" }) },
+      },
+    });
+    expect(created.status).toBe(201);
+    expect(created.body.data.jwt_public_key_pem).toBe(rsa.export({ type: "spki", format: "pem" }));
+    for (const shown of [created, await tether.request("GET", "/housekeeping/v1/realms/keyed", admin)]) {
+      expect(shown.text).not.toMatch(/PRIVATE/);
+    }
   });
 
   it("rotates a realm's JWT key: tokens of the old key stop working, the new key's work", async () => {

@@ -1,7 +1,10 @@
-import { exportSPKI, generateKeyPair, SignJWT } from "jose";
+import { createPublicKey } from "node:crypto";
+import { exportSPKI, generateKeyPair, type JWTHeaderParameters, SignJWT } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
-import { authorizeAgent, bearerToken } from "../../functions/core/agent-auth.ts";
+import { algorithmsFor, authorizeAgent, bearerToken } from "../../functions/core/agent-auth.ts";
 import { ForbiddenError, UnauthenticatedError } from "../../functions/core/errors.ts";
+
+type PrivateKey = Awaited<ReturnType<typeof generateKeyPair>>["privateKey"];
 
 describe("agent JWT authorization", () => {
   let publicPem: string;
@@ -63,5 +66,70 @@ describe("agent JWT authorization", () => {
     ["Bearer a,Bearer b", undefined],
   ])("bearerToken(%j) is %j", (header, token) => {
     expect(bearerToken(header)).toBe(token);
+  });
+
+  describe("a token whose algorithm does not fit the realm's key is 401, never a crash", () => {
+    const ALGS = ["ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512"] as const;
+    const KEYS = {
+      "EC P-256": ["ES256", { name: "ES256" }],
+      "EC P-384": ["ES384", { name: "ES384" }],
+      "EC P-521": ["ES512", { name: "ES512" }],
+      "RSA 2048": ["RS256", { name: "RS256", modulusLength: 2048 }],
+    } as const;
+    type Signer = (alg: string) => Promise<string>;
+    const realmKeys = new Map<string, string>();
+    const signers = new Map<string, Signer>();
+    beforeAll(async () => {
+      // One key pair per algorithm family to sign with; the header names `alg` whatever key signed.
+      const byAlg = new Map<string, PrivateKey>();
+      for (const alg of ALGS) {
+        const family = alg.startsWith("ES") ? alg : "RS256";
+        if (!byAlg.has(family))
+          byAlg.set(family, (await generateKeyPair(family, { extractable: true })).privateKey);
+        const key = byAlg.get(family) as PrivateKey;
+        signers.set(alg, (header) =>
+          new SignJWT({ a_pa: [".*::.*"] })
+            .setProtectedHeader({ alg: header } as JWTHeaderParameters)
+            .sign(key)
+            .catch(() => forgedToken(header)),
+        );
+      }
+      for (const [name, [alg]] of Object.entries(KEYS)) {
+        realmKeys.set(name, await exportSPKI((await generateKeyPair(alg, { extractable: true })).publicKey));
+      }
+    });
+    /** A token jose would not sign (alg and key disagree): header and claims real, signature random. */
+    const forgedToken = async (alg: string) => {
+      const part = (v: unknown) => Buffer.from(JSON.stringify(v)).toString("base64url");
+      return `${part({ alg })}.${part({ a_pa: [".*::.*"] })}.${Buffer.alloc(64, 7).toString("base64url")}`;
+    };
+
+    const cases = Object.keys(KEYS).flatMap((key) =>
+      [...ALGS, "HS256", "none", "EdDSA", "ES256K"].map((alg) => [key, alg] as const),
+    );
+    it.each(cases)("%s realm key, %s token signed by another key", async (keyName, alg) => {
+      const sign = signers.get(alg) ?? forgedToken;
+      const token = await sign(alg);
+      await expect(
+        authorizeAgent(
+          { authorization: `Bearer ${token}`, method: "POST", path: "agent/devices" },
+          realmKeys.get(keyName) as string,
+          "a_pa",
+          now,
+        ),
+      ).rejects.toThrow(new UnauthenticatedError("Invalid JWT token"));
+    });
+
+    it("each key verifies exactly the algorithms that fit it", async () => {
+      const expected: Record<string, readonly string[]> = {
+        "EC P-256": ["ES256"],
+        "EC P-384": ["ES384"],
+        "EC P-521": ["ES512"],
+        "RSA 2048": ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512"],
+      };
+      for (const [name, pem] of realmKeys) {
+        expect(algorithmsFor(createPublicKey(pem))).toEqual(expected[name]);
+      }
+    });
   });
 });

@@ -1,6 +1,7 @@
-import { createPublicKey } from "node:crypto";
+import { createPublicKey, type KeyObject } from "node:crypto";
 import { realmNameSchema } from "../../contracts/ids.ts";
 import { createRealmRequest, type RealmResponse, updateRealmRequest } from "../../contracts/realms.ts";
+import { algorithmsFor } from "../agent-auth.ts";
 import { RealmNotFoundError, ValidationError } from "../errors.ts";
 import { DEFAULT_GRACE_SECONDS, type Realm } from "../model.ts";
 import type { PairingDeps } from "../pairing-deps.ts";
@@ -15,10 +16,9 @@ type RealmDeps = Pick<PairingDeps, "store" | "clock" | "settings">;
 
 export async function createRealm(deps: RealmDeps, body: unknown): Promise<RealmResponse["data"]> {
   const { data } = parseEnvelope(createRealmRequest, body);
-  assertPublicKey(data.jwt_public_key_pem);
   const realm: Realm = {
     name: data.realm_name,
-    jwtPublicKeyPem: data.jwt_public_key_pem,
+    jwtPublicKeyPem: normalizedPublicKey(data.jwt_public_key_pem),
     brokerUrl: data.broker_url,
     certificateValiditySeconds:
       data.certificate_validity_seconds ?? deps.settings.defaultCertificateValiditySeconds,
@@ -40,10 +40,12 @@ export async function updateRealm(
   const current = realmNameSchema.safeParse(name).success ? await deps.store.getRealm(name) : undefined;
   if (!current) throw new RealmNotFoundError();
   const { data } = parseEnvelope(updateRealmRequest, body);
-  if (data.jwt_public_key_pem !== undefined) assertPublicKey(data.jwt_public_key_pem);
   const updated = await deps.store.updateRealm({
     ...current,
-    jwtPublicKeyPem: data.jwt_public_key_pem ?? current.jwtPublicKeyPem,
+    jwtPublicKeyPem:
+      data.jwt_public_key_pem === undefined
+        ? current.jwtPublicKeyPem
+        : normalizedPublicKey(data.jwt_public_key_pem),
     brokerUrl: data.broker_url === undefined ? current.brokerUrl : (data.broker_url ?? undefined),
     certificateValiditySeconds: data.certificate_validity_seconds ?? current.certificateValiditySeconds,
     graceSeconds: data.grace_seconds ?? current.graceSeconds,
@@ -82,15 +84,27 @@ export async function deleteRealm(deps: RealmDeps, name: string): Promise<void> 
   );
 }
 
-function assertPublicKey(pem: string): void {
+/** PEM labels a realm key may come in: SPKI, or PKCS#1 for RSA. Anything else (a private key) is refused. */
+const PUBLIC_KEY_LABELS = new Set(["PUBLIC KEY", "RSA PUBLIC KEY"]);
+
+/**
+ * The realm key as Tether stores and returns it: exactly one public key (EC P-256/P-384/P-521, or RSA of at
+ * least 2048 bits), re-encoded as SPKI PEM. A private key is refused outright even though its public half could
+ * be derived: a realm never stores, logs or echoes private key material.
+ */
+function normalizedPublicKey(pem: string): string {
+  const labels = [...pem.matchAll(/-----BEGIN ([A-Z0-9 ]+)-----/g)].map((m) => m[1] ?? "");
+  const refuse = () => new ValidationError({ jwt_public_key_pem: ["is not a PEM EC or RSA public key"] });
+  if (labels.length !== 1 || !PUBLIC_KEY_LABELS.has(labels[0] ?? "") || /PRIVATE/i.test(pem)) throw refuse();
+  let key: KeyObject;
   try {
-    const key = createPublicKey(pem);
-    if (key.type !== "public" || !["ec", "rsa", "rsa-pss"].includes(key.asymmetricKeyType ?? "")) {
-      throw new Error("unsupported key type");
-    }
+    key = createPublicKey(pem);
   } catch {
-    throw new ValidationError({ jwt_public_key_pem: ["is not a PEM EC or RSA public key"] });
+    throw refuse();
   }
+  const rsaTooShort = key.asymmetricKeyType !== "ec" && (key.asymmetricKeyDetails?.modulusLength ?? 0) < 2048;
+  if (key.type !== "public" || algorithmsFor(key).length === 0 || rsaTooShort) throw refuse();
+  return key.export({ type: "spki", format: "pem" }).toString();
 }
 
 function realmView(deps: RealmDeps, realm: Realm): RealmResponse["data"] {
