@@ -115,14 +115,21 @@ export function parseCsr(der: Buffer): ParsedCsr {
   };
 }
 
-/** Every CN in a Name (`SEQUENCE OF SET OF SEQUENCE { type, value }`). */
+/**
+ * Every CN in a Name (`SEQUENCE OF SET OF SEQUENCE { type, value }`). A multi-valued RDN (`CN=…+O=…`) counts
+ * as an unreadable CN: the subject a certificate gets from it is not the device's name alone, and no device
+ * SDK writes one.
+ */
 function commonNamesOf(der: Buffer, name: Element): (string | undefined)[] {
   const names: (string | undefined)[] = [];
   for (const rdn of childrenOf(der, name)) {
-    for (const attribute of childrenOf(der, expectTag(rdn, TAG.set))) {
+    const attributes = childrenOf(der, expectTag(rdn, TAG.set));
+    for (const attribute of attributes) {
       const [type, value, ...rest] = childrenOf(der, expectTag(attribute, TAG.sequence));
       if (!value || rest.length) throw new DerError("malformed name attribute");
-      if (oidOf(der, type as Element) === COMMON_NAME) names.push(directoryStringOf(der, value));
+      if (oidOf(der, type as Element) === COMMON_NAME) {
+        names.push(attributes.length === 1 ? directoryStringOf(der, value) : undefined);
+      }
     }
   }
   return names;

@@ -79,6 +79,9 @@ describe("inspectCsr", () => {
     expect(refusal(p256, "test-realm:another")).toBe("subject does not match the device");
     expect(refusal(await csrFor("O=Tether", ec))).toBe("subject does not match the device");
     expect(refusal(await csrFor(`CN=${CN}, CN=${CN}`, ec))).toBe("subject does not match the device");
+    // A multi-valued RDN holding the CN, in either order: its certificate's subject is not the device's name.
+    expect(refusal(await csrFor(`CN=${CN}+O=Devices`, ec))).toBe("subject does not match the device");
+    expect(refusal(await csrFor(`O=Devices+CN=${CN}`, ec))).toBe("subject does not match the device");
   });
 
   it("refuses weak or unsupported keys and signature algorithms", async () => {
