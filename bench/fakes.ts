@@ -130,6 +130,7 @@ export async function benchWorld(count: number): Promise<BenchWorld> {
   };
   const transport: TransportRegistry = {
     ensureThing: notUsed,
+    listRealmThings: notUsed,
     async registerCertificate() {
       await wait();
       return { certificateId: "id", certificateArn: "arn:aws:iot:x:1:cert/id" };

@@ -59,7 +59,11 @@ const intentKey = (intent: Pick<IssuanceIntent, "realm" | "deviceId" | "requestI
   sk: `INTENT#${intent.requestId}`,
 });
 
-const m = (value: Item) => marshall(value, { removeUndefinedValues: true });
+/**
+ * Marshalls an item. Maps a client fills (introspection, metadata) are null-prototype objects, which the
+ * marshaller would otherwise refuse as class instances.
+ */
+const m = (value: Item) => marshall(value, { removeUndefinedValues: true, convertClassInstanceToMap: true });
 
 type TransactItems = NonNullable<ConstructorParameters<typeof TransactWriteItemsCommand>[0]["TransactItems"]>;
 type TransactItem = TransactItems[number];
@@ -337,6 +341,33 @@ export class DynamoDeviceStore implements DeviceStore {
         throw limited ? new UnprocessableError(REGISTRATION_LIMIT_REACHED) : new RealmNotFoundError();
       }
       throw error;
+    }
+  }
+
+  async discardNewDevice(realm: string, deviceId: string, secretHash: string): Promise<void> {
+    try {
+      await this.transact([
+        {
+          Delete: {
+            TableName: this.tableName,
+            Key: m(deviceKey(realm, deviceId)),
+            ConditionExpression: "secretHash = :h AND attribute_not_exists(firstCredentialsRequest)",
+            ExpressionAttributeValues: m({ ":h": secretHash }),
+          },
+        },
+        {
+          Update: {
+            TableName: this.tableName,
+            Key: m(realmKey(realm)),
+            UpdateExpression: "ADD deviceCount :minus",
+            ConditionExpression: "attribute_exists(pk)",
+            ExpressionAttributeValues: m({ ":minus": -1 }),
+          },
+        },
+      ]);
+    } catch (error) {
+      // Someone registered it again meanwhile (new secret): it is theirs now.
+      if (!failedConditions(error)) throw error;
     }
   }
 

@@ -10,6 +10,7 @@ import {
   DetachThingPrincipalCommand,
   type IoTClient,
   ListThingPrincipalsCommand,
+  ListThingsCommand,
   RegisterCertificateWithoutCACommand,
   ResourceAlreadyExistsException,
   ResourceNotFoundException,
@@ -19,6 +20,9 @@ import { iotCertificateId } from "../core/certificate-id.ts";
 import { deviceThingName } from "../core/identity.ts";
 import type { TransportRegistry } from "../core/ports/transport-registry.ts";
 import { aws } from "./aws-errors.ts";
+
+/** The thing attribute naming its realm (ListThings filters on it). */
+const REALM_ATTRIBUTE = "realm";
 
 const ignoreNotFound = (error: unknown) => {
   if (!(error instanceof ResourceNotFoundException)) throw error;
@@ -38,10 +42,32 @@ export class IotTransportRegistry implements TransportRegistry {
 
   async ensureThing(realm: string, deviceId: string): Promise<void> {
     await aws(() =>
-      this.iot.send(new CreateThingCommand({ thingName: deviceThingName(realm, deviceId) })),
+      this.iot.send(
+        new CreateThingCommand({
+          thingName: deviceThingName(realm, deviceId),
+          attributePayload: { attributes: { [REALM_ATTRIBUTE]: realm } },
+        }),
+      ),
     ).catch((error: unknown) => {
       if (!(error instanceof ResourceAlreadyExistsException)) throw error;
     });
+  }
+
+  async listRealmThings(realm: string, limit: number): Promise<string[]> {
+    const out = await aws(() =>
+      this.iot.send(
+        new ListThingsCommand({
+          attributeName: REALM_ATTRIBUTE,
+          attributeValue: realm,
+          maxResults: Math.min(limit, 250),
+        }),
+      ),
+    );
+    const prefix = deviceThingName(realm, "");
+    return (out.things ?? [])
+      .map((thing) => thing.thingName ?? "")
+      .filter((name) => name.startsWith(prefix))
+      .map((name) => name.slice(prefix.length));
   }
 
   async registerCertificate(

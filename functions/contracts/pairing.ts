@@ -20,14 +20,33 @@ const requiredString = (max: number) =>
     })
     .check(z.minLength(1, "can't be blank"), z.maxLength(max, `must be at most ${max} characters`));
 
+/** Astarte's interface names: its interface schema's `interface_name` pattern, at most 128 characters. */
+const INTERFACE_NAME = /^([a-zA-Z][a-zA-Z0-9]*\.([a-zA-Z0-9][a-zA-Z0-9-]*\.)*)?[a-zA-Z][a-zA-Z0-9]*$/;
+
+/** A property name that is safe as a key of a plain object: none of `Object.prototype`'s own names. */
+export function isPlainKey(key: string): boolean {
+  return !Object.hasOwn(Object.prototype, key);
+}
+
+/**
+ * Every key an interface name, and never a name `Object.prototype` has (`constructor`, `__proto__`,
+ * `toString`…): such a key, used as a property name, changes what the object is (the DynamoDB marshaller took
+ * `{constructor: …}` for a class instance). Checked on the raw JSON object, because `z.record` skips `__proto__`.
+ */
+const interfaceNames = z.custom<unknown>(
+  (raw) =>
+    typeof raw !== "object" ||
+    raw === null ||
+    Object.keys(raw).every((key) => key.length <= 128 && INTERFACE_NAME.test(key) && isPlainKey(key)),
+  "must map Astarte interface names to versions",
+);
+
 const interfaceVersion = z.object({ major: z.int().check(z.minimum(0)), minor: z.int().check(z.minimum(0)) });
 
 export const registerDeviceRequest = envelope(
   z.object({
     hw_id: requiredString(512),
-    initial_introspection: z.optional(
-      z.record(z.string().check(z.minLength(1), z.maxLength(128)), interfaceVersion),
-    ),
+    initial_introspection: z.optional(z.pipe(interfaceNames, z.record(z.string(), interfaceVersion))),
   }),
 );
 export type RegisterDeviceRequest = z.infer<typeof registerDeviceRequest>;

@@ -18,7 +18,7 @@ export interface FunctionAccess {
   readonly ca?: readonly string[];
   readonly certificates?: readonly string[];
   readonly things?: readonly string[];
-  /** RegisterCertificateWithoutCA, Attach/DetachThingPrincipal, ListThingPrincipals: no resource-level permissions. */
+  /** RegisterCertificateWithoutCA, Attach/DetachThingPrincipal, ListThingPrincipals, ListThings: no resource-level permissions. */
   readonly iotUnscoped?: readonly string[];
 }
 
@@ -26,7 +26,8 @@ export type FunctionName = HandlerName | "not-found" | "sweeper" | "presence" | 
 
 export const FUNCTION_ACCESS: Readonly<Record<FunctionName, FunctionAccess>> = {
   "agent-register": {
-    table: ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"],
+    // DeleteItem: a new device whose thing could not be made is discarded again.
+    table: ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:DeleteItem"],
     hashKey: true,
     things: ["iot:CreateThing"],
   },
@@ -114,6 +115,7 @@ export const FUNCTION_ACCESS: Readonly<Record<FunctionName, FunctionAccess>> = {
       "iot:DeleteCertificate",
     ],
     things: ["iot:DeleteThing"],
-    iotUnscoped: ["iot:DetachThingPrincipal", "iot:ListThingPrincipals"],
+    // ListThings: a deleted realm's things without a device record.
+    iotUnscoped: ["iot:DetachThingPrincipal", "iot:ListThingPrincipals", "iot:ListThings"],
   },
 };

@@ -1,6 +1,6 @@
 import { X509Certificate } from "node:crypto";
 import { ScanCommand } from "@aws-sdk/client-dynamodb";
-import { DescribeCertificateCommand, DescribeThingCommand } from "@aws-sdk/client-iot";
+import { CreateThingCommand, DescribeCertificateCommand, DescribeThingCommand } from "@aws-sdk/client-iot";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pairingDeps } from "../../functions/adapters/container.ts";
 import { SWEEP_SHARDS } from "../../functions/adapters/table-schema.ts";
@@ -49,6 +49,12 @@ describe("deleting a realm", () => {
     const a = await pairDevice(tether, realm, randomDeviceId());
     const renewed = await requestCertificate(tether, realm.name, a.deviceId, a.secret);
     const b = await pairDevice(tether, realm, randomDeviceId());
+    // A thing without a device record, as a registration that failed midway left one before things were made
+    // after the record: the purge finds it by its realm attribute.
+    const orphan = deviceThingName("doomed", randomDeviceId());
+    await iot().send(
+      new CreateThingCommand({ thingName: orphan, attributePayload: { attributes: { realm: "doomed" } } }),
+    );
     const client = await connectDevice(testBed().brokerPort, a.cn, {
       caPem: testBed().env.caCertPem,
       certPem: renewed.certPem,
@@ -90,6 +96,9 @@ describe("deleting a realm", () => {
         ).rejects.toThrow();
       }
 
+      // Then the orphan thing (counted as a purged device), then the realm itself.
+      expect((await runSweep()).outcomes).toMatchObject({ realm_purging: 1, device_purged: 1, failed: 0 });
+      await expect(iot().send(new DescribeThingCommand({ thingName: orphan }))).rejects.toThrow();
       const second = await runSweep();
       expect(second.outcomes).toMatchObject({ realm_removed: 1, device_purged: 0, failed: 0 });
       expect(await itemsOf("doomed")).toEqual([]);

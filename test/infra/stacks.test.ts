@@ -19,6 +19,7 @@ const IOT_WITHOUT_RESOURCE_TYPES = [
   "iot:AttachThingPrincipal",
   "iot:DetachThingPrincipal",
   "iot:ListThingPrincipals",
+  "iot:ListThings",
 ];
 
 interface Statement {

@@ -81,6 +81,26 @@ describe("agent API: register, unregister, rotate secret", () => {
   });
 
   it.each([
+    ["constructor", '{"constructor": {"major": 1, "minor": 0}}'],
+    ["__proto__", '{"__proto__": {"major": 1, "minor": 0}}'],
+    ["toString", '{"toString": {"major": 1, "minor": 0}}'],
+    ["not a reverse domain name", '{"org..Meter": {"major": 1, "minor": 0}}'],
+  ])("answers 422 for %s as an interface name, and creates nothing", async (_name, introspection) => {
+    const id = randomDeviceId();
+    const response = await tether.request("POST", "/pairing/v1/agents/agent/devices", {
+      token: await realm.jwt(),
+      rawBody: `{"data": {"hw_id": "${id}", "initial_introspection": ${introspection}}}`,
+      headers: { "content-type": "application/json" },
+    });
+    expect([response.status, response.body]).toEqual([
+      422,
+      { errors: { initial_introspection: ["must map Astarte interface names to versions"] } },
+    ]);
+    const things = await testBed().clients.iot.send(new ListThingsCommand({}));
+    expect(things.things?.map((t) => t.thingName)).not.toContain(`agents:${id}`);
+  });
+
+  it.each([
     ["not JSON", "{not json"],
     ["no data", JSON.stringify({ hw_id: "x" })],
     ["data not an object", JSON.stringify({ data: "x" })],
@@ -154,6 +174,11 @@ describe("agent API: register, unregister, rotate secret", () => {
     const second = await register({ data: { hw_id: randomDeviceId() } }, await limited.jwt(), "limited");
     expect(second.status).toBe(422);
     expect(second.body).toEqual({ errors: { detail: "Device registration limit reached" } });
+    // The refused device left no IoT thing behind: things exist only for devices that have a record.
+    const things = (await testBed().clients.iot.send(new ListThingsCommand({}))).things ?? [];
+    expect(things.filter((t) => t.thingName?.startsWith("limited:")).map((t) => t.thingName)).toEqual([
+      `limited:${first}`,
+    ]);
     // Re-registering the existing (pending) device is never blocked by the limit.
     expect((await register({ data: { hw_id: first } }, await limited.jwt(), "limited")).status).toBe(201);
   });

@@ -100,6 +100,11 @@ describe("faults, backpressure and concurrency", () => {
         body: { data: { hw_id: deviceId } },
       });
       expect(first.status).toBeGreaterThanOrEqual(500);
+      // Nothing half-written: no device without its thing, and none counted against the realm.
+      const shown = await tether.request("GET", `/appengine/v1/${realm.name}/devices/${deviceId}`, {
+        token: await realm.jwt(),
+      });
+      expect(shown.status).toBe(404);
       const second = await tether.request("POST", `/pairing/v1/${realm.name}/agent/devices`, {
         token,
         body: { data: { hw_id: deviceId } },

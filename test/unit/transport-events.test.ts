@@ -43,6 +43,9 @@ describe("transport events", () => {
     ["too long a key", { ["k".repeat(65)]: 1 }],
     ["an empty key", { "": 1 }],
     ["__proto__", '{"__proto__": 1}'],
+    ["constructor", '{"constructor": "x"}'],
+    ["toString", { toString: 1 }],
+    ["hasOwnProperty", { hasOwnProperty: true }],
     ["too many keys", Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`k${i}`, i]))],
     ["too large", { a: "x".repeat(5000) }],
   ])("ignores %s", async (_name, value) => {

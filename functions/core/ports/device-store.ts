@@ -83,6 +83,11 @@ export interface DeviceStore {
    * @throws UnprocessableError when the device is confirmed, or the limit is reached
    */
   registerDevice(input: RegisterDeviceInput): Promise<"created" | "renewed">;
+  /**
+   * Undoes a registration that created the device, when a later step failed: deletes the device if it still
+   * has `secretHash` and was never confirmed, and gives its place back to the realm's limit.
+   */
+  discardNewDevice(realm: string, deviceId: string, secretHash: string): Promise<void>;
   /** Forgets the secret and the confirmation. @throws DeviceNotFoundError */
   unregisterDevice(realm: string, deviceId: string, now: string): Promise<void>;
   /** @throws DeviceNotFoundError */

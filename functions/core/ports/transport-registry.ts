@@ -1,7 +1,9 @@
 /** Where certificates become usable on the MQTT transport: the IoT Core registry. */
 export interface TransportRegistry {
-  /** Creates the device's thing if it does not exist. */
+  /** Creates the device's thing, tagged with its realm, if it does not exist. */
   ensureThing(realm: string, deviceId: string): Promise<void>;
+  /** Device ids of up to `limit` things tagged with the realm (a purge removes them after the devices). */
+  listRealmThings(realm: string, limit: number): Promise<string[]>;
   /** Registers the certificate as ACTIVE. */
   registerCertificate(certificatePem: string): Promise<{ certificateId: string; certificateArn: string }>;
   /** Attaches the device policy and the device's thing (exclusively). */

@@ -15,8 +15,8 @@ export interface RegisterDeviceResult {
 /**
  * Registers a device and returns its credentials secret, shown once; only its keyed hash is stored. A device
  * that never obtained a certificate may be registered again (new secret, inhibition cleared); a confirmed
- * one may not. The device's IoT thing is created here, before the record, so the record never names a thing
- * that does not exist.
+ * one may not. The device's IoT thing is created after the record (a refused registration leaves no thing) and
+ * tagged with its realm, so a realm purge finds every thing of the realm.
  */
 export async function registerDevice(
   deps: Pick<PairingDeps, "store" | "clock" | "hasher" | "transport">,
@@ -33,14 +33,22 @@ export async function registerDevice(
   const deviceId = canonicalDeviceId(data.hw_id);
   if (!deviceId) throw new ValidationError({ hw_id: ["is not a valid base64 encoded 128 bits id"] });
 
-  await deps.transport.ensureThing(realm.name, deviceId);
   const credentialsSecret = newCredentialsSecret();
+  const secretHash = await deps.hasher.hash(credentialsSecret);
   const outcome = await deps.store.registerDevice({
     realm,
     deviceId,
-    secretHash: await deps.hasher.hash(credentialsSecret),
+    secretHash,
     introspection: data.initial_introspection,
     now: deps.clock.now().toISOString(),
   });
+  try {
+    await deps.transport.ensureThing(realm.name, deviceId);
+  } catch (error) {
+    // No device without its thing: a device this request created goes again (nobody holds its secret yet).
+    // A renewed one keeps its record; its thing was made when it was created, and the retry makes sure of it.
+    if (outcome === "created") await deps.store.discardNewDevice(realm.name, deviceId, secretHash);
+    throw error;
+  }
   return { deviceId, credentialsSecret, outcome };
 }

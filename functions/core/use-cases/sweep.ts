@@ -164,6 +164,10 @@ async function purgeRealm(
 ): Promise<number> {
   const { devices } = await deps.store.listDevices(realm, REALM_PURGE_BATCH, undefined);
   if (devices.length === 0) {
+    // Things whose device record is gone (a registration that failed midway, before things were made last).
+    const things = await deps.transport.listRealmThings(realm, REALM_PURGE_BATCH);
+    await inBatches(things, concurrency, (deviceId) => deps.transport.removeThing(realm, deviceId));
+    if (things.length > 0) return things.length;
     await deps.store.removeDeletedRealm(realm);
     return 0;
   }

@@ -1,4 +1,5 @@
 import { canonicalDeviceId, realmNameSchema } from "../../contracts/ids.ts";
+import { isPlainKey } from "../../contracts/pairing.ts";
 import type { PairingDeps } from "../pairing-deps.ts";
 
 /** Bounds on what a device may store about itself. */
@@ -54,9 +55,10 @@ export async function recordMetadata(
     return "invalid";
   }
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return "invalid";
-  const update: Record<string, string | number | boolean> = {};
+  // A map with no prototype: no key the device chooses can reach an inherited property.
+  const update: Record<string, string | number | boolean> = Object.create(null);
   for (const [key, value] of Object.entries(parsed)) {
-    if (key.length === 0 || key.length > METADATA_LIMITS.keyLength || key === "__proto__") return "invalid";
+    if (key.length === 0 || key.length > METADATA_LIMITS.keyLength || !isPlainKey(key)) return "invalid";
     if (typeof value === "string" && value.length <= METADATA_LIMITS.valueLength) update[key] = value;
     else if ((typeof value === "number" && Number.isFinite(value)) || typeof value === "boolean")
       update[key] = value;
@@ -64,7 +66,11 @@ export async function recordMetadata(
   }
   const { device: current } = await deps.store.getRealmAndDevice(device.realm, device.deviceId);
   if (!current) return "unknown_device";
-  const merged = { ...current.metadata, ...update };
+  const merged: Record<string, string | number | boolean> = Object.assign(
+    Object.create(null),
+    current.metadata,
+    update,
+  );
   if (Object.keys(merged).length > METADATA_LIMITS.keys) return "invalid";
   return (await deps.store.setMetadata(device.realm, device.deviceId, merged))
     ? "recorded"
