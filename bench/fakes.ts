@@ -148,6 +148,7 @@ export async function benchWorld(count: number): Promise<BenchWorld> {
       store,
       ca: authority,
       transport,
+      connections: { disconnect: notUsed },
       clock: { now: () => new Date() },
       hasher: { hash: async (s) => hasher.hash(s), matches: async (s, h) => hasher.matches(s, h) },
       settings: {

@@ -42,6 +42,8 @@ export interface Broker {
   setTls(tls: BrokerTls): void;
   /** Number of MQTT clients currently connected. */
   connectedClients(): number;
+  /** Closes the connection of the client with this id (IoT Core's DeleteConnection); false if none. */
+  disconnect(clientId: string): boolean;
   /** Publishes as the service (what iot-data `Publish` does on AWS): delivered to subscribers, QoS 1. */
   publish(topic: string, payload: string | Buffer): Promise<void>;
   close(): Promise<void>;
@@ -205,6 +207,13 @@ export async function startBroker(options: BrokerOptions): Promise<Broker> {
     url: `mqtts://localhost:${port}/`,
     setTls: (tls) => server.setSecureContext(secureContext(tls)),
     connectedClients: () => clients.size,
+    disconnect(clientId) {
+      const client = [...clients].find((c) => c.id === clientId);
+      if (!client) return false;
+      log(`disconnecting ${clientId} (DeleteConnection)`);
+      client.close();
+      return true;
+    },
     publish: (topic, payload) =>
       new Promise<void>((resolve, reject) =>
         aedes.publish(

@@ -14,6 +14,7 @@ import { SWEEP_BATCH_LIMIT } from "../functions/handlers/sweeper.ts";
 import { startApiServer } from "./api-server.ts";
 import { bootstrapLocal } from "./bootstrap.ts";
 import { startBroker } from "./broker.ts";
+import { startIotDataPlane } from "./iot-data-plane.ts";
 import { LOCAL_CONFIG_PATH, type LocalConfig, STATE_DIR } from "./local-config.ts";
 import { startMoto } from "./moto.ts";
 import { portFromEnv } from "./ports.ts";
@@ -78,6 +79,10 @@ try {
     },
   });
   stops.push(() => broker.close());
+  // IoT Core's data plane (DeleteConnection) in front of the broker; the handlers' SDK client is sent there.
+  const dataPlane = await startIotDataPlane(broker);
+  stops.push(() => dataPlane.close());
+  process.env.AWS_ENDPOINT_URL_IOT_DATA_PLANE = dataPlane.endpoint;
 
   const brokerUrl = `mqtts://localhost:${broker.port}/`;
   Object.assign(process.env, localFunctionEnv(env, brokerUrl));

@@ -1,12 +1,15 @@
 import { ACMPCAClient } from "@aws-sdk/client-acm-pca";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { IoTClient } from "@aws-sdk/client-iot";
+import { IoTDataPlaneClient } from "@aws-sdk/client-iot-data-plane";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 
 /** The AWS SDK clients Tether uses, built in one place. */
 export interface AwsClients {
   readonly dynamo: DynamoDBClient;
   readonly iot: IoTClient;
+  /** IoT Core's data plane (`iot:Data-ATS`): connections of MQTT clients. */
+  readonly iotData: IoTDataPlaneClient;
   readonly pca: ACMPCAClient;
   readonly secrets: SecretsManagerClient;
 }
@@ -23,6 +26,7 @@ export function createAwsClients(): AwsClients {
   return {
     dynamo: new DynamoDBClient(COMMON),
     iot: new IoTClient(COMMON),
+    iotData: new IoTDataPlaneClient(COMMON),
     pca: new ACMPCAClient(COMMON),
     secrets: new SecretsManagerClient(COMMON),
   };
@@ -34,6 +38,7 @@ export function createAwsClients(): AwsClients {
  */
 let dynamo: DynamoDBClient | undefined;
 let iot: IoTClient | undefined;
+let iotData: IoTDataPlaneClient | undefined;
 let pca: ACMPCAClient | undefined;
 let secrets: SecretsManagerClient | undefined;
 
@@ -45,6 +50,11 @@ export function dynamoDbClient(): DynamoDBClient {
 export function iotClient(): IoTClient {
   iot ??= new IoTClient(COMMON);
   return iot;
+}
+
+export function iotDataPlaneClient(): IoTDataPlaneClient {
+  iotData ??= new IoTDataPlaneClient(COMMON);
+  return iotData;
 }
 
 export function acmPcaClient(): ACMPCAClient {

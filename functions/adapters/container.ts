@@ -1,5 +1,6 @@
 import type { PairingDeps } from "../core/pairing-deps.ts";
 import type { CertificateAuthority } from "../core/ports/certificate-authority.ts";
+import type { ConnectionControl } from "../core/ports/connection-control.ts";
 import { type Clock, systemClock } from "../core/ports/system.ts";
 import type { TransportRegistry } from "../core/ports/transport-registry.ts";
 import { type CredentialsHasher, LazySecretHasher } from "../core/secrets.ts";
@@ -8,10 +9,12 @@ import {
   acmPcaClient,
   dynamoDbClient,
   iotClient,
+  iotDataPlaneClient,
   secretsManagerClient,
 } from "./aws-clients.ts";
 import { type Config, loadConfig } from "./config.ts";
 import { DynamoDeviceStore } from "./dynamo-device-store.ts";
+import { IotConnectionControl } from "./iot-connection-control.ts";
 import { IotTransportRegistry } from "./iot-transport-registry.ts";
 import { PrivateCaAuthority } from "./private-ca-authority.ts";
 import { loadSecretKey } from "./secret-key.ts";
@@ -64,6 +67,7 @@ export function createPairingDeps(
     store: storeOf(config, clients),
     ca: caOf(config, clients, clock),
     transport: transportOf(config, clients),
+    connections: new IotConnectionControl(clients.iotData),
     clock,
     hasher: hasherOf(config, () => clients.secrets),
     settings: settingsOf(config),
@@ -77,6 +81,7 @@ let base: BaseDeps | undefined;
 let hasher: CredentialsHasher | undefined;
 let ca: CertificateAuthority | undefined;
 let transport: TransportRegistry | undefined;
+let connections: ConnectionControl | undefined;
 
 const environment = () => {
   config ??= loadConfig();
@@ -111,6 +116,12 @@ export function transportRegistry(): TransportRegistry {
   return transport;
 }
 
+export function connectionControl(): ConnectionControl {
+  if (replaced) return replaced.connections;
+  connections ??= new IotConnectionControl(iotDataPlaneClient());
+  return connections;
+}
+
 /** Every port: for credentials issuance (whose use-case calls them all), and the local server and tests. */
 export function pairingDeps(): PairingDeps {
   return {
@@ -118,11 +129,12 @@ export function pairingDeps(): PairingDeps {
     hasher: credentialsHasher(),
     ca: certificateAuthority(),
     transport: transportRegistry(),
+    connections: connectionControl(),
   };
 }
 
 /** Replaces the container's dependencies (tests: a moved clock; undefined: rebuild from the environment). */
 export function setPairingDeps(next: PairingDeps | undefined): void {
   replaced = next;
-  if (!next) config = base = hasher = ca = transport = undefined;
+  if (!next) config = base = hasher = ca = transport = connections = undefined;
 }

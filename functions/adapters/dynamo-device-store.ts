@@ -494,7 +494,15 @@ export class DynamoDeviceStore implements DeviceStore {
   }
 
   async recordIssuance(input: RecordIssuanceInput): Promise<void> {
-    const { certificate: c, expectedCurrentSerial, superseded, requestIp, now, intentRequestId } = input;
+    const {
+      certificate: c,
+      expectedCurrentSerial,
+      superseded,
+      requestIp,
+      now,
+      intentRequestId,
+      secretHash,
+    } = input;
     const items: TransactItems = [
       {
         Put: {
@@ -513,14 +521,16 @@ export class DynamoDeviceStore implements DeviceStore {
           TableName: this.tableName,
           Key: m(deviceKey(c.realm, c.deviceId)),
           UpdateExpression: `SET currentSerial = :serial, firstCredentialsRequest = if_not_exists(firstCredentialsRequest, :now)${requestIp ? ", lastCredentialsRequestIp = :ip" : ""}`,
-          // Still registered, not inhibited, and nobody else made a certificate current since we read it.
-          ConditionExpression: `attribute_exists(secretHash) AND credentialsInhibited = :false AND ${
+          // Fenced on the secret the request authenticated with (unregistration, re-registration and rotation
+          // all change it), not inhibited, and nobody else made a certificate current since we read it.
+          ConditionExpression: `secretHash = :secret AND credentialsInhibited = :false AND ${
             expectedCurrentSerial ? "currentSerial = :expected" : "attribute_not_exists(currentSerial)"
           }`,
           ExpressionAttributeValues: m({
             ":serial": c.serial,
             ":now": now,
             ":false": false,
+            ":secret": secretHash,
             ...(requestIp ? { ":ip": requestIp } : {}),
             ...(expectedCurrentSerial ? { ":expected": expectedCurrentSerial } : {}),
           }),

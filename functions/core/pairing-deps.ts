@@ -1,4 +1,5 @@
 import type { CertificateAuthority } from "./ports/certificate-authority.ts";
+import type { ConnectionControl } from "./ports/connection-control.ts";
 import type { DeviceStore } from "./ports/device-store.ts";
 import type { Clock } from "./ports/system.ts";
 import type { TransportRegistry } from "./ports/transport-registry.ts";
@@ -9,6 +10,7 @@ export interface PairingDeps {
   readonly store: DeviceStore;
   readonly ca: CertificateAuthority;
   readonly transport: TransportRegistry;
+  readonly connections: ConnectionControl;
   readonly clock: Clock;
   readonly hasher: CredentialsHasher;
   readonly settings: {

@@ -1,4 +1,4 @@
-import { baseDeps, transportRegistry } from "../adapters/container.ts";
+import { baseDeps, connectionControl, transportRegistry } from "../adapters/container.ts";
 import { unregisterDevice } from "../core/use-cases/unregister-device.ts";
 import { httpHandler } from "../http/handler.ts";
 import { empty } from "../http/responses.ts";
@@ -6,7 +6,7 @@ import { empty } from "../http/responses.ts";
 /** `DELETE /v1/{realm}/agent/devices/{device_id}` → 204. */
 export const handler = httpHandler(async (request) => {
   await unregisterDevice(
-    { ...baseDeps(), transport: transportRegistry() },
+    { ...baseDeps(), transport: transportRegistry(), connections: connectionControl() },
     { realmName: request.param("realm"), authorization: request.header("authorization") },
     request.param("device_id"),
   );

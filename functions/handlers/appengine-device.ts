@@ -1,4 +1,4 @@
-import { baseDeps, transportRegistry } from "../adapters/container.ts";
+import { baseDeps, connectionControl, transportRegistry } from "../adapters/container.ts";
 import { getDeviceStatus, patchDevice } from "../core/use-cases/device-status.ts";
 import { httpHandler } from "../http/handler.ts";
 import { json } from "../http/responses.ts";
@@ -9,7 +9,7 @@ export const handler = httpHandler(async (request) => {
   const deviceId = request.param("device_id");
   if (request.method === "PATCH") {
     const data = await patchDevice(
-      { ...baseDeps(), transport: transportRegistry() },
+      { ...baseDeps(), transport: transportRegistry(), connections: connectionControl() },
       call,
       deviceId,
       request.body(),

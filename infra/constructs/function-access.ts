@@ -20,6 +20,8 @@ export interface FunctionAccess {
   readonly things?: readonly string[];
   /** RegisterCertificateWithoutCA, Attach/DetachThingPrincipal, ListThingPrincipals, ListThings: no resource-level permissions. */
   readonly iotUnscoped?: readonly string[];
+  /** IoT data-plane actions on MQTT clients (`client/*`: every device's client id). */
+  readonly connections?: readonly string[];
 }
 
 export type FunctionName = HandlerName | "not-found" | "sweeper" | "presence" | "metadata";
@@ -41,6 +43,7 @@ export const FUNCTION_ACCESS: Readonly<Record<FunctionName, FunctionAccess>> = {
     ],
     certificates: ["iot:UpdateCertificate", "iot:DetachPolicy", "iot:DeleteCertificate"],
     iotUnscoped: ["iot:DetachThingPrincipal"],
+    connections: ["iot:DeleteConnection"],
   },
   "agent-rotate-secret": {
     table: ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"],
@@ -80,6 +83,7 @@ export const FUNCTION_ACCESS: Readonly<Record<FunctionName, FunctionAccess>> = {
       "dynamodb:PutItem",
     ],
     certificates: ["iot:UpdateCertificate"],
+    connections: ["iot:DeleteConnection"],
   },
   "appengine-devices": {
     table: ["dynamodb:GetItem", "dynamodb:BatchGetItem"],

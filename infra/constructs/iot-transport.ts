@@ -13,6 +13,8 @@ import { DEVICE_POLICY_NAME, devicePolicyDocument } from "../../functions/core/i
 export class IotTransport extends Construct {
   readonly policyName: string;
   readonly brokerUrl: string;
+  /** `https://<iot:Data-ATS endpoint>`: where the data-plane API (DeleteConnection) is called. */
+  readonly dataPlaneUrl: string;
 
   constructor(scope: Construct, id: string) {
     super(scope, id);
@@ -53,5 +55,6 @@ export class IotTransport extends Construct {
       });
     }
     this.brokerUrl = `mqtts://${endpoint.getResponseField("endpointAddress")}:8883/`;
+    this.dataPlaneUrl = `https://${endpoint.getResponseField("endpointAddress")}`;
   }
 }

@@ -31,6 +31,8 @@ export interface PairingApiProps {
   readonly caSigningAlgorithm: string;
   readonly devicePolicyName: string;
   readonly brokerUrl: string;
+  /** The account's IoT data-plane endpoint (`https://…-ats.iot…`), for the functions that close connections. */
+  readonly dataPlaneUrl: string;
   readonly serviceVersion: string;
   readonly logRetention: RetentionDays;
   readonly removalPolicy: RemovalPolicy;
@@ -64,7 +66,10 @@ export class PairingApi extends Construct {
     for (const name of Object.keys(FUNCTION_ACCESS) as FunctionName[]) {
       const fn = new NodeFunction(this, pascal(name), {
         handler: name,
-        environment,
+        // The SDK reads AWS_ENDPOINT_URL_IOT_DATA_PLANE itself: the account's own data endpoint, as AWS advises.
+        environment: FUNCTION_ACCESS[name].connections
+          ? { ...environment, AWS_ENDPOINT_URL_IOT_DATA_PLANE: props.dataPlaneUrl }
+          : environment,
         logRetention: props.logRetention,
         removalPolicy: props.removalPolicy,
         role: this.roleFor(name, props),
@@ -211,6 +216,15 @@ export class PairingApi extends Construct {
       Validations.of(role).acknowledge({
         id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iot:<AWS::Region>:<AWS::AccountId>:thing/*]`,
         reason: "One IoT thing per device, named at registration time.",
+      });
+    }
+    if (access.connections) {
+      role.addToPolicy(
+        new PolicyStatement({ actions: [...access.connections], resources: [`${iot}:client/*`] }),
+      );
+      Validations.of(role).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iot:<AWS::Region>:<AWS::AccountId>:client/*]`,
+        reason: "Every device's MQTT client id (<realm>/<device_id>) is made at registration time.",
       });
     }
     if (access.iotUnscoped) {

@@ -29,6 +29,7 @@ export class StatelessStack extends Stack {
       caSigningAlgorithm: stateful.ca.signingAlgorithm,
       devicePolicyName: stateful.transport.policyName,
       brokerUrl: stateful.transport.brokerUrl,
+      dataPlaneUrl: stateful.transport.dataPlaneUrl,
       serviceVersion: props.serviceVersion,
       logRetention: settings.logRetentionDays,
       removalPolicy: settings.stage === "dev" ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,

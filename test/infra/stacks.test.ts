@@ -132,6 +132,7 @@ describe("Tether's CDK app (stage prod)", () => {
         ...(access.certificates ?? []),
         ...(access.things ?? []),
         ...(access.iotUnscoped ?? []),
+        ...(access.connections ?? []),
         ...(access.hashKey ? ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"] : []),
         "logs:CreateLogStream",
         "logs:PutLogEvents",
@@ -150,7 +151,8 @@ describe("Tether's CDK app (stage prod)", () => {
         if (actionList.every(unscoped)) expect(statement.Resource).toBe("*");
         else expect(resources, `${name} ${actionList}`).not.toBe('"*"');
         if (!actionList.every(unscoped) && actionList.some((a) => a.startsWith("iot:")))
-          expect(resources).toMatch(/:(cert|thing)\/\*"/);
+          expect(resources).toMatch(/:(cert|thing|client)\/\*"/);
+        if (actionList.includes("iot:DeleteConnection")) expect(resources).toMatch(/:client\/\*"/);
       }
     }
   });

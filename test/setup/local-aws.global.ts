@@ -7,6 +7,7 @@ import { DynamoDeviceStore } from "../../functions/adapters/dynamo-device-store.
 import { recordMetadata, recordPresence } from "../../functions/core/use-cases/transport-events.ts";
 import { bootstrapLocal } from "../../local/bootstrap.ts";
 import { type Broker, type BrokerTls, startBroker } from "../../local/broker.ts";
+import { type IotDataPlane, startIotDataPlane } from "../../local/iot-data-plane.ts";
 import { type MotoServer, startMoto } from "../../local/moto.ts";
 import { freePort } from "../../local/ports.ts";
 import { LOCAL_AWS_ENV } from "./local-aws-env.ts";
@@ -14,6 +15,8 @@ import { LOCAL_AWS_ENV } from "./local-aws-env.ts";
 declare module "vitest" {
   export interface ProvidedContext {
     awsEndpoint: string;
+    /** The local IoT data-plane front (DeleteConnection) of the broker. */
+    iotDataEndpoint: string;
     brokerPort: number;
     brokerAdminUrl: string;
     brokerAdminToken: string;
@@ -63,6 +66,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   let moto: MotoServer | undefined;
   let broker: Broker | undefined;
   let admin: Server | undefined;
+  let dataPlane: IotDataPlane | undefined;
   const external = process.env.TETHER_AWS_ENDPOINT;
   if (!external) {
     try {
@@ -100,6 +104,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     recheckIntervalMs: 200,
   });
 
+  dataPlane = await startIotDataPlane(broker);
   const token = randomBytes(24).toString("hex");
   const activeBroker = broker;
   admin = createServer((request, response) => {
@@ -124,6 +129,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   await new Promise<void>((resolve) => admin?.listen(0, "127.0.0.1", resolve));
 
   project.provide("awsEndpoint", awsEndpoint);
+  project.provide("iotDataEndpoint", dataPlane.endpoint);
   project.provide("resetBetweenFiles", !external);
   project.provide("brokerPort", broker.port);
   project.provide("brokerAdminUrl", `http://127.0.0.1:${(admin.address() as AddressInfo).port}`);
@@ -131,6 +137,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
 
   return async () => {
     await new Promise<void>((resolve) => admin?.close(() => resolve()));
+    await dataPlane?.close();
     await broker?.close();
     await moto?.stop();
   };

@@ -8,7 +8,10 @@ import { LOCAL_AWS_ENV } from "./local-aws-env.ts";
 // Every test file starts from an empty emulator: reset, bootstrap again, and hand the broker the new CA.
 beforeAll(async () => {
   const awsEndpoint = inject("awsEndpoint");
-  Object.assign(process.env, LOCAL_AWS_ENV(awsEndpoint));
+  Object.assign(process.env, LOCAL_AWS_ENV(awsEndpoint), {
+    // IoT Core's data plane (DeleteConnection) is the broker's, not the emulator's.
+    AWS_ENDPOINT_URL_IOT_DATA_PLANE: inject("iotDataEndpoint"),
+  });
   if (inject("resetBetweenFiles")) {
     const reset = await fetch(`${awsEndpoint}/moto-api/reset`, { method: "POST" });
     if (!reset.ok) throw new Error(`moto reset answered ${reset.status}`);

@@ -33,6 +33,7 @@ export function withFaults(clients: AwsClients, faults: Fault[]): AwsClients & {
   return {
     dynamo: wrap(clients.dynamo),
     iot: wrap(clients.iot),
+    iotData: wrap(clients.iotData),
     pca: wrap(clients.pca),
     secrets: wrap(clients.secrets),
     calls,
@@ -46,4 +47,53 @@ export function awsError(name: string, status: number): Error {
     $metadata: { httpStatusCode: status },
     $fault: status >= 500 ? "server" : "client",
   });
+}
+
+export interface Hold {
+  readonly clients: AwsClients;
+  /** Resolves when the first call of the command has its answer, which it then keeps until `release`. */
+  readonly reached: Promise<void>;
+  release(): void;
+}
+
+/**
+ * Holds the answer of the first call of `command` (after AWS answered it) until `release`: a request is
+ * stopped exactly between two of its steps, so a test can run another request in that gap. Deterministic
+ * interleavings for race tests, instead of hoping a timing hits.
+ */
+export function holdAfter(clients: AwsClients, command: string): Hold {
+  let signal = () => {};
+  let release = () => {};
+  const reached = new Promise<void>((resolve) => {
+    signal = resolve;
+  });
+  const gate = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let armed = true;
+  const wrap = <T extends { send: (...args: never[]) => unknown }>(client: T): T => {
+    const proxy = Object.create(client) as T;
+    const original = client.send.bind(client) as (command: object, ...rest: unknown[]) => Promise<unknown>;
+    (proxy as { send: unknown }).send = async (sent: object, ...rest: unknown[]) => {
+      const answer = await original(sent, ...rest);
+      if (armed && sent.constructor.name === command) {
+        armed = false;
+        signal();
+        await gate;
+      }
+      return answer;
+    };
+    return proxy;
+  };
+  return {
+    clients: {
+      dynamo: wrap(clients.dynamo),
+      iot: wrap(clients.iot),
+      iotData: wrap(clients.iotData),
+      pca: wrap(clients.pca),
+      secrets: wrap(clients.secrets),
+    },
+    reached,
+    release,
+  };
 }

@@ -23,6 +23,7 @@ interface Call {
 const SERVICE: Record<keyof AwsClients, string> = {
   dynamo: "dynamodb",
   iot: "iot",
+  iotData: "iot",
   pca: "acm-pca",
   secrets: "secretsmanager",
 };
@@ -93,6 +94,7 @@ function allows(access: FunctionAccess, call: Call): boolean {
         ...(access.certificates ?? []),
         ...(access.things ?? []),
         ...(access.iotUnscoped ?? []),
+        ...(access.connections ?? []),
       ].includes(call.action);
     case "secretsmanager":
       return access.hashKey === true && call.action === "secretsmanager:GetSecretValue";

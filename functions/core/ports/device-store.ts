@@ -24,6 +24,12 @@ export interface RecordIssuanceInput {
   readonly superseded: { readonly serial: string; readonly graceUntil: string } | undefined;
   readonly requestIp: string | undefined;
   readonly now: string;
+  /**
+   * The fence: the stored hash of the secret the request authenticated with. The write fails unless the
+   * device still has exactly this secret, so an issuance in flight across an unregistration, a re-registration
+   * or a secret rotation never lands.
+   */
+  readonly secretHash: string;
   /** The intent this issuance completes (deleted in the same transaction). */
   readonly intentRequestId: string;
 }
@@ -98,8 +104,9 @@ export interface DeviceStore {
   listCertificates(realm: string, deviceId: string): Promise<CertificateRecord[]>;
   getCertificate(realm: string, deviceId: string, serial: string): Promise<CertificateRecord | undefined>;
   /**
-   * Makes `certificate` current and the previous one superseded, and confirms the device, atomically.
-   * @throws ConcurrentIssuanceError when the device's current certificate changed since it was read
+   * Makes `certificate` current and the previous one superseded, and confirms the device, atomically;
+   * only while the device still has the secret the request authenticated with and is not inhibited.
+   * @throws ConcurrentIssuanceError when the device changed since it was read (the caller re-reads)
    */
   recordIssuance(input: RecordIssuanceInput): Promise<void>;
   /**

@@ -8,6 +8,7 @@ import {
   devicePatchRequest,
 } from "../../contracts/pairing.ts";
 import { ValidationError } from "../errors.ts";
+import { deviceCommonName } from "../identity.ts";
 import type { CertificateRecord, Device } from "../model.ts";
 import type { PairingDeps } from "../pairing-deps.ts";
 import { parseEnvelope } from "../validation.ts";
@@ -32,10 +33,10 @@ export async function getDeviceStatus(
 /**
  * AppEngine `PATCH /v1/{realm}/devices/{id}` (merge-patch): sets `credentials_inhibited`. Inhibiting stops new
  * certificates; issued ones live until they expire, unless `revoke_credentials` (Tether) is also set, which
- * deactivates them in IoT now (the broker drops the device) and records them revoked.
+ * deactivates them in IoT, records them revoked and closes the device's MQTT connection now.
  */
 export async function patchDevice(
-  deps: Pick<PairingDeps, "store" | "clock" | "transport">,
+  deps: Pick<PairingDeps, "store" | "clock" | "transport" | "connections">,
   call: Call,
   deviceIdText: string,
   body: unknown,
@@ -73,6 +74,8 @@ export async function patchDevice(
         .filter((c) => c.state !== "retired")
         .map((c) => deps.transport.deactivateCertificate(c.iotCertificateId)),
     );
+    // IoT Core drops a deactivated certificate's connection only "within minutes": end it now.
+    await deps.connections.disconnect(deviceCommonName(realm.name, deviceId));
   }
   return statusOf(device, await currentCertificate(deps, device));
 }

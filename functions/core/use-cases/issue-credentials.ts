@@ -163,6 +163,7 @@ async function recordAsCurrent(
         requestIp: meta.sourceIp,
         now: now.toISOString(),
         intentRequestId,
+        secretHash: device.secretHash ?? "",
       });
       return previous;
     } catch (error) {
@@ -172,8 +173,9 @@ async function recordAsCurrent(
       // A little jitter so the losers of one round do not collide again in the next.
       await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(20 * attempt, 250)));
       const reread = (await deps.store.getRealmAndDevice(record.realm, record.deviceId)).device;
-      // The device may have been unregistered or inhibited meanwhile: then this certificate must not count.
-      if (!reread?.secretHash) throw new ForbiddenError();
+      // The device may have been unregistered, re-registered, given a new secret or inhibited meanwhile: then
+      // this certificate must not count (the fence; the caller compensates).
+      if (!reread?.secretHash || reread.secretHash !== device.secretHash) throw new ForbiddenError();
       if (reread.credentialsInhibited) throw new ForbiddenError(CREDENTIALS_INHIBITED);
       current = reread;
     }

@@ -1,12 +1,13 @@
+import { deviceCommonName } from "../identity.ts";
 import type { PairingDeps } from "../pairing-deps.ts";
 import { type AgentCall, authorizeDeviceCall } from "./authenticate.ts";
 
 /**
  * Forgets a device's secret and confirmation so it can be registered again, and takes its certificates off
- * the transport: each is deactivated (the broker drops the device), detached and deleted from IoT.
+ * the transport: each is deactivated, detached and deleted from IoT, and the device's MQTT connection is closed.
  */
 export async function unregisterDevice(
-  deps: Pick<PairingDeps, "store" | "clock" | "transport">,
+  deps: Pick<PairingDeps, "store" | "clock" | "transport" | "connections">,
   call: Omit<AgentCall, "claim" | "method" | "path">,
   deviceIdText: string,
 ): Promise<{ deviceId: string; removedCertificates: number }> {
@@ -17,13 +18,16 @@ export async function unregisterDevice(
   );
   const { deviceId } = device;
 
+  const now = deps.clock.now().toISOString();
+  // The fence first: with the secret gone, no issuance in flight can record a certificate any more (its
+  // record is conditional on the secret it authenticated with, and it compensates in IoT). So the list
+  // read after it holds every certificate the device will ever have had.
+  await deps.store.unregisterDevice(realm.name, deviceId, now);
   const certificates = (await deps.store.listCertificates(realm.name, deviceId)).filter(
     (c) => c.state !== "retired",
   );
-  const now = deps.clock.now().toISOString();
-  // Revoke in the record first: from now on verify answers REVOKED, and if the IoT removal below fails, the
+  // Revoke in the record next: from now on verify answers REVOKED, and if the IoT removal below fails, the
   // sweeper (which finds revoked certificates due now) finishes it.
-  await deps.store.unregisterDevice(realm.name, deviceId, now);
   await deps.store.markRevoked(
     realm.name,
     deviceId,
@@ -35,5 +39,7 @@ export async function unregisterDevice(
       deps.transport.removeCertificate(realm.name, deviceId, c.iotCertificateId, c.iotCertificateArn),
     ),
   );
+  // IoT Core drops a deactivated certificate's connection only "within minutes": end it now.
+  await deps.connections.disconnect(deviceCommonName(realm.name, deviceId));
   return { deviceId, removedCertificates: certificates.length };
 }
