@@ -6,6 +6,7 @@ import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { type Api, type HandlerName, ROUTES } from "../functions/http/routes.ts";
+import { dashboardSecurityHeaders } from "../infra/dashboard-headers.ts";
 import { runningFunction } from "./function-context.ts";
 
 /** What API Gateway would pass through at most; the handlers themselves refuse far less (64 KiB). */
@@ -107,19 +108,39 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   };
 }
 
+/**
+ * Loopback names only. A page on another site can make a browser send requests to this port under its own
+ * host name (DNS rebinding); answering only these Host headers keeps it from reading the API or config.json.
+ */
+const LOCAL_HOST = /^(localhost|127\.0\.0\.1|\[::1\])(:\d{1,5})?$/i;
+
 async function serve(req: IncomingMessage, res: ServerResponse, options: ApiServerOptions): Promise<void> {
   const url = new URL(req.url ?? "/", "http://localhost");
   const method = req.method ?? "GET";
+  if (!LOCAL_HOST.test(req.headers.host ?? "")) {
+    req.resume();
+    return send(res, { statusCode: 421, body: '{"errors":{"detail":"Misdirected request"}}' });
+  }
   const match = findRoute(method, url.pathname);
   if (!match) {
     req.resume();
     if (options.dashboard && method === "GET") {
-      if (url.pathname === "/config.json")
-        return send(res, { statusCode: 200, body: JSON.stringify(options.dashboard()) });
+      if (url.pathname === "/config.json") {
+        res.writeHead(200, {
+          "content-type": "application/json; charset=utf-8",
+          "cache-control": "no-store",
+          ...dashboardSecurityHeaders(undefined),
+        });
+        res.end(JSON.stringify(options.dashboard()));
+        return;
+      }
       const file = DASHBOARD_FILES[url.pathname];
       if (file) {
         const body = await readFile(join(DASHBOARD_DIR, file), "utf8");
-        res.writeHead(200, { "content-type": CONTENT_TYPES[file.split(".").pop() ?? ""] ?? "text/plain" });
+        res.writeHead(200, {
+          "content-type": CONTENT_TYPES[file.split(".").pop() ?? ""] ?? "text/plain",
+          ...dashboardSecurityHeaders(undefined),
+        });
         res.end(body);
         return;
       }

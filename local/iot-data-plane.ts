@@ -34,28 +34,34 @@ export async function startIotDataPlane(
 }
 
 function answer(broker: Broker, request: IncomingMessage, response: ServerResponse): void {
+  const refusal = deleteConnection(broker, request);
+  if (!refusal) {
+    response.writeHead(200, { "content-type": "application/json" }).end("{}");
+    return;
+  }
+  const [status, type, message] = refusal;
+  response
+    .writeHead(status, { "content-type": "application/json", "x-amzn-errortype": type })
+    .end(JSON.stringify({ message }));
+}
+
+/** Carries out a DeleteConnection request; the error to answer with, or undefined when it was done. */
+function deleteConnection(broker: Broker, request: IncomingMessage): [number, string, string] | undefined {
   const url = new URL(request.url ?? "/", "http://localhost");
   const match = /^\/connections\/([^/]+)$/.exec(url.pathname);
-  if (request.method !== "DELETE" || !match?.[1]) {
-    return error(response, 404, "UnknownOperationException", "Unknown operation");
-  }
+  if (request.method !== "DELETE" || !match?.[1])
+    return [404, "UnknownOperationException", "Unknown operation"];
   let clientId: string;
   try {
     clientId = decodeURIComponent(match[1]);
   } catch {
-    return error(response, 400, "InvalidRequestException", "client id is not URL-encoded");
+    return [400, "InvalidRequestException", "client id is not URL-encoded"];
   }
   if (clientId.length < 1 || clientId.length > 128 || clientId.startsWith("$")) {
-    return error(response, 400, "InvalidRequestException", "invalid client id");
+    return [400, "InvalidRequestException", "invalid client id"];
   }
   if (!broker.disconnect(clientId)) {
-    return error(response, 404, "ResourceNotFoundException", "No connection found for the client id");
+    return [404, "ResourceNotFoundException", "No connection found for the client id"];
   }
-  response.writeHead(200, { "content-type": "application/json" }).end("{}");
-}
-
-function error(response: ServerResponse, status: number, type: string, message: string): void {
-  response
-    .writeHead(status, { "content-type": "application/json", "x-amzn-errortype": type })
-    .end(JSON.stringify({ message }));
+  return undefined;
 }

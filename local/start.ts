@@ -14,10 +14,12 @@ import { SWEEP_BATCH_LIMIT } from "../functions/handlers/sweeper.ts";
 import { startApiServer } from "./api-server.ts";
 import { bootstrapLocal } from "./bootstrap.ts";
 import { startBroker } from "./broker.ts";
+import { DASHBOARD_GRANTS } from "./dashboard-grants.ts";
 import { startIotDataPlane } from "./iot-data-plane.ts";
 import { LOCAL_CONFIG_PATH, type LocalConfig, STATE_DIR } from "./local-config.ts";
 import { startMoto } from "./moto.ts";
 import { portFromEnv } from "./ports.ts";
+import { printable } from "./printable.ts";
 import { localFunctionEnv } from "./tether-env.ts";
 
 const REALM = "demo";
@@ -25,7 +27,11 @@ const apiPort = portFromEnv("TETHER_API_PORT", 4000);
 const awsPort = portFromEnv("TETHER_AWS_PORT", 4566);
 const mqttPort = portFromEnv("TETHER_MQTT_PORT", 8883);
 const sweepIntervalSeconds = Math.max(1, Number(process.env.TETHER_SWEEP_INTERVAL_SECONDS ?? 60) || 60);
-const log = (line: string) => console.log(`[tether] ${line}`);
+/**
+ * Every line printed here may carry text a device chose (its MQTT client id, its metadata): control characters
+ * are escaped, so a device can neither forge a `[tether]` line with a newline nor send terminal escapes.
+ */
+const log = (line: string) => console.log(`[tether] ${printable(line)}`);
 
 // TETHER_AWS_ENDPOINT points at an AWS emulator that is already running (LocalStack); otherwise start moto.
 const external = process.env.TETHER_AWS_ENDPOINT;
@@ -137,7 +143,8 @@ try {
   });
   if (created.status !== 201)
     throw new Error(`creating the demo realm answered ${created.status}: ${await created.text()}`);
-  dashboardToken = await new SignJWT({ a_pa: [".*::.*"], a_aea: [".*::.*"] })
+  // Only what the dashboard calls: register, list, show, timeline, inhibit (not unregister, not rotation).
+  dashboardToken = await new SignJWT(DASHBOARD_GRANTS)
     .setProtectedHeader({ alg: "ES256" })
     .setExpirationTime("12h")
     .sign(privateKey);

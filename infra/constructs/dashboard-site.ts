@@ -1,14 +1,23 @@
 import { resolve } from "node:path";
-import { type CfnElement, CfnOutput, RemovalPolicy, Stack, Validations } from "aws-cdk-lib";
-import { Distribution, ViewerProtocolPolicy } from "aws-cdk-lib/aws-cloudfront";
+import { type CfnElement, CfnOutput, Duration, RemovalPolicy, Stack, Validations } from "aws-cdk-lib";
+import {
+  Distribution,
+  HeadersFrameOption,
+  HeadersReferrerPolicy,
+  ResponseHeadersPolicy,
+  ViewerProtocolPolicy,
+} from "aws-cdk-lib/aws-cloudfront";
 import { S3BucketOrigin } from "aws-cdk-lib/aws-cloudfront-origins";
 import { BlockPublicAccess, Bucket, BucketEncryption } from "aws-cdk-lib/aws-s3";
 import { BucketDeployment, Source } from "aws-cdk-lib/aws-s3-deployment";
 import { Construct } from "constructs";
+import { dashboardContentSecurityPolicy } from "../dashboard-headers.ts";
 
 export interface DashboardSiteProps {
   readonly appengineUrl: string;
   readonly pairingUrl: string;
+  /** Where the API is (`https://host`): the only origin besides its own the dashboard may call. */
+  readonly apiOrigin: string;
   readonly removalPolicy: RemovalPolicy;
 }
 
@@ -28,6 +37,24 @@ export class DashboardSite extends Construct {
       removalPolicy: props.removalPolicy,
       autoDeleteObjects: props.removalPolicy === RemovalPolicy.DESTROY,
     });
+    // The same headers npm start's server sends (infra/dashboard-headers.ts): a strict CSP, no framing.
+    const headers = new ResponseHeadersPolicy(this, "SecurityHeaders", {
+      comment: "Tether dashboard: strict CSP, no framing, no sniffing",
+      securityHeadersBehavior: {
+        contentSecurityPolicy: {
+          contentSecurityPolicy: dashboardContentSecurityPolicy(props.apiOrigin),
+          override: true,
+        },
+        frameOptions: { frameOption: HeadersFrameOption.DENY, override: true },
+        contentTypeOptions: { override: true },
+        referrerPolicy: { referrerPolicy: HeadersReferrerPolicy.NO_REFERRER, override: true },
+        strictTransportSecurity: {
+          accessControlMaxAge: Duration.days(365),
+          includeSubdomains: true,
+          override: true,
+        },
+      },
+    });
     const distribution = new Distribution(this, "Distribution", {
       comment: "Tether dashboard",
       defaultRootObject: "index.html",
@@ -36,6 +63,7 @@ export class DashboardSite extends Construct {
           bucket as unknown as Parameters<typeof S3BucketOrigin.withOriginAccessControl>[0],
         ),
         viewerProtocolPolicy: ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+        responseHeadersPolicy: headers,
       },
     });
     new BucketDeployment(this, "Content", {

@@ -47,6 +47,8 @@ export class PairingApi extends Construct {
   readonly api: HttpApi;
   readonly pairingUrl: string;
   readonly appengineUrl: string;
+  /** `https://host` of the API (its custom domain, if set). */
+  readonly apiOrigin: string;
   readonly functions: ReadonlyMap<FunctionName, IFunction>;
 
   constructor(scope: Construct, id: string, props: PairingApiProps) {
@@ -151,6 +153,7 @@ export class PairingApi extends Construct {
     });
 
     const base = customDomain ? `https://${props.settings.customDomain?.domainName}` : this.api.apiEndpoint;
+    this.apiOrigin = base;
     this.pairingUrl = `${base}/pairing`;
     this.appengineUrl = `${base}/appengine`;
     new CfnOutput(this, "PairingUrl", { value: this.pairingUrl, description: "Pairing API base URL" });

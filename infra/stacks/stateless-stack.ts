@@ -44,6 +44,7 @@ export class StatelessStack extends Stack {
     new DashboardSite(this, "Dashboard", {
       appengineUrl: this.api.appengineUrl,
       pairingUrl: this.api.pairingUrl,
+      apiOrigin: this.api.apiOrigin,
       removalPolicy: settings.stage === "dev" ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN,
     });
     new Monitoring(this, "Monitoring", {

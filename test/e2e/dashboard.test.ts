@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DASHBOARD_GRANTS } from "../../local/dashboard-grants.ts";
 import { TetherDevice } from "../../sdk/index.ts";
 import { testBed } from "../support/test-bed.ts";
 import { type LocalTether, startLocalTether, type TestRealm } from "../support/tether.ts";
@@ -36,7 +37,8 @@ describe("the dashboard in a real browser (Kaa's endpoint list, in Tether's term
       }),
     });
     realm = await tether.createRealm("dash");
-    token = await realm.jwt({ a_pa: [".*::.*"], a_aea: [".*::.*"] }, { expiresInSeconds: 3600 });
+    // The token npm start gives its dashboard: the dashboard must work with exactly these grants.
+    token = await realm.jwt(DASHBOARD_GRANTS, { expiresInSeconds: 3600 });
     stateRoot = await mkdtemp(join(tmpdir(), "tether-dash-"));
     browser = await chromium.launch({
       executablePath: CHROMIUM,
@@ -62,9 +64,22 @@ describe("the dashboard in a real browser (Kaa's endpoint list, in Tether's term
   });
 
   it("registers a meter from the form, shows it connected with its metadata, and inhibits it", async () => {
-    await page.goto(`${tether.url}/`);
+    const violations: string[] = [];
+    page.on("console", (message) => {
+      if (/Content.Security.Policy/i.test(message.text())) violations.push(message.text());
+    });
+    const response = await page.goto(`${tether.url}/`);
     await page.waitForSelector("#devices");
     expect(await page.textContent("#realm-name")).toContain("dash");
+    // A strict CSP (no inline script), no framing, no sniffing; and the page runs under it.
+    const headers = response?.headers() ?? {};
+    const csp = headers["content-security-policy"] ?? "";
+    expect(csp).toContain("default-src 'self'");
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).toContain("frame-ancestors 'none'");
+    expect(csp).not.toContain("unsafe-inline");
+    expect(headers["x-frame-options"]).toBe("DENY");
+    expect(headers["x-content-type-options"]).toBe("nosniff");
 
     // Register from the form: the secret is shown once.
     await page.click("text=Random id");
@@ -116,6 +131,7 @@ describe("the dashboard in a real browser (Kaa's endpoint list, in Tether's term
     const dropDeadline = Date.now() + 5_000;
     while (meter.connected && Date.now() < dropDeadline) await new Promise((r) => setTimeout(r, 100));
     expect(meter.connected).toBe(false);
+    expect(violations).toEqual([]);
   });
 
   it("shows API errors as readable messages, never a blank page", async () => {

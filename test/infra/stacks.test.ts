@@ -8,6 +8,7 @@ import { devicePolicyDocument } from "../../functions/core/iot-policy.ts";
 import { ROUTES } from "../../functions/http/routes.ts";
 import { buildApp, type TetherApp } from "../../infra/app.ts";
 import { FUNCTION_ACCESS } from "../../infra/constructs/function-access.ts";
+import { dashboardContentSecurityPolicy } from "../../infra/dashboard-headers.ts";
 
 const cdkJson = JSON.parse(readFileSync(resolve(import.meta.dirname, "../../cdk.json"), "utf8")) as {
   context: Record<string, unknown>;
@@ -219,6 +220,45 @@ describe("Tether's CDK app (stage prod)", () => {
       CorsConfiguration: Match.objectLike({ AllowHeaders: ["authorization", "content-type"] }),
     });
     expect(Object.keys(t.stateless.findOutputs("*")).join(" ")).toContain("DashboardUrl");
+  });
+
+  it("serves the dashboard with a strict CSP and no framing, the same headers npm start sends", () => {
+    const policies = Object.values(t.stateless.findResources("AWS::CloudFront::ResponseHeadersPolicy"));
+    expect(policies).toHaveLength(1);
+    const security = policies[0]?.Properties.ResponseHeadersPolicyConfig.SecurityHeadersConfig;
+    // The CSP names the API's origin (a token here), so compare it with that part joined back in.
+    const csp = JSON.stringify(security.ContentSecurityPolicy.ContentSecurityPolicy);
+    for (const directive of dashboardContentSecurityPolicy("API").split("; ")) {
+      for (const part of directive.split("API")) expect(csp).toContain(part);
+    }
+    expect(csp).not.toContain("unsafe-inline");
+    expect(security).toMatchObject({
+      ContentSecurityPolicy: { Override: true },
+      FrameOptions: { FrameOption: "DENY", Override: true },
+      ContentTypeOptions: { Override: true },
+      ReferrerPolicy: { ReferrerPolicy: "no-referrer", Override: true },
+    });
+    const distribution = Object.values(t.stateless.findResources("AWS::CloudFront::Distribution"))[0];
+    expect(
+      distribution?.Properties.DistributionConfig.DefaultCacheBehavior.ResponseHeadersPolicyId,
+    ).toBeDefined();
+  });
+
+  it("points the functions that close MQTT connections at the account's IoT data endpoint", () => {
+    const functions = t.stateless.findResources("AWS::Lambda::Function");
+    for (const [name, access] of Object.entries(FUNCTION_ACCESS)) {
+      const fn = Object.entries(functions).find(([id]) =>
+        id.startsWith(`Pairing${pascal(name)}Function`),
+      )?.[1];
+      const variables = fn?.Properties.Environment.Variables ?? {};
+      if (access.connections) {
+        expect(JSON.stringify(variables.AWS_ENDPOINT_URL_IOT_DATA_PLANE), name).toMatch(
+          /https:\/\/.*endpointAddress/,
+        );
+      } else {
+        expect(variables.AWS_ENDPOINT_URL_IOT_DATA_PLANE, name).toBeUndefined();
+      }
+    }
   });
 
   it("creates a short-lived root CA, activated with its own certificate", () => {

@@ -139,6 +139,39 @@ describe("agent API: register, unregister, rotate secret", () => {
     }
   });
 
+  it("matches grants against the canonical device id, so an extended id cannot slip past an exclusion", async () => {
+    const protectedDevice = await pairDevice(tether, realm, randomDeviceId());
+    const id = protectedDevice.deviceId;
+    // Everything but this one device, on Pairing and AppEngine alike.
+    const token = await realm.jwt({
+      a_pa: [`DELETE::agent/devices/(?!${id}$).*`, `POST::agent/devices/(?!${id}/).*`],
+      a_aea: [`GET|PATCH::devices/(?!${id}($|/)).*`],
+    });
+    // The same device in its extended form (longer base64url, truncated to the same 128 bits).
+    const extended = `${id}AAAAAA`;
+    for (const [method, path] of [
+      ["DELETE", `/pairing/v1/${realm.name}/agent/devices/${extended}`],
+      ["POST", `/pairing/v1/${realm.name}/agent/devices/${extended}/credentials_secret`],
+      ["GET", `/appengine/v1/${realm.name}/devices/${extended}`],
+      ["PATCH", `/appengine/v1/${realm.name}/devices/${extended}`],
+      ["GET", `/appengine/v1/${realm.name}/devices/${extended}/events`],
+    ] as const) {
+      const response = await tether.request(method, path, {
+        token,
+        ...(method === "PATCH" ? { body: { data: { credentials_inhibited: true } } } : {}),
+      });
+      expect(response.status, `${method} ${path}`).toBe(403);
+    }
+    const info = await tether.request("GET", devicePath(realm.name, id), { token: protectedDevice.secret });
+    expect(info.body.data.status).toBe("confirmed");
+    // Another device is still reachable with the same token.
+    const other = randomDeviceId();
+    await registerDevice(tether, realm, other);
+    expect(
+      (await tether.request("DELETE", `/pairing/v1/${realm.name}/agent/devices/${other}`, { token })).status,
+    ).toBe(204);
+  });
+
   it("answers 403 with the route when the a_pa claim does not cover it", async () => {
     for (const claims of [
       { a_pa: ["GET::agent/devices"] },

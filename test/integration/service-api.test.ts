@@ -1,4 +1,5 @@
 import { generateKeyPairSync } from "node:crypto";
+import { request as httpRequest } from "node:http";
 import { exportSPKI, generateKeyPair, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { randomDeviceId } from "../../functions/contracts/ids.ts";
@@ -128,6 +129,26 @@ describe("health, version and housekeeping", () => {
     expect(created.body.data.jwt_public_key_pem).toBe(rsa.export({ type: "spki", format: "pem" }));
     for (const shown of [created, await tether.request("GET", "/housekeeping/v1/realms/keyed", admin)]) {
       expect(shown.text).not.toMatch(/PRIVATE/);
+    }
+  });
+
+  it("answers only loopback Host headers (no DNS rebinding of the local server)", async () => {
+    const port = new URL(tether.url).port;
+    const get = (path: string, host: string) =>
+      new Promise<number>((resolve, reject) => {
+        const req = httpRequest({ host: "127.0.0.1", port, path, headers: { host } }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on("error", reject);
+        req.end();
+      });
+    for (const host of ["evil.example", `evil.example:${port}`, "localhost.evil.example", "127.0.0.2"]) {
+      expect(await get("/pairing/health", host), host).toBe(421);
+      expect(await get("/housekeeping/v1/realms", host), host).toBe(421);
+    }
+    for (const host of [`localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`, "localhost"]) {
+      expect(await get("/pairing/health", host), host).toBe(200);
     }
   });
 

@@ -91,6 +91,15 @@ export async function authenticateDevice(
   return { realm, device };
 }
 
+/**
+ * The device id as JWT grants see it in a route's path: its canonical form, whatever form the request spelt
+ * it in (an extended id names the same device, so a grant excluding that device must still exclude it). Text
+ * that is no device id is matched as it is (the route then answers 404 once authorized).
+ */
+export function grantId(deviceIdText: string): string {
+  return canonicalDeviceId(deviceIdText) ?? deviceIdText;
+}
+
 /** Parses the device id of an agent route: ill-formed ids name no device. */
 export function requireDeviceId(text: string): string {
   const deviceId = canonicalDeviceId(text);

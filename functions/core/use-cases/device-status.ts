@@ -12,7 +12,7 @@ import { deviceCommonName } from "../identity.ts";
 import type { CertificateRecord, Device } from "../model.ts";
 import type { PairingDeps } from "../pairing-deps.ts";
 import { parseEnvelope } from "../validation.ts";
-import { type AgentCall, authorizeDeviceCall, authorizeRealmCall } from "./authenticate.ts";
+import { type AgentCall, authorizeDeviceCall, authorizeRealmCall, grantId } from "./authenticate.ts";
 
 type Call = Omit<AgentCall, "claim" | "method" | "path">;
 
@@ -24,7 +24,7 @@ export async function getDeviceStatus(
 ): Promise<DeviceStatusResponse["data"]> {
   const { device } = await authorizeDeviceCall(
     deps,
-    { ...call, claim: "a_aea", method: "GET", path: `devices/${deviceIdText}` },
+    { ...call, claim: "a_aea", method: "GET", path: `devices/${grantId(deviceIdText)}` },
     deviceIdText,
   );
   return statusOf(device, await currentCertificate(deps, device));
@@ -43,7 +43,7 @@ export async function patchDevice(
 ): Promise<DeviceStatusResponse["data"]> {
   const found = await authorizeDeviceCall(
     deps,
-    { ...call, claim: "a_aea", method: "PATCH", path: `devices/${deviceIdText}` },
+    { ...call, claim: "a_aea", method: "PATCH", path: `devices/${grantId(deviceIdText)}` },
     deviceIdText,
   );
   const { realm } = found;
@@ -110,7 +110,7 @@ export async function deviceEvents(
 ): Promise<DeviceEventsResponse["data"]> {
   const { realm, device } = await authorizeDeviceCall(
     deps,
-    { ...call, claim: "a_aea", method: "GET", path: `devices/${deviceIdText}/events` },
+    { ...call, claim: "a_aea", method: "GET", path: `devices/${grantId(deviceIdText)}/events` },
     deviceIdText,
   );
   const events = await deps.store.listEvents(realm.name, device.deviceId, 100);

@@ -1,6 +1,6 @@
 import type { PairingDeps } from "../pairing-deps.ts";
 import { newCredentialsSecret } from "../secrets.ts";
-import { type AgentCall, authorizeRealmCall, requireDeviceId } from "./authenticate.ts";
+import { type AgentCall, authorizeRealmCall, grantId, requireDeviceId } from "./authenticate.ts";
 
 /**
  * Tether extension: gives a registered device a new credentials secret without unregistering it (its
@@ -15,7 +15,7 @@ export async function rotateSecret(
     ...call,
     claim: "a_pa",
     method: "POST",
-    path: `agent/devices/${deviceIdText}/credentials_secret`,
+    path: `agent/devices/${grantId(deviceIdText)}/credentials_secret`,
   });
   const deviceId = requireDeviceId(deviceIdText);
   const credentialsSecret = newCredentialsSecret();

@@ -1,6 +1,6 @@
 import { deviceCommonName } from "../identity.ts";
 import type { PairingDeps } from "../pairing-deps.ts";
-import { type AgentCall, authorizeDeviceCall } from "./authenticate.ts";
+import { type AgentCall, authorizeDeviceCall, grantId } from "./authenticate.ts";
 
 /**
  * Forgets a device's secret and confirmation so it can be registered again, and takes its certificates off
@@ -13,7 +13,7 @@ export async function unregisterDevice(
 ): Promise<{ deviceId: string; removedCertificates: number }> {
   const { realm, device } = await authorizeDeviceCall(
     deps,
-    { ...call, claim: "a_pa", method: "DELETE", path: `agent/devices/${deviceIdText}` },
+    { ...call, claim: "a_pa", method: "DELETE", path: `agent/devices/${grantId(deviceIdText)}` },
     deviceIdText,
   );
   const { deviceId } = device;
