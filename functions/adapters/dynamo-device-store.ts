@@ -367,7 +367,7 @@ export class DynamoDeviceStore implements DeviceStore {
       ]);
     } catch (error) {
       // Someone registered it again meanwhile (new secret): it is theirs now.
-      if (!failedConditions(error)) throw error;
+      if (!failedConditions(error)?.[0]) throw error;
     }
   }
 

@@ -7,7 +7,13 @@ import { createPairingDeps, pairingDeps, setPairingDeps } from "../../functions/
 import { randomDeviceId } from "../../functions/contracts/ids.ts";
 import { iotCertificateId } from "../../functions/core/certificate-id.ts";
 import { generateKeyAndCsr } from "../../local/x509.ts";
-import { credentialsPath, devicePath, pairDevice, registerDevice } from "../support/device.ts";
+import {
+  credentialsPath,
+  devicePath,
+  type PairedDevice,
+  pairDevice,
+  registerDevice,
+} from "../support/device.ts";
 import { holdAfter, withFaults } from "../support/fault-proxy.ts";
 import { connectDevice, endQuietly, waitForClose } from "../support/mqtt.ts";
 import { testBed } from "../support/test-bed.ts";
@@ -45,6 +51,12 @@ describe("fencing: no issuance in flight lands across unregister, re-registratio
         .filter((c) => c.status === "ACTIVE")
         .map((c) => c.certificateId ?? ""),
     );
+  const connectAs = (device: PairedDevice) =>
+    connectDevice(testBed().brokerPort, device.cn, {
+      caPem: testBed().env.caCertPem,
+      certPem: device.certPem,
+      keyPem: device.keyPem,
+    });
   const idOf = (pem: string) => iotCertificateId(new X509Certificate(pem).raw);
   const liveRecords = async (deviceId: string) =>
     (await pairingDeps().store.listCertificates(realm.name, deviceId)).filter(
@@ -53,11 +65,7 @@ describe("fencing: no issuance in flight lands across unregister, re-registratio
 
   it("unregister: once it and every request in flight have answered, nothing of the device is ACTIVE or live, and its MQTT session is over", async () => {
     const device = await pairDevice(tether, realm, randomDeviceId());
-    const client = await connectDevice(testBed().brokerPort, device.cn, {
-      caPem: testBed().env.caCertPem,
-      certPem: device.certPem,
-      keyPem: device.keyPem,
-    });
+    const client = await connectAs(device);
     try {
       const before = await activeInIot();
       // Unregister is held right after it listed the device's certificates; an issuance runs in that gap.
@@ -144,11 +152,7 @@ describe("fencing: no issuance in flight lands across unregister, re-registratio
 
   it("the local data plane answers DeleteConnection as IoT Core documents it", async () => {
     const device = await pairDevice(tether, realm, randomDeviceId());
-    const client = await connectDevice(testBed().brokerPort, device.cn, {
-      caPem: testBed().env.caCertPem,
-      certPem: device.certPem,
-      keyPem: device.keyPem,
-    });
+    const client = await connectAs(device);
     try {
       const iotData = testBed().clients.iotData;
       await iotData.send(new DeleteConnectionCommand({ clientId: device.cn, cleanSession: true }));

@@ -15,19 +15,31 @@ export interface Fault {
  */
 export function withFaults(clients: AwsClients, faults: Fault[]): AwsClients & { calls: string[] } {
   const calls: string[] = [];
+  const proxied = proxyClients(clients, async (name, send) => {
+    calls.push(name);
+    const fault = faults.find((f) => f.command === name && f.times > 0);
+    if (fault) {
+      fault.times--;
+      throw fault.error?.() ?? new Error(`injected fault in ${name}`);
+    }
+    return send();
+  });
+  return { ...proxied, calls };
+}
+
+/**
+ * The same clients, each `send` going through `intercept` with the command's class name and a function that
+ * sends it for real.
+ */
+function proxyClients(
+  clients: AwsClients,
+  intercept: (command: string, send: () => Promise<unknown>) => Promise<unknown>,
+): AwsClients {
   const wrap = <T extends { send: (...args: never[]) => unknown }>(client: T): T => {
     const proxy = Object.create(client) as T;
     const original = client.send.bind(client) as (command: object, ...rest: unknown[]) => Promise<unknown>;
-    (proxy as { send: unknown }).send = async (command: object, ...rest: unknown[]) => {
-      const name = command.constructor.name;
-      calls.push(name);
-      const fault = faults.find((f) => f.command === name && f.times > 0);
-      if (fault) {
-        fault.times--;
-        throw fault.error?.() ?? new Error(`injected fault in ${name}`);
-      }
-      return original(command, ...rest);
-    };
+    (proxy as { send: unknown }).send = (command: object, ...rest: unknown[]) =>
+      intercept(command.constructor.name, () => original(command, ...rest));
     return proxy;
   };
   return {
@@ -36,7 +48,6 @@ export function withFaults(clients: AwsClients, faults: Fault[]): AwsClients & {
     iotData: wrap(clients.iotData),
     pca: wrap(clients.pca),
     secrets: wrap(clients.secrets),
-    calls,
   };
 }
 
@@ -71,28 +82,17 @@ export function holdAfter(clients: AwsClients, command: string): Hold {
     release = resolve;
   });
   let armed = true;
-  const wrap = <T extends { send: (...args: never[]) => unknown }>(client: T): T => {
-    const proxy = Object.create(client) as T;
-    const original = client.send.bind(client) as (command: object, ...rest: unknown[]) => Promise<unknown>;
-    (proxy as { send: unknown }).send = async (sent: object, ...rest: unknown[]) => {
-      const answer = await original(sent, ...rest);
-      if (armed && sent.constructor.name === command) {
-        armed = false;
-        signal();
-        await gate;
-      }
-      return answer;
-    };
-    return proxy;
-  };
+  const held = proxyClients(clients, async (name, send) => {
+    const answer = await send();
+    if (armed && name === command) {
+      armed = false;
+      signal();
+      await gate;
+    }
+    return answer;
+  });
   return {
-    clients: {
-      dynamo: wrap(clients.dynamo),
-      iot: wrap(clients.iot),
-      iotData: wrap(clients.iotData),
-      pca: wrap(clients.pca),
-      secrets: wrap(clients.secrets),
-    },
+    clients: held,
     reached,
     release,
   };

@@ -47,7 +47,11 @@ export async function registerDevice(
   } catch (error) {
     // No device without its thing: a device this request created goes again (nobody holds its secret yet).
     // A renewed one keeps its record; its thing was made when it was created, and the retry makes sure of it.
-    if (outcome === "created") await deps.store.discardNewDevice(realm.name, deviceId, secretHash);
+    if (outcome === "created") {
+      await deps.store.discardNewDevice(realm.name, deviceId, secretHash).catch((cleanup: unknown) => {
+        throw new AggregateError([error, cleanup], "registration failed and so did discarding the device");
+      });
+    }
     throw error;
   }
   return { deviceId, credentialsSecret, outcome };
