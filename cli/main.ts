@@ -498,8 +498,14 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT.ok;
   }
   try {
+    // A device id may start with "-" (base64url): parseArgs would read it as short options. Such ids stand in
+    // as placeholders while parsing (order kept) and are put back after.
+    const dashIds = rest.filter((a) => /^-[^-]/.test(a) && canonicalDeviceId(a) !== undefined);
+    const placeholder = (i: number) => `\u0000device-id:${i}`;
+    const restore = (v: string) =>
+      v.startsWith("\u0000device-id:") ? (dashIds[Number(v.slice(11))] ?? v) : v;
     const parsed = parseArgs({
-      args: rest,
+      args: rest.map((a) => (dashIds.includes(a) ? placeholder(dashIds.indexOf(a)) : a)),
       allowPositionals: true,
       options: {
         ...command.options,
@@ -512,9 +518,11 @@ export async function main(argv: string[]): Promise<number> {
         "admin-token": { type: "string" },
       },
     });
-    const values = parsed.values as Record<string, string | boolean | undefined>;
+    const values = Object.fromEntries(
+      Object.entries(parsed.values).map(([k, v]) => [k, typeof v === "string" ? restore(v) : v]),
+    ) as Record<string, string | boolean | undefined>;
     await command.run({
-      positionals: parsed.positionals,
+      positionals: parsed.positionals.map(restore),
       values,
       target: () => resolveTarget(values as Parameters<typeof resolveTarget>[0]),
       out: (human, data) => console.log(wantsJson ? JSON.stringify(data, null, 2) : human),

@@ -116,7 +116,10 @@ describe("the tether CLI (the real binary)", () => {
     const registered = await tether_("device", "register", id, "--json");
     expect(registered.code, registered.stderr).toBe(0);
     expect(JSON.parse(registered.stdout).credentialsSecret).toMatch(/^[A-Za-z0-9+/]{43}=$/);
-    const paired = await pairDevice(tether, realm, randomDeviceId());
+    // An id starting with "-" (1 in 64 random ids): the CLI must still take it as the device id, not options.
+    let dashed = randomDeviceId();
+    while (!dashed.startsWith("-")) dashed = randomDeviceId();
+    const paired = await pairDevice(tether, realm, dashed);
 
     const show = await tether_("device", "show", paired.deviceId);
     expect(show.code, show.stderr).toBe(0);
