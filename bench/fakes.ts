@@ -4,7 +4,12 @@ import * as x509 from "@peculiar/x509";
 import type { CertificateRecord, Device, Realm } from "../functions/core/model.ts";
 import type { PairingDeps } from "../functions/core/pairing-deps.ts";
 import type { CertificateAuthority } from "../functions/core/ports/certificate-authority.ts";
-import type { DeviceStore, RecordIssuanceInput } from "../functions/core/ports/device-store.ts";
+import type {
+  BeginIssuanceInput,
+  BeginIssuanceResult,
+  DeviceStore,
+  RecordIssuanceInput,
+} from "../functions/core/ports/device-store.ts";
 import type { TransportRegistry } from "../functions/core/ports/transport-registry.ts";
 import { SecretHasher } from "../functions/core/secrets.ts";
 import { generateKeyAndCsr } from "../sdk/csr.ts";
@@ -37,6 +42,9 @@ export async function benchWorld(count: number): Promise<BenchWorld> {
     certificateValiditySeconds: 7 * 86_400,
     graceSeconds: 3600,
     deviceLimit: undefined,
+    // The benchmark issues for one device over and over: no budget or cap gets in the way.
+    issuanceBudgetPerHour: 3600,
+    maxLiveCertificates: 20,
     deviceCount: 1,
     createdAt: new Date().toISOString(),
   };
@@ -94,6 +102,26 @@ export async function benchWorld(count: number): Promise<BenchWorld> {
       async getRealmAndDevice() {
         await wait();
         return { realm, device };
+      },
+      async getRealm() {
+        await wait();
+        return realm;
+      },
+      async beginIssuance(input: BeginIssuanceInput): Promise<BeginIssuanceResult> {
+        await wait();
+        const before = device;
+        device = {
+          ...device,
+          issuance: { ...device.issuance, lease: input.leaseUntil } as Device["issuance"],
+        };
+        return { acquired: true, device: before };
+      },
+      async endIssuance() {
+        await wait();
+      },
+      async listCertificates() {
+        await wait();
+        return [...certificates.values()];
       },
       async getCertificate(_realm: string, _id: string, serial: string) {
         await wait();

@@ -66,12 +66,15 @@ const COMMANDS: Record<string, Command> = {
   "realm create": {
     summary: "create a realm with the public key its agent JWTs are signed with",
     usage:
-      "tether realm create NAME --public-key FILE [--validity 7d] [--grace 1h] [--device-limit N] [--broker-url URL]",
+      "tether realm create NAME --public-key FILE [--validity 7d] [--grace 1h] [--device-limit N] [--broker-url URL]\n" +
+      "                         [--issuance-budget N (per device and hour)] [--max-live-certificates N]",
     options: {
       "public-key": { type: "string" },
       validity: { type: "string" },
       grace: { type: "string" },
       "device-limit": { type: "string" },
+      "issuance-budget": { type: "string" },
+      "max-live-certificates": { type: "string" },
       "broker-url": { type: "string" },
     },
     async run(args) {
@@ -88,6 +91,12 @@ const COMMANDS: Record<string, Command> = {
           ...(validity === undefined ? {} : { certificate_validity_seconds: validity }),
           ...(grace === undefined ? {} : { grace_seconds: grace }),
           ...(limit === undefined ? {} : { device_limit: Number(limit) }),
+          ...(str(args, "issuance-budget")
+            ? { issuance_budget_per_hour: Number(str(args, "issuance-budget")) }
+            : {}),
+          ...(str(args, "max-live-certificates")
+            ? { max_live_certificates: Number(str(args, "max-live-certificates")) }
+            : {}),
           ...(str(args, "broker-url") ? { broker_url: str(args, "broker-url") } : {}),
         },
       };
@@ -118,6 +127,7 @@ const COMMANDS: Record<string, Command> = {
       const r = answer.body.data;
       args.out(
         `${r.realm_name}: broker ${r.broker_url}, validity ${r.certificate_validity_seconds}s, grace ${r.grace_seconds}s, ` +
+          `${r.issuance_budget_per_hour} issuances per device and hour, at most ${r.max_live_certificates} live, ` +
           `${r.device_count} devices${r.device_limit ? ` of at most ${r.device_limit}` : ""}`,
         r,
       );

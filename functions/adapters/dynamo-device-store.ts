@@ -21,19 +21,24 @@ import {
   RealmNotFoundError,
   UnprocessableError,
 } from "../core/errors.ts";
-import type {
-  CertificateRecord,
-  CredentialEvent,
-  Device,
-  IssuanceIntent,
-  Realm,
-  RetiredReason,
+import {
+  type CertificateRecord,
+  type CredentialEvent,
+  DEFAULT_ISSUANCE_BUDGET_PER_HOUR,
+  DEFAULT_MAX_LIVE_CERTIFICATES,
+  type Device,
+  type IssuanceIntent,
+  type Realm,
+  type RetiredReason,
 } from "../core/model.ts";
 import {
+  type BeginIssuanceInput,
+  type BeginIssuanceResult,
   ConcurrentIssuanceError,
   type DevicePage,
   type DeviceStore,
   type DueItem,
+  type EndIssuanceInput,
   type PresenceUpdate,
   type RecordIssuanceInput,
   type RegisterDeviceInput,
@@ -195,7 +200,13 @@ export class DynamoDeviceStore implements DeviceStore {
   }
 
   async updateRealm(realm: Realm): Promise<Realm> {
-    const set = ["jwtPublicKeyPem = :key", "certificateValiditySeconds = :validity", "graceSeconds = :grace"];
+    const set = [
+      "jwtPublicKeyPem = :key",
+      "certificateValiditySeconds = :validity",
+      "graceSeconds = :grace",
+      "issuanceBudgetPerHour = :budget",
+      "maxLiveCertificates = :live",
+    ];
     const remove: string[] = [];
     if (realm.brokerUrl) set.push("brokerUrl = :broker");
     else remove.push("brokerUrl");
@@ -213,6 +224,8 @@ export class DynamoDeviceStore implements DeviceStore {
               ":key": realm.jwtPublicKeyPem,
               ":validity": realm.certificateValiditySeconds,
               ":grace": realm.graceSeconds,
+              ":budget": realm.issuanceBudgetPerHour,
+              ":live": realm.maxLiveCertificates,
               ":broker": realm.brokerUrl,
               ":limit": realm.deviceLimit,
             }),
@@ -472,6 +485,59 @@ export class DynamoDeviceStore implements DeviceStore {
     });
   }
 
+  async beginIssuance(input: BeginIssuanceInput): Promise<BeginIssuanceResult> {
+    try {
+      const out = await aws(() =>
+        this.dynamo.send(
+          new UpdateItemCommand({
+            TableName: this.tableName,
+            Key: m(deviceKey(input.realm, input.deviceId)),
+            UpdateExpression: "SET issuanceLease = :lease",
+            // Never creates an item: a device without this secret (or without any) fails the first term.
+            ConditionExpression:
+              "secretHash = :secret AND credentialsInhibited = :false" +
+              " AND (attribute_not_exists(issuanceLease) OR issuanceLease <= :now)" +
+              " AND (attribute_not_exists(issuanceAdmitAt) OR issuanceAdmitAt <= :now OR lastIssuanceKey = :key)",
+            ExpressionAttributeValues: m({
+              ":lease": input.leaseUntil,
+              ":secret": input.secretHash,
+              ":false": false,
+              ":now": input.now,
+              ":key": input.key,
+            }),
+            ReturnValues: "ALL_OLD",
+            ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+          }),
+        ),
+      );
+      return { acquired: true, device: out.Attributes ? toDevice(unmarshall(out.Attributes)) : undefined };
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      return { acquired: false, device: error.Item ? toDevice(unmarshall(error.Item)) : undefined };
+    }
+  }
+
+  async endIssuance(input: EndIssuanceInput): Promise<void> {
+    const { charge } = input;
+    await applied(() =>
+      this.dynamo.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: m(deviceKey(input.realm, input.deviceId)),
+          UpdateExpression: charge
+            ? "SET issuanceTat = :tat, issuanceAdmitAt = :admit, lastIssuanceKey = :key REMOVE issuanceLease"
+            : "REMOVE issuanceLease",
+          // Only our own slot: one that expired and was taken by another request is theirs.
+          ConditionExpression: "issuanceLease = :lease",
+          ExpressionAttributeValues: m({
+            ":lease": input.lease,
+            ...(charge ? { ":tat": charge.tat, ":admit": charge.admitAt, ":key": charge.key } : {}),
+          }),
+        }),
+      ),
+    );
+  }
+
   async listCertificates(realm: string, deviceId: string): Promise<CertificateRecord[]> {
     return (await this.deviceItems(realm, deviceId, "CERT#")).map(toCertificate);
   }
@@ -502,6 +568,9 @@ export class DynamoDeviceStore implements DeviceStore {
       now,
       intentRequestId,
       secretHash,
+      lease,
+      charge,
+      graceCuts,
     } = input;
     const items: TransactItems = [
       {
@@ -520,10 +589,11 @@ export class DynamoDeviceStore implements DeviceStore {
         Update: {
           TableName: this.tableName,
           Key: m(deviceKey(c.realm, c.deviceId)),
-          UpdateExpression: `SET currentSerial = :serial, firstCredentialsRequest = if_not_exists(firstCredentialsRequest, :now)${requestIp ? ", lastCredentialsRequestIp = :ip" : ""}`,
+          UpdateExpression: `SET currentSerial = :serial, firstCredentialsRequest = if_not_exists(firstCredentialsRequest, :now), issuanceTat = :tat, issuanceAdmitAt = :admit, lastIssuanceKey = :key${requestIp ? ", lastCredentialsRequestIp = :ip" : ""} REMOVE issuanceLease`,
           // Fenced on the secret the request authenticated with (unregistration, re-registration and rotation
-          // all change it), not inhibited, and nobody else made a certificate current since we read it.
-          ConditionExpression: `secretHash = :secret AND credentialsInhibited = :false AND ${
+          // all change it), not inhibited, still holding its issuance slot, and nobody else made a certificate
+          // current since we read it. The budget is charged and the slot released in the same write.
+          ConditionExpression: `secretHash = :secret AND credentialsInhibited = :false AND issuanceLease = :lease AND ${
             expectedCurrentSerial ? "currentSerial = :expected" : "attribute_not_exists(currentSerial)"
           }`,
           ExpressionAttributeValues: m({
@@ -531,6 +601,10 @@ export class DynamoDeviceStore implements DeviceStore {
             ":now": now,
             ":false": false,
             ":secret": secretHash,
+            ":lease": lease,
+            ":tat": charge.tat,
+            ":admit": charge.admitAt,
+            ":key": charge.key,
             ...(requestIp ? { ":ip": requestIp } : {}),
             ...(expectedCurrentSerial ? { ":expected": expectedCurrentSerial } : {}),
           }),
@@ -576,6 +650,33 @@ export class DynamoDeviceStore implements DeviceStore {
           }),
         },
       });
+    }
+    // The cap on live certificates: these lose the rest of their grace and are due for the sweeper now.
+    for (const serial of graceCuts) {
+      items.push(
+        {
+          Update: {
+            TableName: this.tableName,
+            Key: m(certKey(c.realm, c.deviceId, serial)),
+            UpdateExpression: "SET graceUntil = :now, deadline = :now",
+            ConditionExpression: "#state = :superseded",
+            ExpressionAttributeNames: { "#state": "state" },
+            ExpressionAttributeValues: m({ ":now": now, ":superseded": "superseded" }),
+          },
+        },
+        eventPut(
+          this.tableName,
+          {
+            realm: c.realm,
+            deviceId: c.deviceId,
+            type: "superseded",
+            at: now,
+            serial,
+            reason: "grace cut: too many live certificates",
+          },
+          2,
+        ),
+      );
     }
     try {
       await aws(() => this.dynamo.send(new TransactWriteItemsCommand({ TransactItems: items })));
@@ -944,6 +1045,9 @@ function toRealm(item: Item): Realm {
     certificateValiditySeconds: Number(item.certificateValiditySeconds),
     graceSeconds: Number(item.graceSeconds),
     deviceLimit: item.deviceLimit === undefined ? undefined : Number(item.deviceLimit),
+    // Realms created before these settings existed get the defaults.
+    issuanceBudgetPerHour: Number(item.issuanceBudgetPerHour ?? DEFAULT_ISSUANCE_BUDGET_PER_HOUR),
+    maxLiveCertificates: Number(item.maxLiveCertificates ?? DEFAULT_MAX_LIVE_CERTIFICATES),
     deviceCount: Number(item.deviceCount ?? 0),
     createdAt: String(item.createdAt),
   };
@@ -966,8 +1070,17 @@ function toDevice(item: Item): Device {
     lastDisconnection: opt(item.lastDisconnection),
     lastSeenIp: opt(item.lastSeenIp),
     metadata: (item.metadata ?? {}) as Device["metadata"],
+    issuance: {
+      lease: optionalNumber(item.issuanceLease),
+      tat: optionalNumber(item.issuanceTat),
+      admitAt: optionalNumber(item.issuanceAdmitAt),
+      lastKey: item.lastIssuanceKey === undefined ? undefined : String(item.lastIssuanceKey),
+    },
   };
 }
+
+const optionalNumber = (value: unknown) =>
+  value === undefined || value === null ? undefined : Number(value);
 
 function fromCertificate(c: CertificateRecord): Item {
   return { kind: "certificate", ...c };

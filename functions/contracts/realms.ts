@@ -15,6 +15,8 @@ const validitySeconds = z
   .check(z.minimum(MIN_CERTIFICATE_VALIDITY_SECONDS), z.maximum(MAX_CERTIFICATE_VALIDITY_SECONDS));
 const graceSeconds = z.int().check(z.minimum(0), z.maximum(MAX_CERTIFICATE_VALIDITY_SECONDS));
 const deviceLimit = z.int().check(z.minimum(1));
+const issuanceBudgetPerHour = z.int().check(z.minimum(1), z.maximum(3600));
+const maxLiveCertificates = z.int().check(z.minimum(2), z.maximum(20));
 
 export const realmSettings = z.object({
   realm_name: realmNameSchema,
@@ -24,6 +26,10 @@ export const realmSettings = z.object({
   /** How long a superseded certificate stays usable after its replacement is issued. */
   grace_seconds: z.optional(graceSeconds),
   device_limit: z.optional(deviceLimit),
+  /** Billed certificate issuances per device and hour (a burst of this many, then evenly spread). */
+  issuance_budget_per_hour: z.optional(issuanceBudgetPerHour),
+  /** Certificates of one device live at once (current + superseded in grace); beyond, the oldest loses its grace. */
+  max_live_certificates: z.optional(maxLiveCertificates),
 });
 
 export const createRealmRequest = z.object({ data: realmSettings });
@@ -40,14 +46,24 @@ export const updateRealmRequest = z.object({
     certificate_validity_seconds: z.optional(validitySeconds),
     grace_seconds: z.optional(graceSeconds),
     device_limit: z.optional(z.nullable(deviceLimit)),
+    issuance_budget_per_hour: z.optional(issuanceBudgetPerHour),
+    max_live_certificates: z.optional(maxLiveCertificates),
   }),
 });
 export type UpdateRealmRequest = z.infer<typeof updateRealmRequest>;
 
 export const realmResponse = z.object({
-  data: z.extend(z.required(realmSettings, { certificate_validity_seconds: true, grace_seconds: true }), {
-    broker_url: z.string(),
-    device_count: z.int(),
-  }),
+  data: z.extend(
+    z.required(realmSettings, {
+      certificate_validity_seconds: true,
+      grace_seconds: true,
+      issuance_budget_per_hour: true,
+      max_live_certificates: true,
+    }),
+    {
+      broker_url: z.string(),
+      device_count: z.int(),
+    },
+  ),
 });
 export type RealmResponse = z.infer<typeof realmResponse>;

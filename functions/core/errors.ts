@@ -87,6 +87,22 @@ export class ThrottledError extends DomainError {
   }
 }
 
+/** The device spent its issuance budget; it may issue again after `retryAfterSeconds`. */
+export class IssuanceBudgetExceededError extends DomainError {
+  readonly code = "ISSUANCE_BUDGET_EXCEEDED";
+  constructor(readonly retryAfterSeconds: number) {
+    super("Certificate issuance budget exceeded");
+  }
+}
+
+/** Another credentials request of the same device is being served; retry after `retryAfterSeconds`. */
+export class IssuanceInProgressError extends DomainError {
+  readonly code = "ISSUANCE_IN_PROGRESS";
+  constructor(readonly retryAfterSeconds: number) {
+    super("Another credentials request for this device is in progress");
+  }
+}
+
 /** A dependency is down; the client should retry after `retryAfterSeconds`. */
 export class DependencyUnavailableError extends DomainError {
   readonly code = "DEPENDENCY_UNAVAILABLE";

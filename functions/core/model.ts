@@ -14,6 +14,10 @@ export interface Realm {
   readonly certificateValiditySeconds: number;
   readonly graceSeconds: number;
   readonly deviceLimit: number | undefined;
+  /** Billed certificate issuances a device may make per hour (a burst of this many, then evenly spread). */
+  readonly issuanceBudgetPerHour: number;
+  /** Certificates of one device live at once: the current one and those superseded but still in grace. */
+  readonly maxLiveCertificates: number;
   readonly deviceCount: number;
   readonly createdAt: string;
 }
@@ -38,6 +42,19 @@ export interface Device {
   readonly lastSeenIp?: string | undefined;
   /** Key/values the device reported about itself on `<realm>/<id>/metadata`. */
   readonly metadata?: Readonly<Record<string, string | number | boolean>> | undefined;
+  /** The device's issuance admission state (see core/admission.ts). */
+  readonly issuance?: IssuanceAdmission | undefined;
+}
+
+export interface IssuanceAdmission {
+  /** Until when (epoch ms) a credentials request holds the device's one issuance slot, if one does. */
+  readonly lease: number | undefined;
+  /** The issuance budget's state after the last billed issuance. */
+  readonly tat: number | undefined;
+  /** When (epoch ms) the budget admits the next billed issuance. */
+  readonly admitAt: number | undefined;
+  /** Idempotency key of the last billed issuance: a retry with the same CSR is a free replay. */
+  readonly lastKey: string | undefined;
 }
 
 /**
@@ -102,6 +119,10 @@ export interface CredentialEvent {
 }
 
 export const DEFAULT_GRACE_SECONDS = 3600;
+/** A few renewals an hour: far above a healthy device (one every few days), far below a leaked secret's abuse. */
+export const DEFAULT_ISSUANCE_BUDGET_PER_HOUR = 6;
+/** The current certificate, the one it just superseded, and one more. */
+export const DEFAULT_MAX_LIVE_CERTIFICATES = 3;
 
 export function deviceStatusOf(device: Device): "pending" | "confirmed" | "inhibited" {
   if (device.credentialsInhibited) return "inhibited";

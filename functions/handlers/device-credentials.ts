@@ -1,6 +1,8 @@
+import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import { pairingDeps } from "../adapters/container.ts";
 import { issueCredentials } from "../core/use-cases/issue-credentials.ts";
 import { httpHandler } from "../http/handler.ts";
+import { metrics } from "../http/observability.ts";
 import { json } from "../http/responses.ts";
 
 /** `POST /v1/{realm}/devices/{device_id}/protocols/{protocol}/credentials` → 201 with the leaf certificate. */
@@ -16,6 +18,8 @@ export const handler = httpHandler(async (request) => {
     request.body(),
     request.meta,
   );
+  // Superseded certificates that lost their grace to the realm's cap on live certificates.
+  if (issued.graceCuts > 0) metrics.addMetric("GraceCut", MetricUnit.Count, issued.graceCuts);
   return {
     response: json(201, {
       data: { client_crt: issued.certificatePem, renew_after: issued.renewAfter.toISOString() },

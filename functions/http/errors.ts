@@ -4,6 +4,8 @@ import {
   DeviceNotFoundError,
   DomainError,
   ForbiddenError,
+  IssuanceBudgetExceededError,
+  IssuanceInProgressError,
   MalformedRequestError,
   PayloadTooLargeError,
   RealmExistsError,
@@ -33,6 +35,9 @@ export function errorResponse(error: unknown, requestId: string): APIGatewayProx
   if (error instanceof RealmExistsError)
     return json(422, { errors: { realm_name: ["has already been taken"] } });
   if (error instanceof UnprocessableError) return detail(422, error.detail);
+  if (error instanceof IssuanceBudgetExceededError || error instanceof IssuanceInProgressError) {
+    return detail(429, error.message, { "retry-after": String(error.retryAfterSeconds) });
+  }
   if (error instanceof ThrottledError) {
     return detail(429, "Too many requests", { "retry-after": String(error.retryAfterSeconds) });
   }

@@ -54,6 +54,8 @@ export const FUNCTION_ACCESS: Readonly<Record<FunctionName, FunctionAccess>> = {
     table: [
       "dynamodb:BatchGetItem",
       "dynamodb:GetItem",
+      // The device's certificates, for the cap on live certificates.
+      "dynamodb:Query",
       "dynamodb:PutItem",
       "dynamodb:UpdateItem",
       "dynamodb:DeleteItem",

@@ -111,8 +111,9 @@ describe("fencing: no issuance in flight lands across unregister, re-registratio
   it("a secret rotation stops an issuance that authenticated with the old secret", async () => {
     const device = await pairDevice(tether, realm, randomDeviceId());
     const before = await activeInIot();
-    // The issuance is held right after it read (and authenticated) the device; the rotation runs in that gap.
-    const held = hold("BatchGetItemCommand");
+    // The issuance is held right after it authenticated the device (and took its issuance slot, an UpdateItem);
+    // the rotation runs in that gap.
+    const held = hold("UpdateItemCommand");
     const issuing = issue(device.deviceId, device.secret);
     await held.reached;
     const rotated = await tether.request(
@@ -136,7 +137,7 @@ describe("fencing: no issuance in flight lands across unregister, re-registratio
     const deviceId = randomDeviceId();
     const oldSecret = await registerDevice(tether, realm, deviceId);
     const before = await activeInIot();
-    const held = hold("BatchGetItemCommand");
+    const held = hold("UpdateItemCommand");
     const issuing = issue(deviceId, oldSecret);
     await held.reached;
     const newSecret = await registerDevice(tether, realm, deviceId);

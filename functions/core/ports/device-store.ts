@@ -32,6 +32,44 @@ export interface RecordIssuanceInput {
   readonly secretHash: string;
   /** The intent this issuance completes (deleted in the same transaction). */
   readonly intentRequestId: string;
+  /** The issuance slot this request holds ({@link DeviceStore.beginIssuance}): released here, with the charge. */
+  readonly lease: number;
+  readonly charge: IssuanceCharge;
+  /** Superseded certificates whose grace ends now (the cap on live certificates), due for the sweeper. */
+  readonly graceCuts: readonly string[];
+}
+
+/** What a billed issuance costs the device's budget (core/admission.ts), and its idempotency key. */
+export interface IssuanceCharge {
+  readonly tat: number;
+  readonly admitAt: number;
+  readonly key: string;
+}
+
+export interface BeginIssuanceInput {
+  readonly realm: string;
+  readonly deviceId: string;
+  /** Keyed hash of the secret the request presents: the slot is only taken for the device's own secret. */
+  readonly secretHash: string;
+  /** The request's idempotency key: the repeat of the last billed issuance is admitted over budget. */
+  readonly key: string;
+  readonly now: number;
+  /** Until when the slot is held if the request dies without releasing it (epoch ms). */
+  readonly leaseUntil: number;
+}
+
+/** The device as it was before the attempt (undefined: no such device), and whether the slot was taken. */
+export interface BeginIssuanceResult {
+  readonly acquired: boolean;
+  readonly device: Device | undefined;
+}
+
+export interface EndIssuanceInput {
+  readonly realm: string;
+  readonly deviceId: string;
+  readonly lease: number;
+  /** Set when the CA issued (and billed) a certificate that was not recorded. */
+  readonly charge: IssuanceCharge | undefined;
 }
 
 export interface PresenceUpdate {
@@ -100,6 +138,16 @@ export interface DeviceStore {
   setSecretHash(realm: string, deviceId: string, secretHash: string, now: string): Promise<void>;
   /** @throws DeviceNotFoundError */
   setCredentialsInhibited(realm: string, deviceId: string, inhibited: boolean, now: string): Promise<void>;
+
+  /**
+   * Takes the device's one issuance slot, in a single conditional write that also admits the request: only
+   * for the device's own secret, not inhibited, no other issuance holding the slot, and the budget admitting
+   * (or the key repeating the last billed issuance). Returns the device as it was, either way, so the caller
+   * can tell why it was refused.
+   */
+  beginIssuance(input: BeginIssuanceInput): Promise<BeginIssuanceResult>;
+  /** Gives the slot back (if still held by `lease`), charging the budget when a certificate was billed. */
+  endIssuance(input: EndIssuanceInput): Promise<void>;
 
   listCertificates(realm: string, deviceId: string): Promise<CertificateRecord[]>;
   getCertificate(realm: string, deviceId: string, serial: string): Promise<CertificateRecord | undefined>;

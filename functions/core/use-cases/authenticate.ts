@@ -100,6 +100,63 @@ export function grantId(deviceIdText: string): string {
   return canonicalDeviceId(deviceIdText) ?? deviceIdText;
 }
 
+/**
+ * Authenticates a device and takes its one issuance slot in the same round trip (the realm is read alongside):
+ * same answers as {@link authenticateDevice} for the caller's credentials, then inhibited → 403, another
+ * issuance in flight → 429, the budget spent → 429. Only a request that proves the device's secret can take
+ * or even probe the slot: the write is conditional on the secret's keyed hash, and the constant-time check
+ * below decides what is answered.
+ */
+export async function admitIssuance(
+  deps: Pick<PairingDeps, "store" | "hasher">,
+  call: DeviceCall & { readonly deviceId: string },
+  attempt: { readonly key: string; readonly now: number; readonly leaseUntil: number },
+): Promise<{ realm: Realm; device: Device; acquired: boolean }> {
+  const secret = bearerToken(call.authorization);
+  if (!secret) throw new UnauthenticatedError("Unauthorized");
+  const [realmRead, begunWrite] = await Promise.allSettled([
+    deps.store.getRealm(call.realmName),
+    deps.hasher.hash(secret).then((secretHash) =>
+      deps.store.beginIssuance({
+        realm: call.realmName,
+        deviceId: call.deviceId,
+        secretHash,
+        key: attempt.key,
+        now: attempt.now,
+        leaseUntil: attempt.leaseUntil,
+      }),
+    ),
+  ]);
+  const release = async () => {
+    if (begunWrite.status === "fulfilled" && begunWrite.value.acquired) {
+      await deps.store.endIssuance({
+        realm: call.realmName,
+        deviceId: call.deviceId,
+        lease: attempt.leaseUntil,
+        charge: undefined,
+      });
+    }
+  };
+  if (realmRead.status === "rejected") {
+    // The slot may have been taken although the realm could not be read: it goes back at once.
+    await release();
+    throw realmRead.reason;
+  }
+  if (begunWrite.status === "rejected") throw begunWrite.reason;
+  const realm = realmRead.value;
+  const begun = begunWrite.value;
+  const { device } = begun;
+  const matches = await deps.hasher.matches(secret, device?.secretHash);
+  if (!realm || !device || !matches) {
+    // Refused for its credentials: a slot taken (only possible with the right secret, in a deleted realm) goes back.
+    await release();
+    if (!realm) throw new ForbiddenError();
+    if (!device) throw new DeviceNotFoundError();
+    throw new ForbiddenError();
+  }
+  return { realm, device, acquired: begun.acquired };
+}
+
 /** Parses the device id of an agent route: ill-formed ids name no device. */
 export function requireDeviceId(text: string): string {
   const deviceId = canonicalDeviceId(text);

@@ -1,13 +1,22 @@
 import { createHash } from "node:crypto";
+import { canonicalDeviceId, realmNameSchema } from "../../contracts/ids.ts";
 import { credentialsRequest } from "../../contracts/pairing.ts";
-import { CREDENTIALS_INHIBITED, ForbiddenError, MalformedRequestError, ThrottledError } from "../errors.ts";
+import { charge, retryAfterSeconds } from "../admission.ts";
+import {
+  CREDENTIALS_INHIBITED,
+  ForbiddenError,
+  IssuanceBudgetExceededError,
+  IssuanceInProgressError,
+  MalformedRequestError,
+  ThrottledError,
+} from "../errors.ts";
 import { deviceCommonName } from "../identity.ts";
-import type { CertificateRecord, Device, IssuanceIntent } from "../model.ts";
+import type { CertificateRecord, Device, IssuanceIntent, Realm } from "../model.ts";
 import type { PairingDeps, RequestMeta } from "../pairing-deps.ts";
-import { ConcurrentIssuanceError } from "../ports/device-store.ts";
+import { ConcurrentIssuanceError, type IssuanceCharge } from "../ports/device-store.ts";
 import { parseEnvelope } from "../validation.ts";
-import { certificateFacts, inspectCsr } from "../x509.ts";
-import { authenticateDevice, type DeviceCall } from "./authenticate.ts";
+import { certificateFacts, type InspectedCsr, inspectCsr } from "../x509.ts";
+import { admitIssuance, authenticateDevice, type DeviceCall } from "./authenticate.ts";
 
 export const ASTARTE_MQTT_V1 = "astarte_mqtt_v1";
 /** Enough for a burst of parallel requests for one device to all land (each loser re-reads and retries). */
@@ -20,16 +29,32 @@ export interface IssuedCredentials {
   readonly record: CertificateRecord;
   /** When the device should renew: two thirds into the lifetime, spread per device. */
   readonly renewAfter: Date;
+  /** Superseded certificates whose grace was cut because the device had too many live ones. */
+  readonly graceCuts: number;
 }
+
+/**
+ * How long a credentials request holds its device's one issuance slot if it dies without giving it back: longer
+ * than the API's functions may run (15 s), so a slot is never taken from a request still running.
+ */
+export const ISSUANCE_LEASE_MS = 30_000;
+/** What a request refused because another of the same device is in flight is told to wait. */
+const IN_PROGRESS_RETRY_SECONDS = 2;
 
 /**
  * Trades a device's CSR for a short-lived client certificate registered in IoT Core.
  *
- * Sequence (each step one AWS round trip; see DESIGN.md): read realm + device → Private CA issues (subject
- * forced to the device's CN) and is polled fast → IoT registers it ACTIVE → in parallel, attach policy +
- * thing and record it as current (superseding the previous one) in one transaction. If anything after the
- * IoT registration fails, the certificate is removed from IoT again, so no ACTIVE orphan is left and the
- * client's retry starts clean.
+ * Sequence (each step one AWS round trip; see DESIGN.md): authenticate the device and take its issuance slot
+ * in one conditional write (the realm read alongside) → Private CA issues (subject forced to the device's CN)
+ * and is polled fast → IoT registers it ACTIVE → in parallel, attach policy + thing and record it as current
+ * (superseding the previous one, charging the budget, releasing the slot) in one transaction. If anything
+ * after the IoT registration fails, the certificate is removed from IoT again, so no ACTIVE orphan is left and
+ * the client's retry starts clean.
+ *
+ * Admission (core/admission.ts): one issuance per device at a time, and a budget of billed issuances per hour
+ * (a realm setting); the repeat of the last billed issuance (same CSR) is admitted over budget, and an attempt
+ * Private CA refused or throttled costs nothing. Over budget is 429 before any Private CA or IoT call. Beyond
+ * the realm's cap on live certificates the oldest superseded one loses its grace (the sweeper removes it).
  */
 export async function issueCredentials(
   deps: PairingDeps,
@@ -38,148 +63,278 @@ export async function issueCredentials(
   meta: RequestMeta,
 ): Promise<IssuedCredentials> {
   if (call.protocol !== ASTARTE_MQTT_V1) throw new MalformedRequestError(`unknown protocol ${call.protocol}`);
-  const { realm, device } = await authenticateDevice(deps, call);
-  if (device.credentialsInhibited) throw new ForbiddenError(CREDENTIALS_INHIBITED);
-  const { data } = parseEnvelope(credentialsRequest, body);
-  const commonName = deviceCommonName(realm.name, device.deviceId);
-  const csr = inspectCsr(data.csr, commonName);
+  // The request is checked before anything is written, and a bad one is answered after the caller's
+  // credentials (a read only), in the order the API documents: 401/403/404, inhibited, then 400/422.
+  const deviceId = realmNameSchema.safeParse(call.realmName).success
+    ? canonicalDeviceId(call.deviceIdText)
+    : undefined;
+  const commonName = deviceCommonName(call.realmName, deviceId ?? "");
+  let csrPem: string | undefined;
+  let csr: InspectedCsr | undefined;
+  let refusal: unknown;
+  try {
+    csrPem = parseEnvelope(credentialsRequest, body).data.csr;
+    csr = inspectCsr(csrPem, commonName);
+  } catch (error) {
+    refusal = error;
+  }
+  if (!deviceId || !csrPem || !csr) {
+    const { device } = await authenticateDevice(deps, call);
+    if (device.credentialsInhibited) throw new ForbiddenError(CREDENTIALS_INHIBITED);
+    throw refusal;
+  }
 
-  // The intent is written alongside each CA call, never before it: a crash leaves a trail, at no latency.
   const started = deps.clock.now();
-  const intentDeadline = new Date(started.getTime() + INTENT_DEADLINE_MS).toISOString();
-  const intent: IssuanceIntent = {
-    realm: realm.name,
-    deviceId: device.deviceId,
-    requestId: meta.requestId,
-    createdAt: started.toISOString(),
-  };
-  const [certificateRef] = await Promise.all([
-    deps.ca.requestCertificate({
-      csrPem: data.csr,
-      commonName,
-      validitySeconds: realm.certificateValiditySeconds,
-      idempotencyKey: createHash("sha256").update(commonName).update(data.csr).digest("hex").slice(0, 36),
-    }),
-    deps.store.putIntent(intent, intentDeadline),
-  ]);
-  const [certificatePem] = await Promise.all([
-    deps.ca.fetchCertificate(certificateRef),
-    deps.store.setIntentCertificate(intent, certificateRef),
-  ]);
-  // Never trust the CA's answer blindly: it must name this device and carry the CSR's key.
-  const facts = certificateFacts(certificatePem);
-  if (facts.commonName !== commonName || !facts.publicKeyDer.equals(csr.publicKeyDer)) {
-    throw new Error("the CA issued a certificate that does not match the request");
-  }
-  if (device.currentSerial === facts.serial) {
-    // The CA answered a retried request with the certificate already recorded (idempotency token).
-    const existing = await deps.store.getCertificate(realm.name, device.deviceId, facts.serial);
-    if (existing) {
-      // The first request may have died between its record and its attach (its client never got an
-      // answer, so it retried with the same CSR): attach again, which is idempotent, before handing it out.
-      await Promise.all([
-        deps.transport.attachCertificate(realm.name, device.deviceId, existing.iotCertificateArn),
-        deps.store.deleteIntent(intent),
-      ]);
-      return { certificatePem, record: existing, renewAfter: renewAfter(existing, device.deviceId) };
-    }
-  }
+  const key = createHash("sha256").update(commonName).update(csrPem).digest("hex").slice(0, 36);
+  const lease = started.getTime() + ISSUANCE_LEASE_MS;
+  const admitted = await admitIssuance(
+    deps,
+    { ...call, deviceId },
+    { key, now: started.getTime(), leaseUntil: lease },
+  );
+  const { realm, device } = admitted;
+  if (device.credentialsInhibited) throw new ForbiddenError(CREDENTIALS_INHIBITED);
+  if (!admitted.acquired) throw refusedAdmission(device, key, started.getTime());
 
-  const registered = await deps.transport.registerCertificate(certificatePem);
-  const now = deps.clock.now();
-  const record: CertificateRecord = {
-    realm: realm.name,
-    deviceId: device.deviceId,
-    serial: facts.serial,
-    iotCertificateId: registered.certificateId,
-    iotCertificateArn: registered.certificateArn,
-    notBefore: facts.notBefore.toISOString(),
-    notAfter: facts.notAfter.toISOString(),
-    issuedAt: now.toISOString(),
-    state: "current",
-    graceUntil: undefined,
-  };
-  const [attached, recorded] = await Promise.allSettled([
-    deps.transport.attachCertificate(realm.name, device.deviceId, registered.certificateArn),
-    recordAsCurrent(deps, device, record, realm.graceSeconds, meta, intent.requestId),
-  ]);
-  if (attached.status === "rejected" || recorded.status === "rejected") {
-    // Compensate whatever half succeeded, so the retry starts from where this request started.
-    const failure =
-      attached.status === "rejected" ? attached.reason : (recorded as PromiseRejectedResult).reason;
-    // First the record (which brings the intent back, so a failure below still leaves a trail for the
-    // sweeper), then IoT, then the intent.
-    const cleanupFailures: unknown[] = [];
-    if (recorded.status === "fulfilled") {
-      await deps.store
-        .rollbackIssuance({
-          certificate: record,
-          restoredCurrentSerial: recorded.value,
-          unconfirm: device.firstCredentialsRequest === undefined,
-          intent: { ...intent, certificateRef },
-          intentDeadline,
-        })
+  const charge = { ...chargeBudget(device.issuance?.tat, started.getTime(), realm), key };
+  let billed = false;
+  try {
+    // The intent is written alongside each CA call, never before it: a crash leaves a trail, at no latency.
+    const intentDeadline = new Date(started.getTime() + INTENT_DEADLINE_MS).toISOString();
+    const intent: IssuanceIntent = {
+      realm: realm.name,
+      deviceId: device.deviceId,
+      requestId: meta.requestId,
+      createdAt: started.toISOString(),
+    };
+    const [certificateRef] = await Promise.all([
+      deps.ca.requestCertificate({
+        csrPem,
+        commonName,
+        validitySeconds: realm.certificateValiditySeconds,
+        idempotencyKey: key,
+      }),
+      deps.store.putIntent(intent, intentDeadline),
+    ]);
+    billed = true;
+    const [certificatePem, , certificates] = await Promise.all([
+      deps.ca.fetchCertificate(certificateRef),
+      deps.store.setIntentCertificate(intent, certificateRef),
+      deps.store.listCertificates(realm.name, device.deviceId),
+    ]);
+    // Never trust the CA's answer blindly: it must name this device and carry the CSR's key.
+    const facts = certificateFacts(certificatePem);
+    if (facts.commonName !== commonName || !facts.publicKeyDer.equals(csr.publicKeyDer)) {
+      throw new Error("the CA issued a certificate that does not match the request");
+    }
+    if (device.currentSerial === facts.serial) {
+      // The CA answered a retried request with the certificate already recorded (idempotency token).
+      const existing = certificates.find((c) => c.serial === facts.serial);
+      if (existing) {
+        // The first request may have died between its record and its attach (its client never got an
+        // answer, so it retried with the same CSR): attach again, which is idempotent, before handing it out.
+        // A replay is not billed again: the slot goes back uncharged.
+        billed = false;
+        await Promise.all([
+          deps.transport.attachCertificate(realm.name, device.deviceId, existing.iotCertificateArn),
+          deps.store.deleteIntent(intent),
+          deps.store.endIssuance({ realm: realm.name, deviceId: device.deviceId, lease, charge: undefined }),
+        ]);
+        return {
+          certificatePem,
+          record: existing,
+          renewAfter: renewAfter(existing, device.deviceId),
+          graceCuts: 0,
+        };
+      }
+    }
+
+    const registered = await deps.transport.registerCertificate(certificatePem);
+    const now = deps.clock.now();
+    const record: CertificateRecord = {
+      realm: realm.name,
+      deviceId: device.deviceId,
+      serial: facts.serial,
+      iotCertificateId: registered.certificateId,
+      iotCertificateArn: registered.certificateArn,
+      notBefore: facts.notBefore.toISOString(),
+      notAfter: facts.notAfter.toISOString(),
+      issuedAt: now.toISOString(),
+      state: "current",
+      graceUntil: undefined,
+    };
+    const [attached, recorded] = await Promise.allSettled([
+      deps.transport.attachCertificate(realm.name, device.deviceId, registered.certificateArn),
+      recordAsCurrent(deps, device, record, {
+        graceSeconds: realm.graceSeconds,
+        maxLive: realm.maxLiveCertificates,
+        certificates,
+        meta,
+        intentRequestId: intent.requestId,
+        lease,
+        charge,
+      }),
+    ]);
+    if (attached.status === "rejected" || recorded.status === "rejected") {
+      // Compensate whatever half succeeded, so the retry starts from where this request started.
+      const failure =
+        attached.status === "rejected" ? attached.reason : (recorded as PromiseRejectedResult).reason;
+      // First the record (which brings the intent back, so a failure below still leaves a trail for the
+      // sweeper), then IoT, then the intent.
+      const cleanupFailures: unknown[] = [];
+      if (recorded.status === "fulfilled") {
+        await deps.store
+          .rollbackIssuance({
+            certificate: record,
+            restoredCurrentSerial: recorded.value.superseded,
+            unconfirm: device.firstCredentialsRequest === undefined,
+            intent: { ...intent, certificateRef },
+            intentDeadline,
+          })
+          .catch((error: unknown) => cleanupFailures.push(error));
+      }
+      await deps.transport
+        .removeCertificate(realm.name, device.deviceId, registered.certificateId, registered.certificateArn)
+        .then(() => deps.store.deleteIntent(intent))
         .catch((error: unknown) => cleanupFailures.push(error));
+      if (cleanupFailures.length > 0) {
+        throw new AggregateError(
+          [failure, ...cleanupFailures],
+          "issuance failed and its compensation failed too",
+        );
+      }
+      throw failure;
     }
-    await deps.transport
-      .removeCertificate(realm.name, device.deviceId, registered.certificateId, registered.certificateArn)
-      .then(() => deps.store.deleteIntent(intent))
-      .catch((error: unknown) => cleanupFailures.push(error));
-    if (cleanupFailures.length > 0) {
-      throw new AggregateError(
-        [failure, ...cleanupFailures],
-        "issuance failed and its compensation failed too",
-      );
-    }
-    throw failure;
+    return {
+      certificatePem,
+      record,
+      renewAfter: renewAfter(record, device.deviceId),
+      graceCuts: recorded.value.graceCuts,
+    };
+  } catch (error) {
+    // The slot goes back (charged if the CA billed a certificate), unless the record already released it. If
+    // even that fails the slot frees itself at its lease's end: the request's own error is what the client
+    // must see, so a failure here is not raised over it.
+    await deps.store
+      .endIssuance({
+        realm: realm.name,
+        deviceId: device.deviceId,
+        lease,
+        charge: billed ? charge : undefined,
+      })
+      .catch(() => undefined);
+    throw error;
   }
-  return { certificatePem, record, renewAfter: renewAfter(record, device.deviceId) };
+}
+
+/** Why the slot was not taken, for a device whose credentials were good (read from its record as it was). */
+function refusedAdmission(device: Device, key: string, now: number): Error {
+  const { lease, admitAt, lastKey } = device.issuance ?? {};
+  if (lease !== undefined && lease > now) return new IssuanceInProgressError(IN_PROGRESS_RETRY_SECONDS);
+  if (admitAt !== undefined && admitAt > now && lastKey !== key) {
+    return new IssuanceBudgetExceededError(retryAfterSeconds(admitAt, now, device.deviceId));
+  }
+  // The record changed between the write and its refusal (a concurrent request finished): try again.
+  return new IssuanceInProgressError(1);
+}
+
+/** The device's issuance budget after one more billed issuance. */
+function chargeBudget(tat: number | undefined, now: number, realm: Realm) {
+  return charge(tat, now, { count: realm.issuanceBudgetPerHour, periodMs: 3_600_000 });
+}
+
+interface RecordOptions {
+  readonly graceSeconds: number;
+  readonly maxLive: number;
+  /** The device's certificates as read during this issuance (for the cap on live certificates). */
+  readonly certificates: readonly CertificateRecord[];
+  readonly meta: RequestMeta;
+  readonly intentRequestId: string;
+  readonly lease: number;
+  readonly charge: IssuanceCharge;
 }
 
 /**
  * Records the certificate as current and supersedes the previous one. The write is conditional on the
- * device's current serial; if a concurrent issuance won, re-read and supersede that one instead. Resolves to
- * the serial it superseded (for a rollback).
+ * device's current serial; if something else changed it (the sweeper expiring it, a revocation), re-read and
+ * supersede what is current now. Resolves to the serial it superseded (for a rollback) and how many grace
+ * periods the cap on live certificates cut.
  */
 async function recordAsCurrent(
   deps: PairingDeps,
   device: Device,
   record: CertificateRecord,
-  graceSeconds: number,
-  meta: RequestMeta,
-  intentRequestId: string,
-): Promise<string | undefined> {
+  options: RecordOptions,
+): Promise<{ superseded: string | undefined; graceCuts: number }> {
   let current = device;
+  let certificates = options.certificates;
   for (let attempt = 1; ; attempt++) {
     const now = deps.clock.now();
     const previous = current.currentSerial;
+    const graceCuts = overTheCap(certificates, previous, now.toISOString(), options.maxLive);
     try {
       await deps.store.recordIssuance({
         certificate: record,
         expectedCurrentSerial: previous,
         superseded: previous
-          ? { serial: previous, graceUntil: new Date(now.getTime() + graceSeconds * 1000).toISOString() }
+          ? {
+              serial: previous,
+              graceUntil: new Date(now.getTime() + options.graceSeconds * 1000).toISOString(),
+            }
           : undefined,
-        requestIp: meta.sourceIp,
+        requestIp: options.meta.sourceIp,
         now: now.toISOString(),
-        intentRequestId,
+        intentRequestId: options.intentRequestId,
         secretHash: device.secretHash ?? "",
+        lease: options.lease,
+        charge: options.charge,
+        graceCuts,
       });
-      return previous;
+      return { superseded: previous, graceCuts: graceCuts.length };
     } catch (error) {
       if (!(error instanceof ConcurrentIssuanceError)) throw error;
       // Still contended after many rounds: tell the client to come back, rather than fail it.
       if (attempt >= RECORD_ATTEMPTS) throw new ThrottledError(1, { cause: error });
       // A little jitter so the losers of one round do not collide again in the next.
       await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(20 * attempt, 250)));
-      const reread = (await deps.store.getRealmAndDevice(record.realm, record.deviceId)).device;
-      // The device may have been unregistered, re-registered, given a new secret or inhibited meanwhile: then
-      // this certificate must not count (the fence; the caller compensates).
+      const [{ device: reread }, listed] = await Promise.all([
+        deps.store.getRealmAndDevice(record.realm, record.deviceId),
+        deps.store.listCertificates(record.realm, record.deviceId),
+      ]);
+      // The device may have been unregistered, re-registered, given a new secret or inhibited meanwhile, or its
+      // slot taken by another request past its lease: then this certificate must not count (the fence; the
+      // caller compensates).
       if (!reread?.secretHash || reread.secretHash !== device.secretHash) throw new ForbiddenError();
       if (reread.credentialsInhibited) throw new ForbiddenError(CREDENTIALS_INHIBITED);
+      if (reread.issuance?.lease !== options.lease)
+        throw new IssuanceInProgressError(IN_PROGRESS_RETRY_SECONDS);
       current = reread;
+      certificates = listed;
     }
   }
+}
+
+/**
+ * The superseded certificates still in grace that must lose it so that, with the new certificate and the one it
+ * supersedes, no more than `maxLive` are live: the oldest first. The one being superseded now is never cut.
+ */
+export function overTheCap(
+  certificates: readonly CertificateRecord[],
+  superseding: string | undefined,
+  now: string,
+  maxLive: number,
+): string[] {
+  const inGrace = certificates
+    .filter(
+      (c) =>
+        c.state === "superseded" &&
+        c.serial !== superseding &&
+        c.graceUntil !== undefined &&
+        c.graceUntil > now,
+    )
+    .sort((a, b) => a.issuedAt.localeCompare(b.issuedAt));
+  const live = 1 + (superseding ? 1 : 0) + inGrace.length;
+  return inGrace.slice(0, Math.max(0, live - maxLive)).map((c) => c.serial);
 }
 
 /**

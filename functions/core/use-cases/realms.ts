@@ -3,7 +3,12 @@ import { realmNameSchema } from "../../contracts/ids.ts";
 import { createRealmRequest, type RealmResponse, updateRealmRequest } from "../../contracts/realms.ts";
 import { algorithmsFor } from "../agent-auth.ts";
 import { RealmNotFoundError, ValidationError } from "../errors.ts";
-import { DEFAULT_GRACE_SECONDS, type Realm } from "../model.ts";
+import {
+  DEFAULT_GRACE_SECONDS,
+  DEFAULT_ISSUANCE_BUDGET_PER_HOUR,
+  DEFAULT_MAX_LIVE_CERTIFICATES,
+  type Realm,
+} from "../model.ts";
 import type { PairingDeps } from "../pairing-deps.ts";
 import { parseEnvelope } from "../validation.ts";
 
@@ -24,6 +29,8 @@ export async function createRealm(deps: RealmDeps, body: unknown): Promise<Realm
       data.certificate_validity_seconds ?? deps.settings.defaultCertificateValiditySeconds,
     graceSeconds: data.grace_seconds ?? DEFAULT_GRACE_SECONDS,
     deviceLimit: data.device_limit,
+    issuanceBudgetPerHour: data.issuance_budget_per_hour ?? DEFAULT_ISSUANCE_BUDGET_PER_HOUR,
+    maxLiveCertificates: data.max_live_certificates ?? DEFAULT_MAX_LIVE_CERTIFICATES,
     deviceCount: 0,
     createdAt: deps.clock.now().toISOString(),
   };
@@ -50,6 +57,8 @@ export async function updateRealm(
     certificateValiditySeconds: data.certificate_validity_seconds ?? current.certificateValiditySeconds,
     graceSeconds: data.grace_seconds ?? current.graceSeconds,
     deviceLimit: data.device_limit === undefined ? current.deviceLimit : (data.device_limit ?? undefined),
+    issuanceBudgetPerHour: data.issuance_budget_per_hour ?? current.issuanceBudgetPerHour,
+    maxLiveCertificates: data.max_live_certificates ?? current.maxLiveCertificates,
   });
   return realmView(deps, updated);
 }
@@ -115,6 +124,8 @@ function realmView(deps: RealmDeps, realm: Realm): RealmResponse["data"] {
     certificate_validity_seconds: realm.certificateValiditySeconds,
     grace_seconds: realm.graceSeconds,
     ...(realm.deviceLimit === undefined ? {} : { device_limit: realm.deviceLimit }),
+    issuance_budget_per_hour: realm.issuanceBudgetPerHour,
+    max_live_certificates: realm.maxLiveCertificates,
     device_count: realm.deviceCount,
   };
 }
