@@ -12,7 +12,7 @@ import { generateKeyAndCsr } from "../../local/x509.ts";
 import { credentialsPath, registerDevice, verify } from "../support/device.ts";
 import { awsError, withFaults } from "../support/fault-proxy.ts";
 import { testBed } from "../support/test-bed.ts";
-import { type LocalTether, startLocalTether, type TestRealm } from "../support/tether.ts";
+import { type LocalTether, startLocalTether } from "../support/tether.ts";
 
 /**
  * The per-device issuance budget and the cap on live certificates (README, Security): a device's secret can
