@@ -194,6 +194,40 @@ describe("hostile input: every route, 500+ cases, no 5xx, the documented error, 
       ],
       ["GET", `/appengine/v1/hostile/devices/${device.deviceId}/events`, undefined, "a_aea"],
     ];
+    // The algorithm × key-type matrix: realms keyed with RSA, P-384 and P-521 as well, each sent a token of every
+    // asymmetric algorithm (signed by a key that fits the algorithm, not the realm's): always 401, never a 5xx.
+    const ALGS = ["ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512"] as const;
+    const signers = new Map(
+      await Promise.all(ALGS.map(async (alg) => [alg, (await generateKeyPair(alg)).privateKey] as const)),
+    );
+    for (const [keyed, keyAlg] of [
+      ["hostile_rsa", "RS256"],
+      ["hostile_p384", "ES384"],
+      ["hostile_p521", "ES512"],
+    ] as const) {
+      const { publicKey } = await generateKeyPair(keyAlg, { extractable: true });
+      await tether.createRealm(keyed, { jwt_public_key_pem: await exportSPKI(publicKey) });
+      for (const alg of ALGS) {
+        const token = await new SignJWT({ a_pa: [".*::.*"], a_aea: [".*::.*"] })
+          .setProtectedHeader({ alg })
+          .setExpirationTime(now + 60)
+          .sign(signers.get(alg) as Parameters<SignJWT["sign"]>[0]);
+        for (const [method, path] of [
+          ["GET", `/appengine/v1/${keyed}/devices`],
+          ["POST", `/pairing/v1/${keyed}/agent/devices`],
+        ] as const) {
+          cases.push({
+            name: `${method} ${path}: ${alg} token against a ${keyAlg} realm key`,
+            method,
+            path,
+            headers: [["authorization", `Bearer ${token}`]],
+            ...(method === "POST" ? { body: JSON.stringify({ data: { hw_id: randomDeviceId() } }) } : {}),
+            expect: [401],
+          });
+        }
+      }
+    }
+
     for (const [method, path, body, claim] of realmRoutes) {
       for (const [name, header, status] of badTokens) {
         cases.push({
