@@ -2,13 +2,18 @@ import { createHash, randomBytes } from "node:crypto";
 import * as z from "zod/mini";
 import "./zod-messages.ts";
 
-/** Realm names: lowercase letters, digits and `_`, starting with a letter, at most 48 characters (Astarte). */
+/**
+ * Realm names: lowercase letters, digits and `_`, starting with a letter (Astarte's rule), at most 41
+ * characters (Tether): a device's certificate CN `<realm>/<22-character id>` must fit X.509's 64-character
+ * CommonName, which Private CA enforces.
+ */
+export const MAX_REALM_NAME_LENGTH = 41;
 export const realmNameSchema = z
   .string()
   .check(
     z.regex(
-      /^[a-z][a-z0-9_]{0,47}$/,
-      "must be lowercase letters, digits and _, start with a letter, ≤ 48 chars",
+      /^[a-z][a-z0-9_]{0,40}$/,
+      "must be lowercase letters, digits and _, start with a letter, ≤ 41 chars",
     ),
   );
 

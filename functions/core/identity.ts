@@ -8,6 +8,12 @@ export function deviceCommonName(realm: string, deviceId: string): string {
 }
 
 /**
+ * X.509's bound on a CommonName (RFC 5280 ub-common-name), which Private CA enforces. Realm names are capped at
+ * 41 characters (contracts/ids.ts) so that every device's CN, `<realm>/<22-character id>`, fits it.
+ */
+export const MAX_COMMON_NAME_LENGTH = 64;
+
+/**
  * IoT thing names may not contain `/`; `:` appears in neither a realm name nor a base64url device id, so
  * `<realm>:<device_id>` is unambiguous.
  */

@@ -51,7 +51,7 @@ export class CredentialEvents extends Construct {
     });
 
     const image = (field: string) => `<$.dynamodb.NewImage.${field}.S>`;
-    new CfnPipe(this, "Pipe", {
+    const pipe = new CfnPipe(this, "Pipe", {
       description: "Tether credential events: table outbox → EventBridge",
       roleArn: role.roleArn,
       source: streamArn,
@@ -74,5 +74,8 @@ export class CredentialEvents extends Construct {
         inputTemplate: `{"realm": "${image("realm")}", "deviceId": "${image("deviceId")}", "type": "${image("type")}", "at": "${image("at")}", "serial": "${image("serial")}", "reason": "${image("reason")}"}`,
       },
     });
+    // Pipes checks at creation that its role can read the stream: the role's policy must exist first. The role's
+    // ARN alone makes CloudFormation wait for the role, not for its default policy (a known CDK gap for CfnPipe).
+    pipe.node.addDependency(role);
   }
 }

@@ -12,6 +12,7 @@ import { BlockPublicAccess, Bucket, BucketEncryption } from "aws-cdk-lib/aws-s3"
 import { BucketDeployment, Source } from "aws-cdk-lib/aws-s3-deployment";
 import { Construct } from "constructs";
 import { dashboardContentSecurityPolicy } from "../dashboard-headers.ts";
+import { nagId } from "./nag-ids.ts";
 
 export interface DashboardSiteProps {
   readonly appengineUrl: string;
@@ -101,7 +102,10 @@ export class DashboardSite extends Construct {
           "AwsSolutions-IAM5[Action::s3:List*]",
           "AwsSolutions-IAM5[Action::s3:Abort*]",
           "AwsSolutions-IAM5[Action::s3:DeleteObject*]",
-          "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-<AWS::Region>/*]",
+          nagId(
+            this,
+            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-<AWS::Region>/*]",
+          ),
           `AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(bucket.node.defaultChild as CfnElement)}.Arn>/*]`,
           "AwsSolutions-IAM5[Resource::*]",
           "AwsSolutions-L1",

@@ -21,6 +21,7 @@ import { REALM_INDEX, SWEEP_INDEX } from "../../functions/adapters/table-schema.
 import { ROUTES } from "../../functions/http/routes.ts";
 import type { StageSettings } from "../config.ts";
 import { FUNCTION_ACCESS, type FunctionName } from "./function-access.ts";
+import { nagId } from "./nag-ids.ts";
 import { NodeFunction } from "./node-function.ts";
 
 export interface PairingApiProps {
@@ -210,14 +211,20 @@ export class PairingApi extends Construct {
         new PolicyStatement({ actions: [...access.certificates], resources: [`${iot}:cert/*`] }),
       );
       Validations.of(role).acknowledge({
-        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iot:<AWS::Region>:<AWS::AccountId>:cert/*]`,
+        id: nagId(
+          role,
+          `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iot:<AWS::Region>:<AWS::AccountId>:cert/*]`,
+        ),
         reason: "IoT certificate ids are created at run time (SHA-256 of each device certificate).",
       });
     }
     if (access.things) {
       role.addToPolicy(new PolicyStatement({ actions: [...access.things], resources: [`${iot}:thing/*`] }));
       Validations.of(role).acknowledge({
-        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iot:<AWS::Region>:<AWS::AccountId>:thing/*]`,
+        id: nagId(
+          role,
+          `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iot:<AWS::Region>:<AWS::AccountId>:thing/*]`,
+        ),
         reason: "One IoT thing per device, named at registration time.",
       });
     }
@@ -226,7 +233,10 @@ export class PairingApi extends Construct {
         new PolicyStatement({ actions: [...access.connections], resources: [`${iot}:client/*`] }),
       );
       Validations.of(role).acknowledge({
-        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iot:<AWS::Region>:<AWS::AccountId>:client/*]`,
+        id: nagId(
+          role,
+          `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iot:<AWS::Region>:<AWS::AccountId>:client/*]`,
+        ),
         reason: "Every device's MQTT client id (<realm>/<device_id>) is made at registration time.",
       });
     }

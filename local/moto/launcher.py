@@ -18,7 +18,31 @@ from moto.core.config import default_user_config
 
 default_user_config["iot"]["use_valid_cert"] = True
 
+import json  # noqa: E402
+
+from moto.acmpca.responses import ACMPCAResponse  # noqa: E402
+from moto.core.exceptions import JsonRESTError  # noqa: E402
 from moto.moto_server.threaded_moto_server import MotoRequestHandler  # noqa: E402
+
+# X.509 bounds a CommonName at 64 characters (RFC 5280, ub-common-name) and Private CA refuses a longer one in
+# ApiPassthrough's Subject with a ValidationException; moto ignores ApiPassthrough altogether. Refuse it here
+# too, so a CN that could never be issued on AWS is not issued locally either.
+_issue_certificate = ACMPCAResponse.issue_certificate
+
+
+def _strict_issue_certificate(self):  # type: ignore[no-untyped-def]
+    subject = (json.loads(self.body).get("ApiPassthrough") or {}).get("Subject") or {}
+    common_name = subject.get("CommonName")
+    if common_name is not None and not 1 <= len(common_name) <= 64:
+        raise JsonRESTError(
+            "ValidationException",
+            "1 validation error detected: Value at 'apiPassthrough.subject.commonName' failed to satisfy "
+            "constraint: Member must have length less than or equal to 64",
+        )
+    return _issue_certificate(self)
+
+
+ACMPCAResponse.issue_certificate = _strict_issue_certificate
 from moto.server import DomainDispatcherApplication, ThreadedMotoServer, create_backend_app  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
