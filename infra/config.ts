@@ -55,6 +55,18 @@ export const stageSettingsSchema = z.object({
     .object({ domainName: z.string().min(3), certificateArn: z.string().startsWith("arn:") })
     .optional(),
   alarmEmail: z.string().email().optional(),
+  /**
+   * Reserved concurrency for the functions a device can trigger at will (its lifecycle events and metadata
+   * reports), so a flood of them cannot take the account's concurrency from the pairing API. Off by default:
+   * Lambda keeps 100 executions unreserved, and a new account's quota is often 10, where any reservation
+   * fails the first deploy. Turn it on once the account's concurrency quota is raised (README).
+   */
+  reservedConcurrency: z
+    .object({
+      presence: z.number().int().min(1).max(1000).optional(),
+      metadata: z.number().int().min(1).max(1000).optional(),
+    })
+    .default({}),
 });
 
 export type StageSettings = z.infer<typeof stageSettingsSchema>;

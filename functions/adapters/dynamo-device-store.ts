@@ -92,6 +92,10 @@ function eventPut(tableName: string, event: CredentialEvent, order = 0): Transac
         sk: `EVENT#${event.at}#${order}#${randomBytes(4).toString("hex")}`,
         kind: "event",
         ...event,
+        // Always written (empty when the event has none): the Pipe's input template reads every field, and a
+        // missing path is then never a question (infra/constructs/credential-events.ts).
+        serial: event.serial ?? "",
+        reason: event.reason ?? "",
         [TTL_ATTRIBUTE]: epochSeconds(event.at) + EVENT_TTL_SECONDS,
       }),
     },
@@ -1013,8 +1017,8 @@ export class DynamoDeviceStore implements DeviceStore {
         deviceId: String(item.deviceId),
         type: item.type as CredentialEvent["type"],
         at: String(item.at),
-        serial: item.serial === undefined ? undefined : String(item.serial),
-        reason: item.reason === undefined ? undefined : String(item.reason),
+        serial: item.serial ? String(item.serial) : undefined,
+        reason: item.reason ? String(item.reason) : undefined,
       };
     });
   }

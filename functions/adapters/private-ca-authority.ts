@@ -15,6 +15,27 @@ import type { Clock } from "../core/ports/system.ts";
 import { aws } from "./aws-errors.ts";
 import { fetchIssuedCertificate, type PollOptions } from "./pca-polling.ts";
 
+/** The template Tether issues device certificates with (and the only one its IAM policy allows). */
+export function issuanceTemplateArn(partition: string): string {
+  return `arn:${partition}:acm-pca:::template/EndEntityClientAuthCertificate_APIPassthrough/V1`;
+}
+
+/** A short-lived CA issues certificates valid 7 days at most. */
+const SHORT_LIVED_MAX_SECONDS = 7 * 24 * 3600;
+/** notAfter − notBefore stays this far inside that bound. */
+const VALIDITY_MARGIN_SECONDS = 60;
+
+/**
+ * A serial as RevokeCertificate takes it: hexadecimal byte pairs separated by colons, as `openssl x509 -text`
+ * prints it and the API reference's example writes it (`e8:cb:d2:…`). Tether stores serials as plain
+ * lowercase hex.
+ */
+export function pcaSerial(serial: string): string {
+  const hex = serial.toLowerCase().replaceAll(":", "");
+  const even = hex.length % 2 === 1 ? `0${hex}` : hex;
+  return even.match(/../g)?.join(":") ?? even;
+}
+
 export interface PrivateCaOptions {
   readonly certificateAuthorityArn: string;
   /** Must match the CA's key: SHA256WITHECDSA for an EC CA, SHA256WITHRSA for an RSA one. */
@@ -38,8 +59,7 @@ export class PrivateCaAuthority implements CertificateAuthority {
     private readonly pca: ACMPCAClient,
     private readonly options: PrivateCaOptions,
   ) {
-    const partition = options.certificateAuthorityArn.split(":")[1] ?? "aws";
-    this.#templateArn = `arn:${partition}:acm-pca:::template/EndEntityClientAuthCertificate_APIPassthrough/V1`;
+    this.#templateArn = issuanceTemplateArn(options.certificateAuthorityArn.split(":")[1] ?? "aws");
   }
 
   async requestCertificate(request: IssueRequest): Promise<string> {
@@ -54,7 +74,13 @@ export class PrivateCaAuthority implements CertificateAuthority {
           TemplateArn: this.#templateArn,
           ApiPassthrough: { Subject: { CommonName: request.commonName } },
           ValidityNotBefore: { Type: "ABSOLUTE", Value: notBefore },
-          Validity: { Type: "ABSOLUTE", Value: notBefore + request.validitySeconds },
+          // Strictly inside the short-lived CA's 7 days, whatever validity was asked for.
+          Validity: {
+            Type: "ABSOLUTE",
+            Value:
+              notBefore +
+              Math.min(request.validitySeconds, SHORT_LIVED_MAX_SECONDS - VALIDITY_MARGIN_SECONDS),
+          },
           IdempotencyToken: request.idempotencyKey.slice(0, 36),
         }),
       ),
@@ -82,7 +108,7 @@ export class PrivateCaAuthority implements CertificateAuthority {
         this.pca.send(
           new RevokeCertificateCommand({
             CertificateAuthorityArn: this.options.certificateAuthorityArn,
-            CertificateSerial: serial,
+            CertificateSerial: pcaSerial(serial),
             RevocationReason: reason,
           }),
         ),

@@ -13,6 +13,7 @@ const lifecycleEvent = z.object({
   eventType: z.enum(["connected", "disconnected"]),
   timestamp: z.int().check(z.positive()),
   ipAddress: z.optional(z.string().check(z.maxLength(64))),
+  disconnectReason: z.optional(z.string().check(z.maxLength(64))),
 });
 
 /** Topic rule target: updates the device's `connected`, `last_connection`, `last_disconnection`, `last_seen_ip`. */
@@ -28,6 +29,7 @@ export const handler = middy()
         connected: parsed.data.eventType === "connected",
         at: new Date(parsed.data.timestamp),
         ip: parsed.data.ipAddress,
+        disconnectReason: parsed.data.disconnectReason,
       });
     }
     metrics.addMetric(`Presence_${outcome}`, MetricUnit.Count, 1);

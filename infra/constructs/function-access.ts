@@ -22,6 +22,11 @@ export interface FunctionAccess {
   readonly iotUnscoped?: readonly string[];
   /** IoT data-plane actions on MQTT clients (`client/*`: every device's client id). */
   readonly connections?: readonly string[];
+  /**
+   * Invoked asynchronously (IoT rules, EventBridge): events still failing after Lambda's retries go to the
+   * FailedEvents queue, which the function may send to (CDK's destination grant).
+   */
+  readonly asyncFailures?: true;
 }
 
 export type FunctionName = HandlerName | "not-found" | "sweeper" | "presence" | "metadata";
@@ -99,8 +104,8 @@ export const FUNCTION_ACCESS: Readonly<Record<FunctionName, FunctionAccess>> = {
   version: { table: ["dynamodb:GetItem"] },
   "not-found": { table: [] },
   openapi: { table: [] },
-  presence: { table: ["dynamodb:UpdateItem"] },
-  metadata: { table: ["dynamodb:BatchGetItem", "dynamodb:UpdateItem"] },
+  presence: { table: ["dynamodb:UpdateItem"], asyncFailures: true },
+  metadata: { table: ["dynamodb:BatchGetItem", "dynamodb:UpdateItem"], asyncFailures: true },
   sweeper: {
     table: [
       "dynamodb:GetItem",
@@ -113,6 +118,7 @@ export const FUNCTION_ACCESS: Readonly<Record<FunctionName, FunctionAccess>> = {
     ],
     sweepIndex: true,
     realmIndex: true,
+    asyncFailures: true,
     ca: ["acm-pca:GetCertificate", "acm-pca:RevokeCertificate"],
     certificates: [
       "iot:DescribeCertificate",

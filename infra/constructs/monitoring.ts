@@ -15,12 +15,15 @@ import { Key } from "aws-cdk-lib/aws-kms";
 import type { IFunction } from "aws-cdk-lib/aws-lambda";
 import { Topic } from "aws-cdk-lib/aws-sns";
 import { EmailSubscription } from "aws-cdk-lib/aws-sns-subscriptions";
+import type { IQueue } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 
 export interface MonitoringProps {
   readonly api: HttpApi;
   readonly functions: readonly IFunction[];
   readonly alarmEmail: string | undefined;
+  /** Where asynchronously invoked functions' failed events land (presence, metadata, sweeper). */
+  readonly failedEvents: IQueue;
 }
 
 const PERIOD = Duration.minutes(5);
@@ -130,6 +133,12 @@ export class Monitoring extends Construct {
         tetherMetric("Swept_failed"),
         1,
         "The certificate sweeper could not retire some certificates",
+      ],
+      [
+        "FailedAsyncEvents",
+        props.failedEvents.metricApproximateNumberOfMessagesVisible({ period: PERIOD, statistic: "Maximum" }),
+        1,
+        "Presence, metadata or sweeper invocations failed after Lambda's retries (see the FailedEvents queue)",
       ],
     ];
     for (const [name, metric, threshold, description] of alarms) {

@@ -68,6 +68,8 @@ export interface NodeFunctionProps {
   readonly removalPolicy: RemovalPolicy;
   readonly timeout?: Duration;
   readonly memorySize?: number;
+  /** Executions kept for (and capped at) this function; undefined: it shares the account's pool. */
+  readonly reservedConcurrentExecutions?: number | undefined;
   /** The function's own least-privilege role (it gets its log group and X-Ray here, nothing else). */
   readonly role: IRole;
 }
@@ -95,6 +97,9 @@ export class NodeFunction extends Construct {
       architecture: Architecture.ARM_64,
       memorySize: props.memorySize ?? 512,
       timeout: props.timeout ?? Duration.seconds(15),
+      ...(props.reservedConcurrentExecutions === undefined
+        ? {}
+        : { reservedConcurrentExecutions: props.reservedConcurrentExecutions }),
       tracing: Tracing.ACTIVE,
       logGroup,
       loggingFormat: LoggingFormat.JSON,

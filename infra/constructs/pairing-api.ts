@@ -17,6 +17,7 @@ import { LogGroup, type RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { Secret } from "aws-cdk-lib/aws-secretsmanager";
 import { Construct } from "constructs";
 import { ENV } from "../../functions/adapters/config.ts";
+import { issuanceTemplateArn } from "../../functions/adapters/private-ca-authority.ts";
 import { REALM_INDEX, SWEEP_INDEX } from "../../functions/adapters/table-schema.ts";
 import { ROUTES } from "../../functions/http/routes.ts";
 import type { StageSettings } from "../config.ts";
@@ -76,6 +77,8 @@ export class PairingApi extends Construct {
         logRetention: props.logRetention,
         removalPolicy: props.removalPolicy,
         role: this.roleFor(name, props),
+        reservedConcurrentExecutions:
+          name === "presence" || name === "metadata" ? props.settings.reservedConcurrency[name] : undefined,
         // The sweeper works through a bounded batch; everything else answers an HTTP request.
         ...(name === "sweeper" ? { timeout: Duration.minutes(5) } : {}),
       }).function;
@@ -203,7 +206,22 @@ export class PairingApi extends Construct {
     }
     if (access.hashKey) props.hashKey.grantRead(role);
     if (access.ca) {
-      role.addToPolicy(new PolicyStatement({ actions: [...access.ca], resources: [props.caArn] }));
+      // IssueCertificate only with the one template Tether uses (client auth, subject passed through): the
+      // role cannot mint a CA certificate or any other kind from the private CA.
+      const issue = access.ca.filter((a) => a === "acm-pca:IssueCertificate");
+      const others = access.ca.filter((a) => a !== "acm-pca:IssueCertificate");
+      if (others.length > 0) {
+        role.addToPolicy(new PolicyStatement({ actions: others, resources: [props.caArn] }));
+      }
+      if (issue.length > 0) {
+        role.addToPolicy(
+          new PolicyStatement({
+            actions: issue,
+            resources: [props.caArn],
+            conditions: { StringEquals: { "acm-pca:TemplateArn": issuanceTemplateArn(stack.partition) } },
+          }),
+        );
+      }
     }
     const iot = `arn:${stack.partition}:iot:${stack.region}:${stack.account}`;
     if (access.certificates) {

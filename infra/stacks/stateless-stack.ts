@@ -1,8 +1,11 @@
-import { RemovalPolicy, Stack, type StackProps } from "aws-cdk-lib";
+import { Duration, RemovalPolicy, Stack, type StackProps, Validations } from "aws-cdk-lib";
+import { SqsDestination } from "aws-cdk-lib/aws-lambda-destinations";
+import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import type { Construct } from "constructs";
 import type { StageSettings } from "../config.ts";
 import { CertificateSweeper } from "../constructs/certificate-sweeper.ts";
 import { DashboardSite } from "../constructs/dashboard-site.ts";
+import { FUNCTION_ACCESS } from "../constructs/function-access.ts";
 import { Monitoring } from "../constructs/monitoring.ts";
 import { PairingApi } from "../constructs/pairing-api.ts";
 import { TransportEvents } from "../constructs/transport-events.ts";
@@ -40,7 +43,30 @@ export class StatelessStack extends Stack {
     const presence = this.api.functions.get("presence");
     const metadata = this.api.functions.get("metadata");
     if (!presence || !metadata) throw new Error("the transport event functions are missing");
-    new TransportEvents(this, "TransportEvents", { presence, metadata });
+    const removalPolicy = settings.stage === "dev" ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
+    new TransportEvents(this, "TransportEvents", {
+      presence,
+      metadata,
+      logRetention: settings.logRetentionDays,
+      removalPolicy,
+    });
+    // Invoked asynchronously (IoT rules, EventBridge): an event that still fails after Lambda's retries lands
+    // here, and the alarm below says so, instead of vanishing.
+    const failedEvents = new Queue(this, "FailedEvents", {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    Validations.of(failedEvents).acknowledge({
+      id: "AwsSolutions-SQS3",
+      reason:
+        "This queue is the dead-letter destination itself (async invocation failures); it has an alarm.",
+    });
+    for (const [name, fn] of this.api.functions) {
+      if (FUNCTION_ACCESS[name].asyncFailures) {
+        fn.configureAsyncInvoke({ onFailure: new SqsDestination(failedEvents), retryAttempts: 2 });
+      }
+    }
     new DashboardSite(this, "Dashboard", {
       appengineUrl: this.api.appengineUrl,
       pairingUrl: this.api.pairingUrl,
@@ -54,6 +80,7 @@ export class StatelessStack extends Stack {
         .filter(([name]) => !["not-found", "sweeper", "presence", "metadata"].includes(name))
         .map(([, fn]) => fn),
       alarmEmail: settings.alarmEmail,
+      failedEvents,
     });
   }
 }

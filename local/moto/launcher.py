@@ -19,6 +19,7 @@ from moto.core.config import default_user_config
 default_user_config["iot"]["use_valid_cert"] = True
 
 import json  # noqa: E402
+import re  # noqa: E402
 
 from moto.acmpca.responses import ACMPCAResponse  # noqa: E402
 from moto.core.exceptions import JsonRESTError  # noqa: E402
@@ -43,6 +44,25 @@ def _strict_issue_certificate(self):  # type: ignore[no-untyped-def]
 
 
 ACMPCAResponse.issue_certificate = _strict_issue_certificate
+
+# RevokeCertificate takes the serial as hexadecimal byte pairs separated by colons (the API reference's example,
+# and what `openssl x509 -text` prints); moto's revocation is bookkeeping and takes any text. Refuse other
+# shapes, so a serial Private CA would not recognise fails here too.
+_revoke_certificate = ACMPCAResponse.revoke_certificate
+_SERIAL = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2})*$")
+
+
+def _strict_revoke_certificate(self):  # type: ignore[no-untyped-def]
+    serial = json.loads(self.body).get("CertificateSerial") or ""
+    if not _SERIAL.match(serial):
+        raise JsonRESTError(
+            "InvalidRequestException",
+            f"CertificateSerial {serial!r} is not colon-separated hexadecimal byte pairs",
+        )
+    return _revoke_certificate(self)
+
+
+ACMPCAResponse.revoke_certificate = _strict_revoke_certificate
 from moto.server import DomainDispatcherApplication, ThreadedMotoServer, create_backend_app  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 

@@ -2,6 +2,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { pairingDeps } from "../../functions/adapters/container.ts";
+import { recordPresence } from "../../functions/core/use-cases/transport-events.ts";
 import { randomDeviceId, TetherDevice } from "../../sdk/index.ts";
 import { pairDevice, registerDevice } from "../support/device.ts";
 import { connectDevice, endQuietly } from "../support/mqtt.ts";
@@ -32,6 +34,31 @@ describe("presence and metadata (Kaa's endpoint list, Astarte's device status)",
   afterAll(async () => {
     await rm(stateRoot, { recursive: true, force: true });
     await tether.close();
+  });
+
+  it("keeps presence right when IoT Core's lifecycle events arrive late, twice, or for a taken-over session", async () => {
+    const deviceId = randomDeviceId();
+    await registerDevice(tether, realm, deviceId);
+    const clientId = `meters/${deviceId}`;
+    const deps = { store: pairingDeps().store };
+    const t = (seconds: number) => new Date(Date.UTC(2026, 11, 1, 12, 0, seconds));
+    const event = (connected: boolean, at: Date, disconnectReason?: string) =>
+      recordPresence(deps, { clientId, connected, at, ip: "203.0.113.7", disconnectReason });
+    expect(await event(true, t(20))).toBe("recorded");
+    // The disconnection of an older session, delivered late: older than what is recorded.
+    expect(await event(false, t(10))).toBe("stale");
+    // The same connection event delivered twice.
+    expect(await event(true, t(20))).toBe("recorded");
+    // The old session closed because the device connected again with its client id (even if stamped later).
+    expect(await event(false, t(25), "DUPLICATE_CLIENTID")).toBe("takeover");
+    expect((await status(deviceId)).connected).toBe(true);
+    expect(await event(false, t(30), "CONNECTION_LOST")).toBe("recorded");
+    const shown = await status(deviceId);
+    expect([shown.connected, shown.last_connection, shown.last_disconnection]).toEqual([
+      false,
+      t(20).toISOString(),
+      t(30).toISOString(),
+    ]);
   });
 
   it("shows a meter connected with its model and MAC, then disconnected", async () => {

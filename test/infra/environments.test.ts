@@ -29,6 +29,23 @@ const ENVIRONMENTS = {
   "account and region": { region: "eu-west-1", account: "111122223333" },
 } as const;
 
+it("reserves concurrency for presence and metadata only when the stage asks", () => {
+  const outdir = mkdtempSync(join(tmpdir(), "tether-cdk-env-"));
+  const tether = { stage: "prod", reservedConcurrency: { presence: 20, metadata: 10 } };
+  const built = buildApp(new App({ outdir, context: { ...cdkJson.context, tether } }));
+  built.app.synth();
+  const functions = Template.fromStack(built.stateless).findResources("AWS::Lambda::Function");
+  const reserved = Object.fromEntries(
+    Object.entries(functions)
+      .filter(([, f]) => f.Properties.ReservedConcurrentExecutions !== undefined)
+      .map(([id, f]) => [
+        id.replace(/^Pairing(\w+?)Function.*$/, "$1"),
+        f.Properties.ReservedConcurrentExecutions,
+      ]),
+  );
+  expect(reserved).toEqual({ Presence: 20, Metadata: 10 });
+});
+
 const cases = (["dev", "prod"] as const).flatMap((stage) =>
   Object.entries(ENVIRONMENTS).map(([label, env]) => [stage, label, env] as const),
 );

@@ -134,6 +134,7 @@ describe("Tether's CDK app (stage prod)", () => {
         ...(access.things ?? []),
         ...(access.iotUnscoped ?? []),
         ...(access.connections ?? []),
+        ...(access.asyncFailures ? ["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"] : []),
         ...(access.hashKey ? ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"] : []),
         "logs:CreateLogStream",
         "logs:PutLogEvents",
@@ -205,10 +206,43 @@ describe("Tether's CDK app (stage prod)", () => {
       (r) => r.Properties.TopicRulePayload.Sql,
     );
     expect(rules.sort()).toEqual([
-      "SELECT clientId, eventType, timestamp, ipAddress FROM '$aws/events/presence/#'",
+      "SELECT clientId, eventType, timestamp, ipAddress, disconnectReason FROM '$aws/events/presence/+/#' " +
+        "WHERE eventType = 'connected' OR eventType = 'disconnected'",
       "SELECT topic() AS topic, encode(*, 'base64') AS payload FROM '+/+/metadata'",
     ]);
     t.stateless.resourcePropertiesCountIs("AWS::Lambda::Permission", { Principal: "iot.amazonaws.com" }, 2);
+    // Every rule reports a failing action instead of dropping the message.
+    for (const rule of Object.values(t.stateless.findResources("AWS::IoT::TopicRule"))) {
+      expect(rule.Properties.TopicRulePayload.ErrorAction.CloudwatchLogs.LogGroupName).toBeDefined();
+    }
+  });
+
+  it("sends events the presence, metadata and sweeper functions fail on to a queue with an alarm", () => {
+    const configs = Object.values(t.stateless.findResources("AWS::Lambda::EventInvokeConfig"));
+    expect(configs).toHaveLength(3);
+    for (const config of configs) {
+      expect(config.Properties.MaximumRetryAttempts).toBe(2);
+      expect(JSON.stringify(config.Properties.DestinationConfig.OnFailure.Destination)).toContain(
+        "FailedEvents",
+      );
+    }
+    const alarms = JSON.stringify(t.stateless.findResources("AWS::CloudWatch::Alarm"));
+    expect(alarms).toContain("ApproximateNumberOfMessagesVisible");
+    // Off by default: a reservation can fail a first deploy on an account with a small concurrency quota.
+    const functions = Object.values(t.stateless.findResources("AWS::Lambda::Function"));
+    expect(functions.filter((f) => f.Properties.ReservedConcurrentExecutions !== undefined)).toEqual([]);
+  });
+
+  it("lets device-credentials issue only with Tether's passthrough client-auth template", () => {
+    const statements = Object.values(t.stateless.findResources("AWS::IAM::Policy")).flatMap(
+      (p) => p.Properties.PolicyDocument.Statement as (Statement & { Condition?: unknown })[],
+    );
+    const issuing = statements.filter((st) => [st.Action].flat().includes("acm-pca:IssueCertificate"));
+    expect(issuing).toHaveLength(1);
+    expect([issuing[0]?.Action].flat()).toEqual(["acm-pca:IssueCertificate"]);
+    expect(JSON.stringify(issuing[0]?.Condition)).toMatch(
+      /acm-pca:TemplateArn.*template\/EndEntityClientAuthCertificate_APIPassthrough\/V1/,
+    );
   });
 
   it("deploys the dashboard as a private bucket behind CloudFront, and lets it call the API (CORS)", () => {
@@ -327,6 +361,7 @@ describe("Tether's CDK app (stage prod)", () => {
       [
         "A Tether function was throttled by Lambda",
         "More than 1% of API requests answered 5xx",
+        "Presence, metadata or sweeper invocations failed after Lambda's retries (see the FailedEvents queue)",
         "Private CA, IoT or DynamoDB throttled Tether",
         "Private CA, IoT or DynamoDB unavailable",
         "The certificate sweeper could not retire some certificates",

@@ -2,6 +2,7 @@ import { ACMPCAClient, GetCertificateCommand, RequestInProgressException } from 
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, describe, expect, it } from "vitest";
 import { fetchIssuedCertificate } from "../../functions/adapters/pca-polling.ts";
+import { pcaSerial } from "../../functions/adapters/private-ca-authority.ts";
 
 // moto issues synchronously, so "still in progress" can only be produced by a mock.
 const pcaMock = mockClient(ACMPCAClient);
@@ -44,5 +45,16 @@ describe("fetchIssuedCertificate", () => {
       fetchIssuedCertificate(new ACMPCAClient({ region: "us-east-1" }), "ca", "cert"),
     ).rejects.toThrow("AccessDenied");
     expect(pcaMock.commandCalls(GetCertificateCommand)).toHaveLength(1);
+  });
+});
+
+describe("the serial RevokeCertificate takes", () => {
+  it.each([
+    ["e8cbd2bedb122329f97706bcfec990f8", "e8:cb:d2:be:db:12:23:29:f9:77:06:bc:fe:c9:90:f8"],
+    ["E8CBD2", "e8:cb:d2"],
+    ["abc", "0a:bc"],
+    ["01", "01"],
+  ])("%s → %s", (serial, expected) => {
+    expect(pcaSerial(serial)).toBe(expected);
   });
 });

@@ -79,4 +79,25 @@ describe("transport events", () => {
     }
     expect(forged.writes).toEqual([]);
   });
+
+  it("ignores the disconnection IoT Core reports when a device's new session took over its old one", async () => {
+    const { store, writes } = fakeStore(true);
+    const clientId = "meters/AJInS0w3VpWpuOqkXhgZdA";
+    const at = new Date();
+    expect(
+      await recordPresence(
+        { store },
+        { clientId, connected: false, at, ip: undefined, disconnectReason: "DUPLICATE_CLIENTID" },
+      ),
+    ).toBe("takeover");
+    expect(writes).toEqual([]);
+    // Any other reason is a disconnection.
+    expect(
+      await recordPresence(
+        { store },
+        { clientId, connected: false, at, ip: undefined, disconnectReason: "MQTT_KEEP_ALIVE_TIMEOUT" },
+      ),
+    ).toBe("recorded");
+    expect(writes).toEqual([{ connected: false, at: at.toISOString(), ip: undefined }]);
+  });
 });

@@ -5,7 +5,7 @@ import type { PairingDeps } from "../pairing-deps.ts";
 /** Bounds on what a device may store about itself. */
 export const METADATA_LIMITS = { keys: 32, keyLength: 64, valueLength: 256, bytes: 4096 } as const;
 
-export type TransportEventOutcome = "recorded" | "stale" | "unknown_device" | "invalid";
+export type TransportEventOutcome = "recorded" | "stale" | "takeover" | "unknown_device" | "invalid";
 
 /** `<realm>/<device_id>` → its parts, or undefined if it is not a device's client id. */
 function parseClientId(clientId: string): { realm: string; deviceId: string } | undefined {
@@ -24,10 +24,20 @@ function parseClientId(clientId: string): { realm: string; deviceId: string } | 
  */
 export async function recordPresence(
   deps: Pick<PairingDeps, "store">,
-  event: { clientId: string; connected: boolean; at: Date; ip: string | undefined },
+  event: {
+    clientId: string;
+    connected: boolean;
+    at: Date;
+    ip: string | undefined;
+    /** IoT Core's `disconnectReason`, on disconnections. */
+    disconnectReason?: string | undefined;
+  },
 ): Promise<TransportEventOutcome> {
   const device = parseClientId(event.clientId);
   if (!device) return "invalid";
+  // The device connected again with the same client id and IoT Core closed its older session: the device is
+  // connected, whatever order the two events arrive in.
+  if (!event.connected && event.disconnectReason === "DUPLICATE_CLIENTID") return "takeover";
   const recorded = await deps.store.recordPresence(device.realm, device.deviceId, {
     connected: event.connected,
     at: event.at.toISOString(),
