@@ -32,9 +32,22 @@ class MissingDependencyError extends Error {}
  * requirements.txt, so a changed pin reinstalls and an unchanged one costs nothing.
  */
 export async function ensureMotoVenv(venvDir = DEFAULT_VENV_DIR, log = (_: string) => {}): Promise<string> {
+  return ensureVenv(venvDir, REQUIREMENTS, "moto", log);
+}
+
+/**
+ * A venv in `venvDir` with the pinned `requirements` installed, made once: a stamp file holds the hash of the
+ * requirements, so a changed pin reinstalls and an unchanged one costs nothing. Returns its python.
+ */
+export async function ensureVenv(
+  venvDir: string,
+  requirementsPath: string,
+  what: string,
+  log = (_: string) => {},
+): Promise<string> {
   const python = join(venvDir, "bin", "python");
   const stamp = join(venvDir, ".tether-requirements.sha256");
-  const requirements = await readFile(REQUIREMENTS);
+  const requirements = await readFile(requirementsPath);
   const wanted = createHash("sha256").update(requirements).digest("hex");
   if (existsSync(python) && existsSync(stamp) && (await readFile(stamp, "utf8")) === wanted) return python;
 
@@ -47,10 +60,10 @@ export async function ensureMotoVenv(venvDir = DEFAULT_VENV_DIR, log = (_: strin
         "Install it (Debian/Ubuntu: apt-get install python3 python3-venv) or point PYTHON at one.",
     );
   }
-  log(`creating the moto venv in ${venvDir} (once)…`);
+  log(`creating the ${what} venv in ${venvDir} (once)…`);
   await mkdir(dirname(venvDir), { recursive: true });
   await run(system, ["-m", "venv", venvDir]);
-  await run(python, ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", REQUIREMENTS], {
+  await run(python, ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", requirementsPath], {
     maxBuffer: 16 * 1024 * 1024,
   });
   await writeFile(stamp, wanted);
