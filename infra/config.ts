@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import * as z from "zod";
 import {
   MAX_CERTIFICATE_VALIDITY_SECONDS,
@@ -71,6 +73,31 @@ export const stageSettingsSchema = z.object({
 
 export type StageSettings = z.infer<typeof stageSettingsSchema>;
 
+/**
+ * Which resource types Tether's stacks use each region lacks (generated from cfn-lint's per-region
+ * CloudFormation schemas by `npm run lint:templates -- --write`; CI fails when it is stale).
+ */
+const REGION_SUPPORT = JSON.parse(
+  readFileSync(resolve(import.meta.dirname, "region-support.json"), "utf8"),
+) as { source: string; missingByRegion: Record<string, string[]> };
+
+const SERVICES: Record<string, string> = {
+  "AWS::Pipes": "EventBridge Pipes (credential events)",
+  "AWS::CloudFront": "CloudFront (the dashboard)",
+};
+
+/** Why the app cannot be deployed to `region`, or undefined when it can. */
+export function regionProblem(region: string): string | undefined {
+  const missing = REGION_SUPPORT.missingByRegion[region];
+  if (missing === undefined)
+    return `${region} is not a region CloudFormation knows (${REGION_SUPPORT.source})`;
+  if (missing.length === 0) return undefined;
+  const services = [
+    ...new Set(missing.map((type) => SERVICES[type.split("::").slice(0, 2).join("::")] ?? type)),
+  ];
+  return `${region} lacks ${services.join(", ")}: ${missing.join(", ")} (${REGION_SUPPORT.source})`;
+}
+
 /** Reads the `tether` context: an object from cdk.json, or a JSON string from `cdk deploy -c tether='{…}'`. */
 export function parseStageSettings(context: unknown): StageSettings {
   let value = context ?? {};
@@ -81,7 +108,12 @@ export function parseStageSettings(context: unknown): StageSettings {
       throw new Error(`Invalid stage settings (CDK context "tether"): not JSON: ${value}`);
     }
   }
-  const parsed = stageSettingsSchema.safeParse(value);
+  const parsed = stageSettingsSchema
+    .superRefine((settings, context) => {
+      const problem = settings.region === undefined ? undefined : regionProblem(settings.region);
+      if (problem) context.addIssue({ code: "custom", path: ["region"], message: problem });
+    })
+    .safeParse(value);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `tether.${i.path.join(".")}: ${i.message}`).join("\n");
     throw new Error(`Invalid stage settings (CDK context "tether"):\n${problems}`);

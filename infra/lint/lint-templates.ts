@@ -3,7 +3,7 @@
 // parliament (IAM actions and the resource types they apply to), from their own venv in .tether/lint-venv.
 // CI runs it after `npm run synth`; any finding not explained in infra/lint fails it.
 import { execFile } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
@@ -38,6 +38,7 @@ async function main(): Promise<number> {
   );
   const bin = resolve(python, "..");
   let failed = false;
+  const allTemplates: string[] = [];
   for (const [label, tether] of Object.entries(CONTEXTS)) {
     const outdir = mkdtempSync(join(tmpdir(), "tether-lint-"));
     buildApp(new App({ outdir, context: { ...cdkJson.context, tether } })).app.synth();
@@ -45,6 +46,7 @@ async function main(): Promise<number> {
       .filter((f) => f.endsWith(".template.json"))
       .map((f) => join(outdir, f));
     console.log(`${label}: ${templates.length} templates`);
+    allTemplates.push(...templates);
     for (const [name, args] of [
       ["cfn-lint", [join(bin, "cfn-lint"), "--config-file", join(HERE, ".cfnlintrc.yaml"), ...templates]],
       ["parliament", [python, join(HERE, "iam_lint.py"), join(HERE, "iam-lint-allow.json"), ...templates]],
@@ -59,6 +61,23 @@ async function main(): Promise<number> {
         failed = true;
       }
     }
+  }
+  // The region table infra/config.ts validates `region` with: which resource types the app uses each region
+  // lacks. Regenerated here; stale (the app started using a new type, or cfn-lint's data moved) fails.
+  const { stdout: table } = await run(python, [join(HERE, "region_support.py"), ...allTemplates], {
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  const committed = join(REPO, "infra", "region-support.json");
+  if (process.argv.includes("--write")) {
+    writeFileSync(committed, table);
+    console.log("region support: infra/region-support.json written");
+  } else if (readFileSync(committed, "utf8") !== table) {
+    console.error(
+      "region support: infra/region-support.json is stale; run `npm run lint:templates -- --write`",
+    );
+    failed = true;
+  } else {
+    console.log("region support: infra/region-support.json is current");
   }
   return failed ? 1 : 0;
 }

@@ -46,6 +46,21 @@ it("reserves concurrency for presence and metadata only when the stage asks", ()
   expect(reserved).toEqual({ Presence: 20, Metadata: 10 });
 });
 
+it("refuses at synth a region that lacks a service the stacks use, naming it", () => {
+  for (const [region, service] of [
+    ["il-central-1", "EventBridge Pipes"],
+    ["us-gov-west-1", "CloudFront"],
+    ["cn-north-1", "CloudFront"],
+  ] as const) {
+    expect(() => buildApp(new App({ context: { tether: { region } } }))).toThrow(
+      new RegExp(`tether\\.region: ${region} lacks .*${service}`),
+    );
+  }
+  expect(() => buildApp(new App({ context: { tether: { region: "xx-nowhere-1" } } }))).toThrow(
+    /not a region CloudFormation knows/,
+  );
+});
+
 const cases = (["dev", "prod"] as const).flatMap((stage) =>
   Object.entries(ENVIRONMENTS).map(([label, env]) => [stage, label, env] as const),
 );
