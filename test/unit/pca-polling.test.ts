@@ -1,8 +1,14 @@
-import { ACMPCAClient, GetCertificateCommand, RequestInProgressException } from "@aws-sdk/client-acm-pca";
+import {
+  ACMPCAClient,
+  GetCertificateCommand,
+  RequestAlreadyProcessedException,
+  RequestInProgressException,
+  RevokeCertificateCommand,
+} from "@aws-sdk/client-acm-pca";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, describe, expect, it } from "vitest";
 import { fetchIssuedCertificate } from "../../functions/adapters/pca-polling.ts";
-import { pcaSerial } from "../../functions/adapters/private-ca-authority.ts";
+import { PrivateCaAuthority, pcaSerial } from "../../functions/adapters/private-ca-authority.ts";
 
 // moto issues synchronously, so "still in progress" can only be produced by a mock.
 const pcaMock = mockClient(ACMPCAClient);
@@ -56,5 +62,30 @@ describe("the serial RevokeCertificate takes", () => {
     ["01", "01"],
   ])("%s → %s", (serial, expected) => {
     expect(pcaSerial(serial)).toBe(expected);
+  });
+});
+
+describe("PrivateCaAuthority.revokeCertificate", () => {
+  afterEach(() => pcaMock.reset());
+
+  it("sends RevokeCertificate the serial as colon-separated byte pairs, and takes 'already revoked' as done", async () => {
+    pcaMock.on(RevokeCertificateCommand).resolvesOnce({});
+    pcaMock
+      .on(RevokeCertificateCommand)
+      .rejectsOnce(new RequestAlreadyProcessedException({ message: "already revoked", $metadata: {} }));
+    const authority = new PrivateCaAuthority(new ACMPCAClient({ region: "eu-west-1" }), {
+      certificateAuthorityArn: "arn:aws:acm-pca:eu-west-1:111122223333:certificate-authority/x",
+      signingAlgorithm: "SHA256WITHECDSA",
+      clock: { now: () => new Date() },
+    });
+    await authority.revokeCertificate("e8cbd2bedb122329", "SUPERSEDED");
+    await authority.revokeCertificate("e8cbd2bedb122329", "SUPERSEDED");
+    const sent = pcaMock.commandCalls(RevokeCertificateCommand).map((c) => c.args[0].input);
+    expect(sent[0]).toEqual({
+      CertificateAuthorityArn: "arn:aws:acm-pca:eu-west-1:111122223333:certificate-authority/x",
+      CertificateSerial: "e8:cb:d2:be:db:12:23:29",
+      RevocationReason: "SUPERSEDED",
+    });
+    expect(sent).toHaveLength(2);
   });
 });
