@@ -63,9 +63,13 @@ export async function ensureVenv(
   log(`creating the ${what} venv in ${venvDir} (once)…`);
   await mkdir(dirname(venvDir), { recursive: true });
   await run(system, ["-m", "venv", venvDir]);
-  await run(python, ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", requirementsPath], {
-    maxBuffer: 16 * 1024 * 1024,
-  });
+  await run(
+    python,
+    ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", requirementsPath],
+    {
+      maxBuffer: 16 * 1024 * 1024,
+    },
+  );
   await writeFile(stamp, wanted);
   return python;
 }
