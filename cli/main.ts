@@ -316,11 +316,13 @@ const COMMANDS: Record<string, Command> = {
         const page = await call(
           target,
           "GET",
-          `${target.appengineUrl}/v1/${realmOf(target)}/devices?limit=100${from ? `&from=${from}` : ""}`,
+          `${target.appengineUrl}/v1/${realmOf(target)}/devices?details=true&limit=100${from ? `&from_token=${from}` : ""}`,
           { kind: "agent", claims: "appengine" },
         );
         devices.push(...page.body.data);
-        from = page.body.links?.next;
+        // Astarte's links.next is the next page's path; its from_token is where that page starts.
+        const next: string | undefined = page.body.links?.next;
+        from = next ? (new URLSearchParams(next.split("?")[1]).get("from_token") ?? undefined) : undefined;
       } while (from && devices.length < max);
       const shown = devices.slice(0, max);
       args.out(

@@ -64,11 +64,18 @@ const when = (iso) => (iso ? new Date(iso).toLocaleString() : "—");
 async function listView() {
   const columns = config.metadataColumns;
   const devices = [];
+  // Astarte's list: details=true for status objects; links.next carries the next page's from_token.
   let from;
   do {
-    const page = await api(config.appengineUrl, "GET", `/devices?limit=100${from ? `&from=${from}` : ""}`);
+    const page = await api(
+      config.appengineUrl,
+      "GET",
+      `/devices?details=true&limit=100${from ? `&from_token=${encodeURIComponent(from)}` : ""}`,
+    );
     devices.push(...page.data);
-    from = page.links?.next;
+    from = page.links?.next
+      ? new URLSearchParams(page.links.next.split("?")[1]).get("from_token")
+      : undefined;
   } while (from);
 
   const registerForm = h(

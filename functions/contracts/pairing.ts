@@ -144,14 +144,22 @@ export const deviceStatusResponse = envelope(
 );
 export type DeviceStatusResponse = z.infer<typeof deviceStatusResponse>;
 
+/**
+ * Astarte AppEngine's device list: with `details=false` (the default, what astartectl asks for) `data` is a list
+ * of device ids, with `details=true` device status objects. `links.self` is the request's path and query,
+ * `links.next` (only when more devices follow) the next page's, with its `from_token`.
+ */
 export const deviceListResponse = z.object({
-  data: z.array(deviceStatusResponse.shape.data),
-  links: z.object({ next: z.optional(z.string()) }),
+  data: z.union([z.array(z.string()), z.array(deviceStatusResponse.shape.data)]),
+  links: z.object({ self: z.string(), next: z.optional(z.string()) }),
 });
 export type DeviceListResponse = z.infer<typeof deviceListResponse>;
 
 export const deviceListQuery = z.object({
-  limit: z._default(z.pipe(z.coerce.number(), z.int().check(z.minimum(1), z.maximum(100))), 50),
+  details: z._default(z.enum(["true", "false"]), "false"),
+  limit: z._default(z.pipe(z.coerce.number(), z.int().check(z.minimum(1), z.maximum(100))), 100),
+  /** Where the page starts (a token from `links.next`); `from` is Tether's older name for it. */
+  from_token: z.optional(z.string().check(z.maxLength(64))),
   from: z.optional(z.string().check(z.maxLength(64))),
 });
 

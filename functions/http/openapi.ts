@@ -82,7 +82,8 @@ const OPERATIONS: Record<string, Operation> = {
   },
   "GET pairing /openapi.json": { summary: "This document", status: 200, auth: "none" },
   "GET appengine /v1/{realm}/devices": {
-    summary: "A page of the realm's devices (?limit=1..100&from=<device id>)",
+    summary:
+      "A page of the realm's devices, as Astarte AppEngine lists them (?details=false|true&limit=1..100&from_token=…; ids, or status objects with details=true; links.self and links.next)",
     status: 200,
     response: deviceListResponse,
     auth: "appengine",

@@ -80,11 +80,14 @@ export async function patchDevice(
   return statusOf(device, await currentCertificate(deps, device));
 }
 
-/** AppEngine `GET /v1/{realm}/devices?limit=&from=`: a page of the realm's devices with their status. */
+/**
+ * AppEngine `GET /v1/{realm}/devices?details=&limit=&from_token=`: a page of the realm's devices in id order,
+ * as Astarte answers it (ids, or status objects with `details=true`), with `links.self` and `links.next`.
+ */
 export async function listDevices(
   deps: Pick<PairingDeps, "store" | "clock">,
   call: Call,
-  query: { limit?: string | undefined; from?: string | undefined },
+  query: Readonly<Record<"details" | "limit" | "from_token" | "from", string | undefined>>,
 ): Promise<DeviceListResponse> {
   const realm = await authorizeRealmCall(deps, { ...call, claim: "a_aea", method: "GET", path: "devices" });
   const parsed = deviceListQuery.safeParse(query);
@@ -93,13 +96,23 @@ export async function listDevices(
       Object.fromEntries(parsed.error.issues.map((i) => [String(i.path[0] ?? "query"), [i.message]])),
     );
   }
-  const after = parsed.data.from === undefined ? undefined : canonicalDeviceId(parsed.data.from);
-  if (parsed.data.from !== undefined && !after) throw new ValidationError({ from: ["is not a device id"] });
-  const page = await deps.store.listDevices(realm.name, parsed.data.limit, after);
+  const { details, limit } = parsed.data;
+  const token = parsed.data.from_token ?? parsed.data.from;
+  const after = token === undefined ? undefined : canonicalDeviceId(token);
+  if (token !== undefined && !after) {
+    throw new ValidationError({
+      [parsed.data.from_token === undefined ? "from" : "from_token"]: ["is not a page token"],
+    });
+  }
+  const page = await deps.store.listDevices(realm.name, limit, after);
+  const pagePath = (from: string | undefined) =>
+    `/v1/${realm.name}/devices?details=${details}${from ? `&from_token=${from}` : ""}&limit=${limit}`;
+  const links = { self: pagePath(after), ...(page.next ? { next: pagePath(page.next) } : {}) };
+  if (details === "false") return { data: page.devices.map((d) => d.deviceId), links };
   const data = await Promise.all(
     page.devices.map(async (d) => statusOf(d, await currentCertificate(deps, d))),
   );
-  return { data, links: page.next ? { next: page.next } : {} };
+  return { data, links };
 }
 
 /** AppEngine `GET /v1/{realm}/devices/{id}/events`: the device's credential timeline, newest first. */
