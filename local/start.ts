@@ -18,7 +18,7 @@ import { DASHBOARD_GRANTS } from "./dashboard-grants.ts";
 import { startIotDataPlane } from "./iot-data-plane.ts";
 import { LOCAL_CONFIG_PATH, type LocalConfig, STATE_DIR } from "./local-config.ts";
 import { startMoto } from "./moto.ts";
-import { portFromEnv } from "./ports.ts";
+import { portFromEnv, portProblems } from "./ports.ts";
 import { printable } from "./printable.ts";
 import { localFunctionEnv } from "./tether-env.ts";
 
@@ -35,6 +35,17 @@ const log = (line: string) => console.log(`[tether] ${printable(line)}`);
 
 // TETHER_AWS_ENDPOINT points at an AWS emulator that is already running (LocalStack); otherwise start moto.
 const external = process.env.TETHER_AWS_ENDPOINT;
+
+// Refuse unusable ports at once, before anything starts (not late, with `fetch failed … bad port`).
+const problems = await portProblems([
+  { name: "TETHER_API_PORT", port: apiPort, http: true },
+  ...(external ? [] : [{ name: "TETHER_AWS_PORT", port: awsPort, http: true }]),
+  { name: "TETHER_MQTT_PORT", port: mqttPort, http: false },
+]);
+if (problems.length > 0) {
+  for (const problem of problems) console.error(`[tether] could not start: ${problem}`);
+  process.exit(1);
+}
 const moto = external
   ? { endpoint: external, stop: async () => {} }
   : await startMoto({ port: awsPort, log });
