@@ -8,6 +8,7 @@ with its reason) are reported but do not fail. Usage: iam_lint.py ALLOW_FILE TEM
 """
 
 import json
+import re
 import sys
 
 from parliament import analyze_policy_string
@@ -96,6 +97,19 @@ def main() -> int:
                             attribute = "StreamArn"
                         return sample(lid, attribute)
                 raise SystemExit(f"iam lint: cannot resolve import {name}")
+            if key == "Fn::Sub":
+                text, variables = (arg, {}) if isinstance(arg, str) else arg
+
+                def substitute(match):  # type: ignore[no-untyped-def]
+                    name = match.group(1)
+                    if name in variables:
+                        return resolve(variables[name])
+                    if name in PSEUDO:
+                        return PSEUDO[name]
+                    logical_id, _, attribute = name.partition(".")
+                    return sample(logical_id, attribute or "Ref")
+
+                return re.sub(r"\$\{([^}!]+)\}", substitute, text)
             if key == "Fn::Select":
                 index, items = arg
                 return resolve(items)[int(index)]
