@@ -99,7 +99,9 @@ describe("presence and metadata (Kaa's endpoint list, Astarte's device status)",
       (s) => !s.connected,
     );
     expect(offline).toMatchObject({ connected: false, last_disconnection: expect.any(String) });
-    const list = await tether.request("GET", "/appengine/v1/meters/devices", { token: await realm.jwt() });
+    const list = await tether.request("GET", "/appengine/v1/meters/devices?details=true", {
+      token: await realm.jwt(),
+    });
     expect(list.body.data.find((d: { id: string }) => d.id === deviceId).metadata.model).toBe(
       "MySmartMeter A300",
     );
