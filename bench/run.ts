@@ -160,10 +160,27 @@ async function polling(): Promise<void> {
 
 async function throughput(): Promise<void> {
   console.log(
-    "\nPairings through the local stack (moto + API on loopback; register + key + CSR + certificate):",
+    "\nPairings through the local stack (moto + API on loopback; register + key + CSR + certificate): what moto" +
+      "\ncosts, not Tether (Tether's own CPU per pairing is the credentials figure above). moto as shipped deep-copies" +
+      "\nthe table per transaction item and keeps every copy; the launcher's patches (local/moto/launcher.py) do not:",
   );
+  for (const [label, vanilla] of [
+    ["moto as shipped", true],
+    ["moto with the launcher's patches", false],
+  ] as const) {
+    const { perSecond, rssMb } = await pairThrough(vanilla);
+    row(`pairings per second, ${label} (4 at a time, ${PAIRINGS} devices)`, perSecond.toFixed(1), "measured");
+    row(`moto memory after ${PAIRINGS} pairings, ${label}`, `${rssMb} MB`, "measured");
+  }
+}
+
+const PAIRINGS = 200;
+
+/** Pairs PAIRINGS devices through a fresh moto (as shipped, or patched) and the local API. */
+async function pairThrough(vanilla: boolean): Promise<{ perSecond: number; rssMb: number }> {
   const { startMoto } = await import("../local/moto.ts");
   const { freePort } = await import("../local/ports.ts");
+  process.env.TETHER_MOTO_VANILLA = vanilla ? "1" : "0";
   const moto = await startMoto({ port: await freePort() });
   try {
     Object.assign(process.env, {
@@ -174,6 +191,8 @@ async function throughput(): Promise<void> {
       POWERTOOLS_LOG_LEVEL: "SILENT",
     });
     const { createAwsClients } = await import("../functions/adapters/aws-clients.ts");
+    const { createPairingDeps, setPairingDeps } = await import("../functions/adapters/container.ts");
+    const { loadConfig } = await import("../functions/adapters/config.ts");
     const { bootstrapLocal } = await import("../local/bootstrap.ts");
     const { localFunctionEnv } = await import("../local/tether-env.ts");
     const { startApiServer } = await import("../local/api-server.ts");
@@ -183,6 +202,8 @@ async function throughput(): Promise<void> {
     Object.assign(process.env, localFunctionEnv(env, "mqtts://localhost:8883/"), {
       POWERTOOLS_LOG_LEVEL: "SILENT",
     });
+    // The handlers' adapters, with clients of their own for this emulator (the first run's are gone with it).
+    setPairingDeps(createPairingDeps(loadConfig(), createAwsClients()));
     const api = await startApiServer({ port: await freePort(), adminToken: "bench" });
     try {
       const { publicKey, privateKey } = await generateKeyPair("ES256");
@@ -218,22 +239,30 @@ async function throughput(): Promise<void> {
         if (issued.status !== 201) throw new Error(`pairing answered ${issued.status}`);
       };
       await pairOne();
-      const total = 40;
       let next = 0;
       const started = performance.now();
       await Promise.all(
         Array.from({ length: 4 }, async () => {
-          while (next++ < total) await pairOne();
+          while (next++ < PAIRINGS) await pairOne();
         }),
       );
       const seconds = (performance.now() - started) / 1000;
-      row("pairings per second (4 at a time, 40 devices)", (total / seconds).toFixed(1), "measured");
+      return { perSecond: PAIRINGS / seconds, rssMb: await residentMb(moto.pid) };
     } finally {
       await api.close();
     }
   } finally {
     await moto.stop();
+    delete process.env.TETHER_MOTO_VANILLA;
   }
+}
+
+/** A process's resident memory (Linux /proc), in MB. */
+async function residentMb(pid: number | undefined): Promise<number> {
+  if (pid === undefined) return Number.NaN;
+  const status = await readFile(`/proc/${pid}/status`, "utf8");
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN);
+  return Math.round(kb / 1024);
 }
 
 async function writeReadme(): Promise<void> {

@@ -20,6 +20,8 @@ export interface MotoServer {
   /** What `AWS_ENDPOINT_URL` must be set to. */
   readonly endpoint: string;
   readonly port: number;
+  /** The emulator's process id (the bench reads its memory). */
+  readonly pid: number | undefined;
   /** Forgets every resource (`POST /moto-api/reset`). */
   reset(): Promise<void>;
   stop(): Promise<void>;
@@ -97,6 +99,7 @@ export async function startMoto(options: StartMotoOptions): Promise<MotoServer> 
   return {
     endpoint,
     port,
+    pid: child.pid,
     async reset() {
       const response = await fetch(`${endpoint}/moto-api/reset`, { method: "POST" });
       if (!response.ok) throw new Error(`moto reset answered ${response.status}`);

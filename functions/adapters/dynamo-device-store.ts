@@ -266,10 +266,11 @@ export class DynamoDeviceStore implements DeviceStore {
   }
 
   async registerDevice(input: RegisterDeviceInput): Promise<"created" | "renewed"> {
+    // The common case first: a device registered for the first time is one write, not a failed renewal too.
     for (let attempt = 0; attempt < 3; attempt++) {
-      if (await this.renewPendingDevice(input)) return "renewed";
       if (await this.createDevice(input)) return "created";
-      // A concurrent registration created it between our two writes: renew it (or find it confirmed).
+      if (await this.renewPendingDevice(input)) return "renewed";
+      // It was deleted between our two writes (a realm purge, a discarded registration): create it again.
     }
     throw new Error("device registration kept racing with another registration");
   }

@@ -67,6 +67,90 @@ from moto.server import DomainDispatcherApplication, ThreadedMotoServer, create_
 from werkzeug.serving import make_server  # noqa: E402
 
 
+# --- A test bed that holds a fleet -------------------------------------------------------------------------------
+# moto 5.2 backs every TransactWriteItems up by deep-copying the whole table once per item of the transaction, and
+# its models record every instance ever created (for its dashboard), so none of those copies is ever freed:
+# gigabytes after a few hundred pairings, and a transaction's cost grows with the table. Two patches keep the
+# semantics and drop the cost:
+# 1. The backup holds only the items the transaction touches (and the length of each table's stream): a
+#    cancelled transaction restores exactly those, so it still leaves no partial write (DynamoDB's
+#    all-or-nothing) and no stream record; the table copies are skipped.
+# 2. Model instances are not tracked (only moto's dashboard reads that list; Tether never starts it).
+# TETHER_MOTO_VANILLA=1 turns both off, so `npm run bench` can measure the difference.
+import contextvars  # noqa: E402
+import copy as _copy  # noqa: E402
+import os  # noqa: E402
+import types  # noqa: E402
+
+import moto.dynamodb.models as _ddb_models  # noqa: E402
+from moto.core.common_models import BaseModel  # noqa: E402
+from moto.dynamodb.models import DynamoDBBackend  # noqa: E402
+from moto.dynamodb.models.dynamo_type import DynamoType  # noqa: E402
+from moto.dynamodb.models.table import Table  # noqa: E402
+
+_skip_table_copies = contextvars.ContextVar("skip_table_copies", default=False)
+
+
+def _deepcopy(value, memo=None):  # type: ignore[no-untyped-def]
+    if _skip_table_copies.get() and isinstance(value, Table):
+        return value  # the transaction's own backup (below) restores what it touches
+    return _copy.deepcopy(value, memo)
+
+
+def _item_key(table, attributes):  # type: ignore[no-untyped-def]
+    hash_value = DynamoType(attributes[table.hash_key_attr])
+    range_value = DynamoType(attributes[table.range_key_attr]) if table.range_key_attr else None
+    return hash_value, range_value
+
+
+def _transact_write_items(self, transact_items):  # type: ignore[no-untyped-def]
+    backup = []
+    streams = {}
+    for entry in transact_items:
+        for op in entry.values():
+            table = self.tables.get(op.get("TableName"))
+            attributes = op.get("Item") or op.get("Key")
+            if table is None or not attributes or table.hash_key_attr not in attributes:
+                continue
+            if table.range_key_attr and table.range_key_attr not in attributes:
+                continue
+            hash_value, range_value = _item_key(table, attributes)
+            previous = table.get_item(hash_value, range_value)
+            backup.append((table, hash_value, range_value, _copy.deepcopy(previous)))
+            if table.stream_shard is not None:
+                streams.setdefault(id(table), (table.stream_shard, len(table.stream_shard.items)))
+    token = _skip_table_copies.set(True)
+    try:
+        return _vanilla_transact_write_items(self, transact_items)
+    except BaseException:
+        for table, hash_value, range_value, previous in reversed(backup):
+            if range_value is None:
+                if previous is None:
+                    table.items.pop(hash_value, None)
+                else:
+                    table.items[hash_value] = previous
+            elif previous is None:
+                table.items.get(hash_value, {}).pop(range_value, None)
+            else:
+                table.items[hash_value][range_value] = previous
+        for shard, length in streams.values():
+            del shard.items[length:]
+        raise
+    finally:
+        _skip_table_copies.reset(token)
+
+
+def _untracked_new(cls, *args, **kwargs):  # type: ignore[no-untyped-def]
+    return object.__new__(cls)
+
+
+_vanilla_transact_write_items = DynamoDBBackend.transact_write_items
+if os.environ.get("TETHER_MOTO_VANILLA") != "1":
+    _ddb_models.copy = types.SimpleNamespace(deepcopy=_deepcopy)  # type: ignore[attr-defined]
+    DynamoDBBackend.transact_write_items = _transact_write_items
+    BaseModel.__new__ = _untracked_new  # type: ignore[method-assign]
+
+
 class SerializedMotoServer(ThreadedMotoServer):
     """moto with one request processed at a time.
 
