@@ -148,7 +148,11 @@ export class DynamoDeviceStore implements DeviceStore {
 
   async getRealm(name: string): Promise<Realm | undefined> {
     const out = await aws(() =>
-      this.dynamo.send(new GetItemCommand({ TableName: this.tableName, Key: m(realmKey(name)) })),
+      // Consistent: issuance reads the realm here (alongside taking the device's slot), and a realm just
+      // created or deleted must be seen as it is, as the BatchGetItem of the other device routes does.
+      this.dynamo.send(
+        new GetItemCommand({ TableName: this.tableName, Key: m(realmKey(name)), ConsistentRead: true }),
+      ),
     );
     const item = out.Item ? unmarshall(out.Item) : undefined;
     return item && !isDeleted(item) ? toRealm(item) : undefined;

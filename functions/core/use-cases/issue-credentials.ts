@@ -81,7 +81,8 @@ export async function issueCredentials(
   if (!deviceId || !csrPem || !csr) {
     const { device } = await authenticateDevice(deps, call);
     if (device.credentialsInhibited) throw new ForbiddenError(CREDENTIALS_INHIBITED);
-    throw refusal;
+    // (A device that authenticated has a well-formed id, so the request itself was refused above.)
+    throw refusal ?? new MalformedRequestError("Bad request");
   }
 
   const started = deps.clock.now();
