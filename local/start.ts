@@ -81,9 +81,9 @@ try {
     log: (line) => log(`broker: ${line}`),
     // What IoT Core's metadata topic rule would see (the dashboard of a later issue reads it from the table).
     // What IoT Core's lifecycle events and metadata topic rule feed on AWS: the same use-cases.
-    onPresence: ({ clientId, connected, ip }) => {
-      recordPresence(baseDeps(), { clientId, connected, at: new Date(), ip }).catch((error: unknown) =>
-        log(`presence of ${clientId} not recorded: ${(error as Error).message}`),
+    onPresence: ({ clientId, connected, ip, disconnectReason }) => {
+      recordPresence(baseDeps(), { clientId, connected, at: new Date(), ip, disconnectReason }).catch(
+        (error: unknown) => log(`presence of ${clientId} not recorded: ${(error as Error).message}`),
       );
     },
     onPublish: ({ clientId, topic, payload }) => {
@@ -171,7 +171,7 @@ try {
     awsEndpoint: moto.endpoint,
   };
   await writeFile(LOCAL_CONFIG_PATH, `${JSON.stringify(config, null, 2)}\n`);
-  console.log(walkthrough(config, api.url, broker.port, paths));
+  console.log(walkthrough(config, api.url, broker.port, paths, broker.protocolVersions));
 } catch (error) {
   console.error("[tether] could not start:", error);
   await stop(1);
@@ -182,6 +182,7 @@ function walkthrough(
   apiUrl: string,
   mqtt: number,
   paths: Record<string, string>,
+  mqttVersions: readonly number[],
 ): string {
   const repo = resolve(import.meta.dirname, "..");
   const stateEnv = process.env.TETHER_STATE_DIR ? `TETHER_STATE_DIR=${STATE_DIR} ` : "";
@@ -194,7 +195,7 @@ Tether is running locally (state lives in memory: a restart starts from scratch)
   Pairing API      ${config.pairingUrl}
   AppEngine API    ${config.appengineUrl}
   Housekeeping     ${apiUrl}/housekeeping   (Authorization: Bearer $(cat ${paths.adminToken}))
-  MQTT broker      ${config.brokerUrl}   (trust ${config.brokerCaPath})
+  MQTT broker      ${config.brokerUrl}   (trust ${config.brokerCaPath}; MQTT ${mqttVersions.map((v) => (v === 4 ? "3.1.1" : String(v))).join(" and ")}, IoT Core's rules)
   Local AWS        ${config.awsEndpoint}   (AWS_ENDPOINT_URL, for the aws CLI or SDKs)
   Demo realm       ${config.realm}   (JWT key ${config.realmPrivateKeyPath})
   Settings         ${LOCAL_CONFIG_PATH}

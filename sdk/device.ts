@@ -49,6 +49,12 @@ export interface TetherDeviceEvents {
 }
 
 const CONNECT_ATTEMPTS = 5;
+/**
+ * The least time between two CONNECTs of one client id: IoT Core's quota is one per second per client id
+ * ("Connect requests per second per client ID", AWS IoT Core endpoints and quotas), with a margin for the
+ * TLS handshake that precedes the CONNECT.
+ */
+const CONNECT_SPACING_MS = 1_100;
 
 /**
  * The TLS connection to the broker was up (its certificate verified) but no MQTT session came of it: most
@@ -80,6 +86,8 @@ export class TetherDevice extends EventEmitter<TetherDeviceEvents> {
   #brokerUrl: string | undefined;
   #switching: Promise<void> | undefined;
   #renewing = false;
+  /** When the last CONNECT was answered or refused (performance.now()); the quota is per client id. */
+  #lastConnectAt = Number.NEGATIVE_INFINITY;
   #renewTimer: NodeJS.Timeout | undefined;
   #closed = false;
 
@@ -225,6 +233,17 @@ export class TetherDevice extends EventEmitter<TetherDeviceEvents> {
   }
 
   async #open(credentials: Credentials): Promise<MqttClient> {
+    // IoT Core takes one CONNECT per second per client id and closes a faster one unanswered: space them.
+    const wait = this.#lastConnectAt + CONNECT_SPACING_MS - performance.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    try {
+      return await this.#session(credentials);
+    } finally {
+      this.#lastConnectAt = performance.now();
+    }
+  }
+
+  async #session(credentials: Credentials): Promise<MqttClient> {
     const url = new URL(this.#brokerUrl ?? "");
     const client = mqtt.connect({
       protocol: "mqtts",

@@ -85,8 +85,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const transportDeps = { store: new DynamoDeviceStore(clients.dynamo, env.tableName) };
   const quietly = (work: Promise<unknown>) => work.catch(() => {});
   broker = await startBroker({
-    onPresence: ({ clientId, connected, ip }) =>
-      void quietly(recordPresence(transportDeps, { clientId, connected, at: new Date(), ip })),
+    onPresence: ({ clientId, connected, ip, disconnectReason }) =>
+      void quietly(
+        recordPresence(transportDeps, { clientId, connected, at: new Date(), ip, disconnectReason }),
+      ),
     onPublish: (message) => {
       if (message.topic === `${message.clientId}/metadata`)
         void quietly(recordMetadata(transportDeps, message));
@@ -102,6 +104,12 @@ export default async function setup(project: TestProject): Promise<() => Promise
     iot: clients.iot,
     policyName: env.policyName,
     recheckIntervalMs: 200,
+    // TETHER_BROKER_LOG=1 shows what the broker admits and refuses, and why.
+    ...(process.env.TETHER_BROKER_LOG ? { log: (line: string) => console.log(`[broker] ${line}`) } : {}),
+    // The MQTT 5 tests need mosquitto behind the front; `.ci/run` installs it, setup:local-aws unpacks it.
+    backend: "mosquitto",
+  }).catch((error: unknown) => {
+    throw new Error(`The MQTT tests need the local IoT Core broker: ${(error as Error).message}`);
   });
 
   dataPlane = await startIotDataPlane(broker);
