@@ -214,5 +214,17 @@ describe("health, version and housekeeping", () => {
       rawBody: JSON.stringify({ data: { client_crt: issued.body.data.client_crt } }),
     });
     expect(verified.body.data.valid).toBe(true);
+
+    // astartectl appengine devices inhibit (astarte-go): PATCH with merge-patch+json and an a_aea JWT.
+    const inhibited = await tether.request("PATCH", `/appengine/v1/house/devices/${deviceId}`, {
+      headers: {
+        authorization: `Bearer ${await realm.jwt({ a_aea: [".*::.*"] }, { expiresInSeconds: 60 })}`,
+        "content-type": "application/merge-patch+json",
+        accept: "application/json",
+      },
+      rawBody: JSON.stringify({ data: { credentials_inhibited: true } }),
+    });
+    expect(inhibited.status).toBe(200);
+    expect(inhibited.body.data.credentials_inhibited).toBe(true);
   });
 });
