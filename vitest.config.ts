@@ -7,6 +7,14 @@ export default defineConfig({
     // One file at a time across projects: on a 2-core machine, CDK bundling next to the emulator-backed
     // suites starves both, and timing-sensitive steps (spawned CLIs, broker drops) get flaky.
     fileParallelism: false,
+    // `npm run test:unit` (and so `npm test`) measures the use-cases on the in-memory adapters alone: every file
+    // under core/use-cases must keep 90 % of its lines covered by unit tests, with no emulator behind them.
+    coverage: {
+      provider: "v8",
+      include: ["functions/core/use-cases/**"],
+      reporter: ["text-summary"],
+      thresholds: { lines: 90, perFile: true },
+    },
     projects: [
       {
         test: {

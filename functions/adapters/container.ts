@@ -13,7 +13,7 @@ import {
   secretsManagerClient,
 } from "./aws-clients.ts";
 import { type Config, loadConfig } from "./config.ts";
-import { DynamoDeviceStore } from "./dynamo-device-store.ts";
+import { createDynamoStore } from "./dynamo/index.ts";
 import { IotConnectionControl } from "./iot-connection-control.ts";
 import { IotTransportRegistry } from "./iot-transport-registry.ts";
 import { PrivateCaAuthority } from "./private-ca-authority.ts";
@@ -37,7 +37,7 @@ function settingsOf(config: Config): PairingDeps["settings"] {
 }
 
 const storeOf = (config: Config, clients: Pick<AwsClients, "dynamo">) =>
-  new DynamoDeviceStore(clients.dynamo, config.TABLE_NAME);
+  createDynamoStore(clients.dynamo, config.TABLE_NAME);
 
 const caOf = (config: Config, clients: Pick<AwsClients, "pca">, clock: Clock) =>
   new PrivateCaAuthority(clients.pca, {

@@ -1,3 +1,5 @@
+import { createHash } from "node:crypto";
+
 /**
  * The single DynamoDB table's key schema, shared by the CDK stack and the local bootstrap so that the
  * table tests run against is the table AWS gets.
@@ -15,3 +17,8 @@ export const TTL_ATTRIBUTE = "expiresAt";
 
 /** Sweep work is spread over this many index partitions so no single partition gets hot. */
 export const SWEEP_SHARDS = 8;
+
+/** The sweep shard of a device (or a realm, by name): its place on the sweep index, the same on every adapter. */
+export function sweepShardOf(id: string): number {
+  return createHash("sha256").update(id).digest().readUInt8(0) % SWEEP_SHARDS;
+}

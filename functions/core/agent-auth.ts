@@ -1,6 +1,6 @@
 import { createPublicKey, type KeyObject } from "node:crypto";
 import { jwtVerify } from "jose";
-import { ForbiddenError, UnauthenticatedError } from "./errors.ts";
+import { BearerMissingError, ClaimMissingError, TokenInvalidError } from "./errors.ts";
 
 const RSA_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512"];
 const EC_ALGORITHMS: Readonly<Record<string, string>> = {
@@ -70,22 +70,20 @@ export async function authorizeAgent(
   now: Date,
 ): Promise<void> {
   const token = bearerToken(request.authorization);
-  if (!token) throw new UnauthenticatedError("Missing authorization token");
+  if (!token) throw new BearerMissingError("jwt");
   const { key, algorithms } = verificationKey(realmPublicKeyPem);
   let payload: Record<string, unknown>;
   try {
     ({ payload } = await jwtVerify(token, key, { algorithms: [...algorithms], currentDate: now }));
   } catch (error) {
     // Everything jwtVerify can throw is about the token (the key was parsed above): the caller's input.
-    throw new UnauthenticatedError("Invalid JWT token", { cause: error });
+    throw new TokenInvalidError({ cause: error });
   }
   const grants = payload[claim];
   const allowed =
     Array.isArray(grants) && grants.some((g) => typeof g === "string" && grantAllows(g, request));
   if (!allowed) {
-    throw new ForbiddenError(
-      `Unauthorized access to ${request.method} ${request.path}. Please verify your permissions`,
-    );
+    throw new ClaimMissingError(request.method, request.path);
   }
 }
 

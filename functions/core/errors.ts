@@ -28,22 +28,60 @@ export class ValidationError extends DomainError {
   }
 }
 
-/** No usable credentials were presented. `detail` is the spec's text. */
-export class UnauthenticatedError extends DomainError {
-  readonly code = "UNAUTHENTICATED";
-  constructor(
-    readonly detail: string = "Unauthorized",
-    options?: { cause?: unknown },
-  ) {
-    super(detail, options);
+/** No usable credentials were presented; each subclass names why. */
+export abstract class UnauthenticatedError extends DomainError {}
+
+/** No `Authorization: Bearer …` at all: an agent's JWT or a device's credentials secret was expected. */
+export class BearerMissingError extends UnauthenticatedError {
+  readonly code = "BEARER_MISSING";
+  constructor(readonly expected: "jwt" | "secret") {
+    super(`missing ${expected}`);
   }
 }
 
-/** Credentials were presented but do not allow this (wrong secret, unknown realm, missing claim, inhibited). */
-export class ForbiddenError extends DomainError {
-  readonly code = "FORBIDDEN";
-  constructor(readonly detail: string = "Forbidden") {
-    super(detail);
+/** A JWT that does not verify against the realm's key (signature, algorithm, expiry, shape). */
+export class TokenInvalidError extends UnauthenticatedError {
+  readonly code = "TOKEN_INVALID";
+  constructor(options?: { cause?: unknown }) {
+    super("invalid JWT", options);
+  }
+}
+
+/** Credentials were presented but do not allow this; each subclass names why. */
+export abstract class ForbiddenError extends DomainError {}
+
+/** A realm that does not exist (or is being deleted), named by a device route or a realm check. */
+export class UnknownRealmError extends ForbiddenError {
+  readonly code = "UNKNOWN_REALM";
+  constructor() {
+    super("unknown realm");
+  }
+}
+
+/** A credentials secret that is not the device's (or a device with none: unregistered). */
+export class WrongSecretError extends ForbiddenError {
+  readonly code = "WRONG_SECRET";
+  constructor() {
+    super("wrong credentials secret");
+  }
+}
+
+/** The device's credentials are inhibited: no new certificate. */
+export class DeviceInhibitedError extends ForbiddenError {
+  readonly code = "DEVICE_INHIBITED";
+  constructor() {
+    super("credentials inhibited");
+  }
+}
+
+/** A valid JWT whose claim grants nothing for this method and path. */
+export class ClaimMissingError extends ForbiddenError {
+  readonly code = "CLAIM_MISSING";
+  constructor(
+    readonly method: string,
+    readonly path: string,
+  ) {
+    super(`no grant for ${method} ${path}`);
   }
 }
 
@@ -68,11 +106,22 @@ export class RealmExistsError extends DomainError {
   }
 }
 
-/** A 422 with a `detail` (already registered, registration limit). */
-export class UnprocessableError extends DomainError {
-  readonly code = "UNPROCESSABLE";
-  constructor(readonly detail: string) {
-    super(detail);
+/** A well-formed request the state refuses (422); each subclass names why. */
+export abstract class UnprocessableError extends DomainError {}
+
+/** Registering a device that already asked for credentials: it must be unregistered first. */
+export class DeviceAlreadyConfirmedError extends UnprocessableError {
+  readonly code = "DEVICE_ALREADY_CONFIRMED";
+  constructor() {
+    super("device already confirmed");
+  }
+}
+
+/** Registering one device more than the realm's limit. */
+export class RegistrationLimitReachedError extends UnprocessableError {
+  readonly code = "REGISTRATION_LIMIT_REACHED";
+  constructor() {
+    super("registration limit reached");
   }
 }
 
@@ -113,7 +162,3 @@ export class DependencyUnavailableError extends DomainError {
     super("Service unavailable", options);
   }
 }
-
-export const DEVICE_ALREADY_REGISTERED = "Device already registered";
-export const REGISTRATION_LIMIT_REACHED = "Device registration limit reached";
-export const CREDENTIALS_INHIBITED = "Credentials request inhibited";

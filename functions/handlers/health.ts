@@ -1,6 +1,6 @@
 import { baseDeps } from "../adapters/container.ts";
 import { realmNameSchema } from "../contracts/ids.ts";
-import { ForbiddenError } from "../core/errors.ts";
+import { UnknownRealmError } from "../core/errors.ts";
 import { httpHandler } from "../http/handler.ts";
 import { empty } from "../http/responses.ts";
 
@@ -11,13 +11,13 @@ import { empty } from "../http/responses.ts";
 export const handler = httpHandler(async (request) => {
   const deps = baseDeps();
   const realm = request.param("realm");
-  if (realm && !realmNameSchema.safeParse(realm).success) throw new ForbiddenError();
+  if (realm && !realmNameSchema.safeParse(realm).success) throw new UnknownRealmError();
   let found: boolean;
   try {
     found = (await deps.store.getRealm(realm || "health-check")) !== undefined;
   } catch {
     return { response: empty(503), outcome: "HealthCheckFailed" };
   }
-  if (realm && !found) throw new ForbiddenError();
+  if (realm && !found) throw new UnknownRealmError();
   return { response: empty(200), outcome: "HealthCheckPassed" };
 });

@@ -1,19 +1,24 @@
 import type { APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import {
+  BearerMissingError,
+  ClaimMissingError,
   DependencyUnavailableError,
+  DeviceAlreadyConfirmedError,
+  DeviceInhibitedError,
   DeviceNotFoundError,
   DomainError,
-  ForbiddenError,
   IssuanceBudgetExceededError,
   IssuanceInProgressError,
   MalformedRequestError,
   PayloadTooLargeError,
   RealmExistsError,
   RealmNotFoundError,
+  RegistrationLimitReachedError,
   ThrottledError,
-  UnauthenticatedError,
-  UnprocessableError,
+  TokenInvalidError,
+  UnknownRealmError,
   ValidationError,
+  WrongSecretError,
 } from "../core/errors.ts";
 import { json } from "./responses.ts";
 
@@ -28,13 +33,25 @@ export function errorResponse(error: unknown, requestId: string): APIGatewayProx
   if (error instanceof MalformedRequestError) return detail(400, "Bad request");
   if (error instanceof PayloadTooLargeError) return detail(413, "Payload too large");
   if (error instanceof ValidationError) return json(422, { errors: error.fields });
-  if (error instanceof UnauthenticatedError) return detail(401, error.detail);
-  if (error instanceof ForbiddenError) return detail(403, error.detail);
+  // Astarte's texts: a device route without a secret says "Unauthorized", an agent route without a JWT names it.
+  if (error instanceof BearerMissingError)
+    return detail(401, error.expected === "jwt" ? "Missing authorization token" : "Unauthorized");
+  if (error instanceof TokenInvalidError) return detail(401, "Invalid JWT token");
+  if (error instanceof UnknownRealmError || error instanceof WrongSecretError)
+    return detail(403, "Forbidden");
+  if (error instanceof DeviceInhibitedError) return detail(403, "Credentials request inhibited");
+  if (error instanceof ClaimMissingError) {
+    return detail(
+      403,
+      `Unauthorized access to ${error.method} ${error.path}. Please verify your permissions`,
+    );
+  }
   if (error instanceof DeviceNotFoundError) return detail(404, "Device not found");
   if (error instanceof RealmNotFoundError) return detail(404, "Realm not found");
   if (error instanceof RealmExistsError)
     return json(422, { errors: { realm_name: ["has already been taken"] } });
-  if (error instanceof UnprocessableError) return detail(422, error.detail);
+  if (error instanceof DeviceAlreadyConfirmedError) return detail(422, "Device already registered");
+  if (error instanceof RegistrationLimitReachedError) return detail(422, "Device registration limit reached");
   if (error instanceof IssuanceBudgetExceededError || error instanceof IssuanceInProgressError) {
     return detail(429, error.message, { "retry-after": String(error.retryAfterSeconds) });
   }
@@ -51,3 +68,29 @@ export function errorResponse(error: unknown, requestId: string): APIGatewayProx
 export function errorCode(error: unknown): string {
   return error instanceof DomainError ? error.code : "INTERNAL";
 }
+
+/**
+ * Every cause a request can be refused for: the `Rejected_<cause>` metrics the HTTP functions emit (alarms and
+ * the dashboard may watch only these; an infra test checks it).
+ */
+export const REJECTION_CAUSES = [
+  "MALFORMED_REQUEST",
+  "PAYLOAD_TOO_LARGE",
+  "VALIDATION_FAILED",
+  "BEARER_MISSING",
+  "TOKEN_INVALID",
+  "UNKNOWN_REALM",
+  "WRONG_SECRET",
+  "DEVICE_INHIBITED",
+  "CLAIM_MISSING",
+  "DEVICE_NOT_FOUND",
+  "REALM_NOT_FOUND",
+  "REALM_EXISTS",
+  "DEVICE_ALREADY_CONFIRMED",
+  "REGISTRATION_LIMIT_REACHED",
+  "ISSUANCE_BUDGET_EXCEEDED",
+  "ISSUANCE_IN_PROGRESS",
+  "THROTTLED",
+  "DEPENDENCY_UNAVAILABLE",
+  "INTERNAL",
+] as const;

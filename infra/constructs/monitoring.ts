@@ -17,6 +17,7 @@ import { Topic } from "aws-cdk-lib/aws-sns";
 import { EmailSubscription } from "aws-cdk-lib/aws-sns-subscriptions";
 import type { IQueue } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
+import { REJECTION_CAUSES } from "../../functions/http/errors.ts";
 
 export interface MonitoringProps {
   readonly api: HttpApi;
@@ -172,14 +173,7 @@ export class Monitoring extends Construct {
           }),
           new GraphWidget({
             title: "Rejected by cause",
-            left: [
-              "UNAUTHENTICATED",
-              "FORBIDDEN",
-              "VALIDATION_FAILED",
-              "THROTTLED",
-              "DEPENDENCY_UNAVAILABLE",
-              "INTERNAL",
-            ].map((c) => tetherMetric(`Rejected_${c}`, c)),
+            left: REJECTION_CAUSES.map((c) => tetherMetric(`Rejected_${c}`, c)),
             width: 12,
           }),
         ],

@@ -151,6 +151,26 @@ if os.environ.get("TETHER_MOTO_VANILLA") != "1":
     BaseModel.__new__ = _untracked_new  # type: ignore[method-assign]
 
 
+# --- Paging as DynamoDB pages ------------------------------------------------------------------------------------
+# DynamoDB stops a Query at Limit and returns a LastEvaluatedKey, whether or not another item follows ("If
+# LastEvaluatedKey is not empty, it does not necessarily mean that there is more data in the result set", Query
+# in the DynamoDB API Reference); moto returns one only when another item follows. A client that stopped at a full
+# page would pass here and loop once more on AWS, so the local world pages as DynamoDB does (always on: fidelity).
+_vanilla_query = Table.query
+
+
+def _query_as_dynamodb(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    results, scanned, last_key = _vanilla_query(self, *args, **kwargs)
+    limit = kwargs["limit"] if "limit" in kwargs else (args[3] if len(args) > 3 else None)
+    if last_key is None and limit and results and len(results) == limit:
+        index_name = kwargs["index_name"] if "index_name" in kwargs else (args[7] if len(args) > 7 else None)
+        last_key = self._get_last_evaluated_key(results[-1], index_name)
+    return results, scanned, last_key
+
+
+Table.query = _query_as_dynamodb  # type: ignore[method-assign]
+
+
 class SerializedMotoServer(ThreadedMotoServer):
     """moto with one request processed at a time.
 

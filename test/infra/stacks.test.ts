@@ -5,6 +5,8 @@ import { App } from "aws-cdk-lib";
 import { Match, Template } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
 import { devicePolicyDocument } from "../../functions/core/iot-policy.ts";
+import { SWEEP_OUTCOMES } from "../../functions/core/use-cases/sweep.ts";
+import { REJECTION_CAUSES } from "../../functions/http/errors.ts";
 import { ROUTES } from "../../functions/http/routes.ts";
 import { buildApp, type TetherApp } from "../../infra/app.ts";
 import { FUNCTION_ACCESS } from "../../infra/constructs/function-access.ts";
@@ -374,6 +376,20 @@ describe("Tether's CDK app (stage prod)", () => {
       Endpoint: "ops@example.com",
     });
     t.stateless.resourceCountIs("AWS::CloudWatch::Dashboard", 1);
+  });
+
+  it("alarms and graphs only metrics the code emits (refusals by cause, sweep outcomes)", () => {
+    const watched = JSON.stringify([
+      t.stateless.findResources("AWS::CloudWatch::Alarm"),
+      t.stateless.findResources("AWS::CloudWatch::Dashboard"),
+    ]);
+    const named = [...new Set(watched.match(/\b(Rejected|Swept)_[A-Za-z_]+/g) ?? [])];
+    expect(named.length).toBeGreaterThan(3);
+    const emitted = new Set([
+      ...REJECTION_CAUSES.map((c) => `Rejected_${c}`),
+      ...SWEEP_OUTCOMES.map((o) => `Swept_${o}`),
+    ]);
+    expect(named.filter((name) => !emitted.has(name))).toEqual([]);
   });
 
   it("outputs the pairing and AppEngine URLs, the broker URL and the CA ARN", () => {

@@ -3,7 +3,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { TestProject } from "vitest/node";
 import { createAwsClients } from "../../functions/adapters/aws-clients.ts";
-import { DynamoDeviceStore } from "../../functions/adapters/dynamo-device-store.ts";
+import { createDynamoStore } from "../../functions/adapters/dynamo/index.ts";
 import { recordMetadata, recordPresence } from "../../functions/core/use-cases/transport-events.ts";
 import { bootstrapLocal } from "../../local/bootstrap.ts";
 import { type Broker, type BrokerTls, startBroker } from "../../local/broker.ts";
@@ -82,7 +82,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const env = await bootstrapLocal(createAwsClients());
   const clients = createAwsClients();
   // The broker feeds presence and metadata into the same use-cases as IoT Core's rules do on AWS.
-  const transportDeps = { store: new DynamoDeviceStore(clients.dynamo, env.tableName) };
+  const transportDeps = { store: createDynamoStore(clients.dynamo, env.tableName) };
   const quietly = (work: Promise<unknown>) => work.catch(() => {});
   broker = await startBroker({
     onPresence: ({ clientId, connected, ip, disconnectReason }) =>

@@ -1,6 +1,6 @@
 import { canonicalDeviceId, realmNameSchema } from "../../contracts/ids.ts";
 import { type AuthorizationClaim, authorizeAgent, bearerToken } from "../agent-auth.ts";
-import { DeviceNotFoundError, ForbiddenError, UnauthenticatedError } from "../errors.ts";
+import { BearerMissingError, DeviceNotFoundError, UnknownRealmError, WrongSecretError } from "../errors.ts";
 import type { Device, Realm } from "../model.ts";
 import type { PairingDeps } from "../pairing-deps.ts";
 
@@ -9,7 +9,7 @@ export async function requireRealm(deps: Pick<PairingDeps, "store">, realmName: 
   const realm = realmNameSchema.safeParse(realmName).success
     ? await deps.store.getRealm(realmName)
     : undefined;
-  if (!realm) throw new ForbiddenError();
+  if (!realm) throw new UnknownRealmError();
   return realm;
 }
 
@@ -28,7 +28,7 @@ export async function authorizeRealmCall(
   call: AgentCall,
 ): Promise<Realm> {
   // A missing token is 401 whatever the realm, so the realm's existence is not revealed to anonymous callers.
-  if (!bearerToken(call.authorization)) throw new UnauthenticatedError("Missing authorization token");
+  if (!bearerToken(call.authorization)) throw new BearerMissingError("jwt");
   const realm = await requireRealm(deps, call.realmName);
   await authorizeAgent(call, realm.jwtPublicKeyPem, call.claim, deps.clock.now());
   return realm;
@@ -58,9 +58,9 @@ export async function authorizeDeviceCall(
   call: AgentCall,
   deviceIdText: string,
 ): Promise<{ realm: Realm; device: Device }> {
-  if (!bearerToken(call.authorization)) throw new UnauthenticatedError("Missing authorization token");
+  if (!bearerToken(call.authorization)) throw new BearerMissingError("jwt");
   const { realm, device } = await loadRealmAndDevice(deps, call.realmName, deviceIdText);
-  if (!realm) throw new ForbiddenError();
+  if (!realm) throw new UnknownRealmError();
   await authorizeAgent(call, realm.jwtPublicKeyPem, call.claim, deps.clock.now());
   if (!device) throw new DeviceNotFoundError();
   return { realm, device };
@@ -82,12 +82,12 @@ export async function authenticateDevice(
   call: DeviceCall,
 ): Promise<{ realm: Realm; device: Device }> {
   const secret = bearerToken(call.authorization);
-  if (!secret) throw new UnauthenticatedError("Unauthorized");
+  if (!secret) throw new BearerMissingError("secret");
   const { realm, device } = await loadRealmAndDevice(deps, call.realmName, call.deviceIdText);
   const matches = await deps.hasher.matches(secret, device?.secretHash);
-  if (!realm) throw new ForbiddenError();
+  if (!realm) throw new UnknownRealmError();
   if (!device) throw new DeviceNotFoundError();
-  if (!matches) throw new ForbiddenError();
+  if (!matches) throw new WrongSecretError();
   return { realm, device };
 }
 
@@ -113,7 +113,7 @@ export async function admitIssuance(
   attempt: { readonly key: string; readonly now: number; readonly leaseUntil: number },
 ): Promise<{ realm: Realm; device: Device; acquired: boolean }> {
   const secret = bearerToken(call.authorization);
-  if (!secret) throw new UnauthenticatedError("Unauthorized");
+  if (!secret) throw new BearerMissingError("secret");
   const [realmRead, begunWrite] = await Promise.allSettled([
     deps.store.getRealm(call.realmName),
     deps.hasher.hash(secret).then((secretHash) =>
@@ -150,9 +150,9 @@ export async function admitIssuance(
   if (!realm || !device || !matches) {
     // Refused for its credentials: a slot taken (only possible with the right secret, in a deleted realm) goes back.
     await release();
-    if (!realm) throw new ForbiddenError();
+    if (!realm) throw new UnknownRealmError();
     if (!device) throw new DeviceNotFoundError();
-    throw new ForbiddenError();
+    throw new WrongSecretError();
   }
   return { realm, device, acquired: begun.acquired };
 }

@@ -3,12 +3,12 @@ import { canonicalDeviceId, realmNameSchema } from "../../contracts/ids.ts";
 import { credentialsRequest } from "../../contracts/pairing.ts";
 import { charge, retryAfterSeconds } from "../admission.ts";
 import {
-  CREDENTIALS_INHIBITED,
-  ForbiddenError,
+  DeviceInhibitedError,
   IssuanceBudgetExceededError,
   IssuanceInProgressError,
   MalformedRequestError,
   ThrottledError,
+  WrongSecretError,
 } from "../errors.ts";
 import { deviceCommonName } from "../identity.ts";
 import type { CertificateRecord, Device, IssuanceIntent, Realm } from "../model.ts";
@@ -80,7 +80,7 @@ export async function issueCredentials(
   }
   if (!deviceId || !csrPem || !csr) {
     const { device } = await authenticateDevice(deps, call);
-    if (device.credentialsInhibited) throw new ForbiddenError(CREDENTIALS_INHIBITED);
+    if (device.credentialsInhibited) throw new DeviceInhibitedError();
     // (A device that authenticated has a well-formed id, so the request itself was refused above.)
     throw refusal ?? new MalformedRequestError("Bad request");
   }
@@ -94,7 +94,7 @@ export async function issueCredentials(
     { key, now: started.getTime(), leaseUntil: lease },
   );
   const { realm, device } = admitted;
-  if (device.credentialsInhibited) throw new ForbiddenError(CREDENTIALS_INHIBITED);
+  if (device.credentialsInhibited) throw new DeviceInhibitedError();
   if (!admitted.acquired) throw refusedAdmission(device, key, started.getTime());
 
   const charge = { ...chargeBudget(device.issuance?.tat, started.getTime(), realm), key };
@@ -305,8 +305,8 @@ async function recordAsCurrent(
       // The device may have been unregistered, re-registered, given a new secret or inhibited meanwhile, or its
       // slot taken by another request past its lease: then this certificate must not count (the fence; the
       // caller compensates).
-      if (!reread?.secretHash || reread.secretHash !== device.secretHash) throw new ForbiddenError();
-      if (reread.credentialsInhibited) throw new ForbiddenError(CREDENTIALS_INHIBITED);
+      if (!reread?.secretHash || reread.secretHash !== device.secretHash) throw new WrongSecretError();
+      if (reread.credentialsInhibited) throw new DeviceInhibitedError();
       if (reread.issuance?.lease !== options.lease)
         throw new IssuanceInProgressError(IN_PROGRESS_RETRY_SECONDS);
       current = reread;

@@ -12,20 +12,24 @@ export interface SweepOptions {
   readonly concurrency?: number;
 }
 
-export type SweepOutcome =
-  | "expired"
-  | "superseded"
-  | "revoked"
-  | "intent_cleared"
-  | "intent_orphan_removed"
-  /** A deleted realm with devices left (some were purged this run). */
-  | "realm_purging"
-  /** A deleted realm with no devices left: its record is gone, its name free again. */
-  | "realm_removed"
-  /** Devices of deleted realms purged. */
-  | "device_purged"
-  | "skipped"
-  | "failed";
+/**
+ * What the sweeper can do with a due item (each is a `Swept_<outcome>` metric): realm_purging is a deleted realm
+ * with devices left (some were purged this run); realm_removed one with none left (its record gone, its name
+ * free again); device_purged counts devices of deleted realms purged.
+ */
+export const SWEEP_OUTCOMES = [
+  "expired",
+  "superseded",
+  "revoked",
+  "intent_cleared",
+  "intent_orphan_removed",
+  "realm_purging",
+  "realm_removed",
+  "device_purged",
+  "skipped",
+  "failed",
+] as const;
+export type SweepOutcome = (typeof SWEEP_OUTCOMES)[number];
 
 export interface SweepReport {
   readonly found: number;

@@ -1,0 +1,113 @@
+import { BatchWriteItemCommand, QueryCommand } from "@aws-sdk/client-dynamodb";
+import { unmarshall } from "@aws-sdk/util-dynamodb";
+import type { CertificateRecord, IssuanceIntent, RetiredReason } from "../../core/model.ts";
+import type { DueItem } from "../../core/ports/device-store.ts";
+import { aws } from "../aws-errors.ts";
+import { SWEEP_INDEX, TTL_ATTRIBUTE } from "../table-schema.ts";
+
+import {
+  certKey,
+  DynamoTable,
+  epochSeconds,
+  eventPut,
+  failedConditions,
+  m,
+  RETIRED_TTL_SECONDS,
+  type TransactItems,
+  toCertificate,
+  toIntent,
+  untilProcessed,
+} from "./items.ts";
+
+/** The sweep index: what is due, retiring it, and purging a device. */
+export class DynamoSweepQueue extends DynamoTable {
+  async listHoldings(
+    realm: string,
+    deviceId: string,
+  ): Promise<{ certificates: CertificateRecord[]; intents: IssuanceIntent[] }> {
+    const items = await this.deviceItems(realm, deviceId);
+    const withPrefix = (prefix: string) => items.filter((i) => String(i.sk).startsWith(prefix));
+    return {
+      certificates: withPrefix("CERT#").map(toCertificate),
+      intents: withPrefix("INTENT#").map(toIntent),
+    };
+  }
+
+  async purgeDevice(realm: string, deviceId: string): Promise<void> {
+    const keys = await this.deviceItems(realm, deviceId, undefined, "pk, sk");
+    for (let i = 0; i < keys.length; i += 25) {
+      const requests = keys.slice(i, i + 25).map((key) => ({ DeleteRequest: { Key: m(key) } }));
+      await untilProcessed(requests, "deletes", async (batch) => {
+        const out = await aws(() =>
+          this.dynamo.send(new BatchWriteItemCommand({ RequestItems: { [this.tableName]: batch } })),
+        );
+        return (out.UnprocessedItems?.[this.tableName] ?? []) as typeof batch;
+      });
+    }
+  }
+
+  async findDue(shard: number, now: string, limit: number): Promise<DueItem[]> {
+    const out = await aws(() =>
+      this.dynamo.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: SWEEP_INDEX.name,
+          KeyConditionExpression: "#shard = :shard AND #deadline <= :now",
+          ExpressionAttributeNames: { "#shard": SWEEP_INDEX.partition, "#deadline": SWEEP_INDEX.sort },
+          ExpressionAttributeValues: m({ ":shard": `SWEEP#${shard}`, ":now": now }),
+          Limit: limit,
+        }),
+      ),
+    );
+    return (out.Items ?? []).map((raw): DueItem => {
+      const item = unmarshall(raw);
+      if (item.pk === "REALMS") return { kind: "realm", realm: String(item.sk) };
+      return item.kind === "intent"
+        ? { kind: "intent", intent: toIntent(item) }
+        : { kind: "certificate", record: toCertificate(item) };
+    });
+  }
+
+  async retireCertificate(record: CertificateRecord, reason: RetiredReason, now: string): Promise<boolean> {
+    const items: TransactItems = [
+      {
+        Update: {
+          TableName: this.tableName,
+          Key: m(certKey(record.realm, record.deviceId, record.serial)),
+          UpdateExpression:
+            "SET #state = :retired, retiredReason = :reason, #ttl = :ttl REMOVE sweepShard, deadline",
+          ConditionExpression: "#state = :seen",
+          ExpressionAttributeNames: { "#state": "state", "#ttl": TTL_ATTRIBUTE },
+          ExpressionAttributeValues: m({
+            ":retired": "retired",
+            ":reason": reason,
+            ":seen": record.state,
+            ":ttl": epochSeconds(record.notAfter) + RETIRED_TTL_SECONDS,
+          }),
+        },
+      },
+    ];
+    // Revocation and supersession were recorded when they happened; expiry happens now.
+    if (reason === "expired") {
+      items.push(
+        eventPut(this.tableName, {
+          realm: record.realm,
+          deviceId: record.deviceId,
+          type: "expired",
+          at: now,
+          serial: record.serial,
+        }),
+      );
+    }
+    try {
+      await this.transact(items);
+    } catch (error) {
+      if (failedConditions(error)?.[0]) return false;
+      throw error;
+    }
+    // An expired current certificate leaves the device with none; the next issuance supersedes nothing.
+    if (record.state === "current")
+      await this.clearCurrentSerial(record.realm, record.deviceId, [record.serial]);
+    return true;
+  }
+}

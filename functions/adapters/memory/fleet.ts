@@ -1,0 +1,48 @@
+import type { CredentialEvent } from "../../core/model.ts";
+import type { DeviceStore } from "../../core/ports/device-store.ts";
+import { compare, copy, deviceOut, type MemoryTables } from "./tables.ts";
+
+type Fleet = Pick<DeviceStore, "recordPresence" | "setMetadata" | "listDevices" | "listEvents">;
+
+/** Presence, metadata and the realm's device list and timelines, as the DynamoDB adapter answers them. */
+export function fleet(t: MemoryTables): Fleet {
+  return {
+    async recordPresence(realm, deviceId, presence) {
+      const row = t.device(realm, deviceId);
+      // Lifecycle events may arrive out of order: an older one never overwrites a newer one.
+      if (!row || (row.presenceAt !== undefined && row.presenceAt > presence.at)) return false;
+      row.device.connected = presence.connected;
+      if (presence.connected) row.device.lastConnection = presence.at;
+      else row.device.lastDisconnection = presence.at;
+      row.presenceAt = presence.at;
+      if (presence.ip) row.device.lastSeenIp = presence.ip;
+      return true;
+    },
+
+    async setMetadata(realm, deviceId, metadata) {
+      const row = t.device(realm, deviceId);
+      if (!row) return false;
+      row.device.metadata = copy({ ...metadata });
+      return true;
+    },
+
+    async listDevices(realm, limit, after) {
+      const ids = [...t.devices.values()]
+        .filter((row) => row.device.realm === realm)
+        .map((row) => row.device.deviceId)
+        .sort(compare)
+        .filter((id) => after === undefined || compare(id, after) > 0);
+      const page = ids.slice(0, limit);
+      const rows = page.map((id) => t.device(realm, id)).filter((row) => row !== undefined);
+      // Like a DynamoDB Query with Limit: a full page says there may be more, even when there is none.
+      return { devices: rows.map(deviceOut), next: page.length === limit ? page.at(-1) : undefined };
+    },
+
+    async listEvents(realm, deviceId, limit) {
+      const rows = [...(t.events.get(`${realm}#${deviceId}`) ?? [])];
+      // Newest first, as the sort key `EVENT#<at>#<order>#…` read backwards orders them.
+      rows.sort((a, b) => compare(b.event.at, a.event.at) || b.order - a.order || b.seq - a.seq);
+      return rows.slice(0, limit).map((row): CredentialEvent => copy(row.event));
+    },
+  };
+}

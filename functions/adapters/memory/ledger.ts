@@ -1,0 +1,241 @@
+import type { CertificateRecord, IssuanceIntent } from "../../core/model.ts";
+import {
+  ConcurrentIssuanceError,
+  type DeviceStore,
+  type DueItem,
+  type RecordIssuanceInput,
+  type RollbackIssuanceInput,
+} from "../../core/ports/device-store.ts";
+import {
+  type CertificateRow,
+  certificateOut,
+  compare,
+  copy,
+  intentOut,
+  type MemoryTables,
+  type Mutable,
+  shardOf,
+  sortedCertificates,
+} from "./tables.ts";
+
+type Ledger = Pick<
+  DeviceStore,
+  | "listCertificates"
+  | "getCertificate"
+  | "recordIssuance"
+  | "rollbackIssuance"
+  | "putIntent"
+  | "setIntentCertificate"
+  | "deleteIntent"
+  | "listHoldings"
+  | "purgeDevice"
+  | "findDue"
+  | "retireCertificate"
+  | "markRevoked"
+>;
+
+/** The certificate ledger, issuance intents and the sweep index, with the DynamoDB adapter's conditions. */
+export function ledger(t: MemoryTables): Ledger {
+  const certificate = (realm: string, deviceId: string, serial: string) =>
+    t.certificates.get(`${realm}#${deviceId}`)?.get(serial);
+
+  /** Takes away the device's current certificate if it is one of `serials`. */
+  function clearCurrentSerial(realm: string, deviceId: string, serials: readonly string[]): void {
+    const row = t.device(realm, deviceId);
+    if (row?.device.currentSerial !== undefined && serials.includes(row.device.currentSerial)) {
+      row.device.currentSerial = undefined;
+    }
+  }
+
+  return {
+    async listCertificates(realm, deviceId) {
+      return sortedCertificates(t.certificatesOf(realm, deviceId)).map(certificateOut);
+    },
+
+    async getCertificate(realm, deviceId, serial) {
+      const row = certificate(realm, deviceId, serial);
+      return row ? certificateOut(row) : undefined;
+    },
+
+    async recordIssuance(input: RecordIssuanceInput) {
+      const { certificate: c, expectedCurrentSerial, superseded, requestIp, now, secretHash, lease } = input;
+      const device = t.device(c.realm, c.deviceId)?.device;
+      const previous = superseded ? certificate(c.realm, c.deviceId, superseded.serial) : undefined;
+      const cuts = input.graceCuts.map((serial) => certificate(c.realm, c.deviceId, serial));
+      // Every condition of the transaction first: all of it applies, or none.
+      const holds =
+        certificate(c.realm, c.deviceId, c.serial) === undefined &&
+        device !== undefined &&
+        device.secretHash === secretHash &&
+        !device.credentialsInhibited &&
+        device.issuance.lease === lease &&
+        device.currentSerial === expectedCurrentSerial &&
+        (!superseded || previous?.record.state === "current") &&
+        cuts.every((cut) => cut?.record.state === "superseded");
+      if (!holds || !device) throw new ConcurrentIssuanceError();
+
+      t.certificatesOf(c.realm, c.deviceId).set(c.serial, {
+        record: copy(c) as Mutable<CertificateRecord>,
+        deadline: c.notAfter,
+      });
+      device.currentSerial = c.serial;
+      device.firstCredentialsRequest ??= now;
+      if (requestIp) device.lastCredentialsRequestIp = requestIp;
+      device.issuance.tat = input.charge.tat;
+      device.issuance.admitAt = input.charge.admitAt;
+      device.issuance.lastKey = input.charge.key;
+      device.issuance.lease = undefined;
+      t.intentsOf(c.realm, c.deviceId).delete(input.intentRequestId);
+      t.event({ realm: c.realm, deviceId: c.deviceId, type: "issued", at: now, serial: c.serial });
+      if (superseded && previous) {
+        previous.record.state = "superseded";
+        previous.record.graceUntil = superseded.graceUntil;
+        previous.deadline = superseded.graceUntil;
+        t.event(
+          {
+            realm: c.realm,
+            deviceId: c.deviceId,
+            type: "superseded",
+            at: now,
+            serial: superseded.serial,
+            reason: `grace until ${superseded.graceUntil}`,
+          },
+          1,
+        );
+      }
+      for (const [index, cut] of cuts.entries()) {
+        if (!cut) continue;
+        cut.record.graceUntil = now;
+        cut.deadline = now;
+        t.event(
+          {
+            realm: c.realm,
+            deviceId: c.deviceId,
+            type: "superseded",
+            at: now,
+            serial: input.graceCuts[index],
+            reason: "grace cut: too many live certificates",
+          },
+          2,
+        );
+      }
+    },
+
+    async rollbackIssuance(input: RollbackIssuanceInput) {
+      const { certificate: c, restoredCurrentSerial, unconfirm, intent, intentDeadline } = input;
+      const row = certificate(c.realm, c.deviceId, c.serial);
+      const device = t.device(c.realm, c.deviceId)?.device;
+      const restored = restoredCurrentSerial
+        ? certificate(c.realm, c.deviceId, restoredCurrentSerial)
+        : undefined;
+      const holds =
+        row?.record.state === "current" &&
+        device?.currentSerial === c.serial &&
+        (!restoredCurrentSerial || restored?.record.state === "superseded");
+      // A newer issuance already moved the device on: nothing of ours is left to undo.
+      if (!holds || !device) return;
+      t.certificatesOf(c.realm, c.deviceId).delete(c.serial);
+      device.currentSerial = restoredCurrentSerial;
+      if (unconfirm) device.firstCredentialsRequest = undefined;
+      t.intentsOf(intent.realm, intent.deviceId).set(intent.requestId, {
+        intent: copy(intent) as Mutable<IssuanceIntent>,
+        deadline: intentDeadline,
+      });
+      if (restored) {
+        restored.record.state = "current";
+        restored.record.graceUntil = undefined;
+        restored.deadline = restored.record.notAfter;
+      }
+    },
+
+    async putIntent(intent, deadline) {
+      t.intentsOf(intent.realm, intent.deviceId).set(intent.requestId, {
+        intent: copy(intent) as Mutable<IssuanceIntent>,
+        deadline,
+      });
+    },
+
+    async setIntentCertificate(intent, certificateRef) {
+      // If the issuance already finished and deleted the intent, there is nothing to add to.
+      const row = t.intents.get(`${intent.realm}#${intent.deviceId}`)?.get(intent.requestId);
+      if (row) row.intent.certificateRef = certificateRef;
+    },
+
+    async deleteIntent(intent) {
+      t.intents.get(`${intent.realm}#${intent.deviceId}`)?.delete(intent.requestId);
+    },
+
+    async listHoldings(realm, deviceId) {
+      const intents = [...t.intentsOf(realm, deviceId).values()].sort((a, b) =>
+        compare(a.intent.requestId, b.intent.requestId),
+      );
+      return {
+        certificates: sortedCertificates(t.certificatesOf(realm, deviceId)).map(certificateOut),
+        intents: intents.map(intentOut),
+      };
+    },
+
+    async purgeDevice(realm, deviceId) {
+      t.purge(realm, deviceId);
+    },
+
+    async findDue(shard, now, limit) {
+      const due: { deadline: string; item: DueItem }[] = [];
+      for (const [name, row] of t.realms) {
+        if (row.purgeAt !== undefined && row.purgeAt <= now && shardOf(name) === shard) {
+          due.push({ deadline: row.purgeAt, item: { kind: "realm", realm: name } });
+        }
+      }
+      for (const certificates of t.certificates.values()) {
+        for (const row of certificates.values()) {
+          if (row.deadline === undefined || row.deadline > now || shardOf(row.record.deviceId) !== shard)
+            continue;
+          due.push({ deadline: row.deadline, item: { kind: "certificate", record: certificateOut(row) } });
+        }
+      }
+      for (const intents of t.intents.values()) {
+        for (const row of intents.values()) {
+          if (row.deadline > now || shardOf(row.intent.deviceId) !== shard) continue;
+          due.push({ deadline: row.deadline, item: { kind: "intent", intent: intentOut(row) } });
+        }
+      }
+      return due
+        .sort((a, b) => compare(a.deadline, b.deadline))
+        .slice(0, limit)
+        .map((d) => d.item);
+    },
+
+    async retireCertificate(record, reason, now) {
+      const row: CertificateRow | undefined = certificate(record.realm, record.deviceId, record.serial);
+      if (row?.record.state !== record.state) return false;
+      row.record.state = "retired";
+      row.record.retiredReason = reason;
+      row.deadline = undefined;
+      // Revocation and supersession were recorded when they happened; expiry happens now.
+      if (reason === "expired") {
+        t.event({
+          realm: record.realm,
+          deviceId: record.deviceId,
+          type: "expired",
+          at: now,
+          serial: record.serial,
+        });
+      }
+      if (record.state === "current") clearCurrentSerial(record.realm, record.deviceId, [record.serial]);
+      return true;
+    },
+
+    async markRevoked(realm, deviceId, serials, now) {
+      for (const serial of serials) {
+        const row = certificate(realm, deviceId, serial);
+        if (row?.record.state !== "current" && row?.record.state !== "superseded") continue;
+        // Due for the sweeper now: it takes the certificate out of IoT and revokes it in the CA.
+        row.record.state = "revoked";
+        row.deadline = now;
+        t.event({ realm, deviceId, type: "revoked", at: now, serial });
+      }
+      // A revoked certificate is no longer the device's current one; the next issuance supersedes nothing.
+      clearCurrentSerial(realm, deviceId, serials);
+    },
+  };
+}

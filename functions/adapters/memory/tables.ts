@@ -1,0 +1,175 @@
+import type {
+  CertificateRecord,
+  CredentialEvent,
+  Device,
+  IssuanceAdmission,
+  IssuanceIntent,
+  Realm,
+} from "../../core/model.ts";
+import { sweepShardOf } from "../table-schema.ts";
+
+/**
+ * The state of the in-memory store: what the DynamoDB table holds, as typed rows. Every operation of the
+ * store checks its conditions and applies its writes in one synchronous step (no `await` between), so it is
+ * atomic the way a DynamoDB conditional write or transaction is, and rows are copied in and out so a caller
+ * never holds live state (as with DynamoDB, which returns copies).
+ */
+export type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+export interface RealmRow {
+  realm: Mutable<Realm>;
+  /** Set once deleted: the realm is then unknown to every API, and due for the sweeper at `purgeAt`. */
+  purgeAt?: string;
+}
+
+export interface DeviceRow {
+  device: Omit<Mutable<Device>, "issuance"> & { issuance: Mutable<IssuanceAdmission> };
+  /** When the last presence event recorded happened (out-of-order events never overwrite a newer one). */
+  presenceAt?: string;
+}
+
+export interface CertificateRow {
+  record: Mutable<CertificateRecord>;
+  /** Its place on the sweep index: set while the sweeper has something to do with it. */
+  deadline?: string | undefined;
+}
+
+export interface IntentRow {
+  intent: Mutable<IssuanceIntent>;
+  deadline: string;
+}
+
+export interface EventRow {
+  event: CredentialEvent;
+  /** Order of events written by one operation at one timestamp. */
+  order: number;
+  seq: number;
+}
+
+export class MemoryTables {
+  readonly realms = new Map<string, RealmRow>();
+  readonly devices = new Map<string, DeviceRow>();
+  readonly certificates = new Map<string, Map<string, CertificateRow>>();
+  readonly intents = new Map<string, Map<string, IntentRow>>();
+  readonly events = new Map<string, EventRow[]>();
+  private seq = 0;
+
+  device(realm: string, deviceId: string): DeviceRow | undefined {
+    return this.devices.get(deviceKey(realm, deviceId));
+  }
+
+  certificatesOf(realm: string, deviceId: string): Map<string, CertificateRow> {
+    const key = deviceKey(realm, deviceId);
+    let map = this.certificates.get(key);
+    if (!map) {
+      map = new Map();
+      this.certificates.set(key, map);
+    }
+    return map;
+  }
+
+  intentsOf(realm: string, deviceId: string): Map<string, IntentRow> {
+    const key = deviceKey(realm, deviceId);
+    let map = this.intents.get(key);
+    if (!map) {
+      map = new Map();
+      this.intents.set(key, map);
+    }
+    return map;
+  }
+
+  /** Records a credential event under its device (the timeline, and the outbox on AWS). */
+  event(event: CredentialEvent, order = 0): void {
+    const key = deviceKey(event.realm, event.deviceId);
+    const list = this.events.get(key) ?? [];
+    list.push({ event: stripUndefined(event), order, seq: this.seq++ });
+    this.events.set(key, list);
+  }
+
+  /** Deletes every row of the device. */
+  purge(realm: string, deviceId: string): void {
+    const key = deviceKey(realm, deviceId);
+    this.devices.delete(key);
+    this.certificates.delete(key);
+    this.intents.delete(key);
+    this.events.delete(key);
+  }
+}
+
+export const deviceKey = (realm: string, deviceId: string) => `${realm}#${deviceId}`;
+export const shardOf = sweepShardOf;
+
+/** A deep copy, as DynamoDB hands out: the caller cannot change the store through it. */
+export function copy<T>(value: T): T {
+  return structuredClone(value);
+}
+
+/** A copy without undefined properties, as an item comes back from DynamoDB (removeUndefinedValues). */
+export function stripUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
+
+/** A device as the DynamoDB adapter's reader returns it: every optional field normalized the same way. */
+export function deviceOut(row: DeviceRow): Device {
+  const d = row.device;
+  return copy({
+    realm: d.realm,
+    deviceId: d.deviceId,
+    secretHash: d.secretHash,
+    firstRegistration: d.firstRegistration,
+    firstCredentialsRequest: d.firstCredentialsRequest,
+    lastCredentialsRequestIp: d.lastCredentialsRequestIp,
+    credentialsInhibited: d.credentialsInhibited,
+    introspection: d.introspection ?? {},
+    currentSerial: d.currentSerial,
+    connected: d.connected === true,
+    lastConnection: d.lastConnection,
+    lastDisconnection: d.lastDisconnection,
+    lastSeenIp: d.lastSeenIp,
+    metadata: d.metadata ?? {},
+    issuance: {
+      lease: d.issuance.lease,
+      tat: d.issuance.tat,
+      admitAt: d.issuance.admitAt,
+      lastKey: d.issuance.lastKey,
+    },
+  });
+}
+
+export function certificateOut(row: CertificateRow): CertificateRecord {
+  const r = row.record;
+  return copy({
+    realm: r.realm,
+    deviceId: r.deviceId,
+    serial: r.serial,
+    iotCertificateId: r.iotCertificateId,
+    iotCertificateArn: r.iotCertificateArn,
+    notBefore: r.notBefore,
+    notAfter: r.notAfter,
+    issuedAt: r.issuedAt,
+    state: r.state,
+    graceUntil: r.graceUntil,
+    retiredReason: r.retiredReason,
+  });
+}
+
+export function intentOut(row: IntentRow): IssuanceIntent {
+  const i = row.intent;
+  return copy({
+    realm: i.realm,
+    deviceId: i.deviceId,
+    requestId: i.requestId,
+    createdAt: i.createdAt,
+    certificateRef: i.certificateRef,
+  });
+}
+
+/** Certificate rows in the order DynamoDB returns them (by sort key, `CERT#<serial>`). */
+export function sortedCertificates(map: Map<string, CertificateRow>): CertificateRow[] {
+  return [...map.values()].sort((a, b) => compare(a.record.serial, b.record.serial));
+}
+
+/** Compares strings as DynamoDB orders string keys: by UTF-8 bytes. */
+export function compare(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
+}

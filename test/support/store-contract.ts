@@ -1,0 +1,415 @@
+import { randomBytes } from "node:crypto";
+import { beforeEach, describe, expect, it } from "vitest";
+import { sweepShardOf } from "../../functions/adapters/table-schema.ts";
+import {
+  DeviceNotFoundError,
+  RealmExistsError,
+  RealmNotFoundError,
+  UnprocessableError,
+} from "../../functions/core/errors.ts";
+import type { CertificateRecord, Realm } from "../../functions/core/model.ts";
+import { ConcurrentIssuanceError, type DeviceStore } from "../../functions/core/ports/device-store.ts";
+
+/**
+ * The DeviceStore contract: what every adapter must do, down to its conditions, transactions and orderings.
+ * Run against the DynamoDB adapter on moto (test/integration) and the in-memory one (test/unit), so the
+ * in-memory store the unit tests and the simulator use can never be kinder than DynamoDB.
+ */
+export function storeContract(name: string, makeStore: () => DeviceStore): void {
+  describe(`DeviceStore contract: ${name}`, () => {
+    let store: DeviceStore;
+    let r: string;
+    let tick = 0;
+    const T0 = "2026-01-01T00:00:00.000Z";
+    const at = (minutes: number) => new Date(Date.parse(T0) + minutes * 60_000).toISOString();
+    const realmOf = (over: Partial<Realm> = {}): Realm => ({
+      name: r,
+      jwtPublicKeyPem: "key",
+      brokerUrl: undefined,
+      certificateValiditySeconds: 3600,
+      graceSeconds: 600,
+      deviceLimit: undefined,
+      issuanceBudgetPerHour: 6,
+      maxLiveCertificates: 3,
+      deviceCount: 0,
+      createdAt: T0,
+      ...over,
+    });
+    const id = () => randomBytes(16).toString("base64url");
+    const certificate = (deviceId: string, serial: string, notAfter = at(60)): CertificateRecord => ({
+      realm: r,
+      deviceId,
+      serial,
+      iotCertificateId: `id-${serial}`,
+      iotCertificateArn: `arn:aws:iot:us-east-1:000000000000:cert/id-${serial}`,
+      notBefore: T0,
+      notAfter,
+      issuedAt: T0,
+      state: "current",
+      graceUntil: undefined,
+    });
+    const register = async (deviceId: string, secretHash = "h1", realm = realmOf()) =>
+      store.registerDevice({ realm, deviceId, secretHash, introspection: undefined, now: T0 });
+    /** Takes the slot and records an issuance of `serial`, as the issuance use-case does. */
+    const issue = async (
+      deviceId: string,
+      serial: string,
+      options: {
+        expected?: string;
+        superseded?: string;
+        cuts?: string[];
+        secretHash?: string;
+        now?: string;
+      } = {},
+    ) => {
+      const secretHash = options.secretHash ?? "h1";
+      // Each issuance later than the last, so a slot a failed one left behind has expired.
+      tick += 10;
+      const begun = await store.beginIssuance({
+        realm: r,
+        deviceId,
+        secretHash,
+        key: serial,
+        now: tick,
+        leaseUntil: tick + 1,
+      });
+      await store.recordIssuance({
+        certificate: certificate(deviceId, serial),
+        expectedCurrentSerial: options.expected,
+        superseded: options.superseded ? { serial: options.superseded, graceUntil: at(10) } : undefined,
+        requestIp: "192.0.2.1",
+        now: options.now ?? T0,
+        intentRequestId: `req-${serial}`,
+        secretHash,
+        lease: begun.acquired ? tick + 1 : -1,
+        charge: { tat: 10, admitAt: 0, key: serial },
+        graceCuts: options.cuts ?? [],
+      });
+    };
+    const dueOf = async (deviceId: string, now: string) =>
+      (await store.findDue(sweepShardOf(deviceId), now, 100)).filter(
+        (d) =>
+          (d.kind === "certificate" && d.record.deviceId === deviceId) ||
+          (d.kind === "intent" && d.intent.deviceId === deviceId),
+      );
+
+    beforeEach(async () => {
+      store = makeStore();
+      r = `c${randomBytes(5).toString("hex")}`;
+      await store.createRealm(realmOf());
+    });
+
+    it("creates realms once; a deleted realm is unknown but keeps its name until it is purged", async () => {
+      await expect(store.createRealm(realmOf())).rejects.toBeInstanceOf(RealmExistsError);
+      expect((await store.getRealm(r))?.name).toBe(r);
+      const updated = await store.updateRealm(realmOf({ graceSeconds: 5, brokerUrl: "mqtts://b:8883/" }));
+      expect(updated).toMatchObject({ graceSeconds: 5, brokerUrl: "mqtts://b:8883/", deviceCount: 0 });
+      await store.deleteRealm(r, at(1));
+      expect(await store.getRealm(r)).toBeUndefined();
+      expect((await store.listRealms()).map((x) => x.name)).not.toContain(r);
+      await expect(store.updateRealm(realmOf())).rejects.toBeInstanceOf(RealmNotFoundError);
+      await expect(store.deleteRealm(r, at(1))).rejects.toBeInstanceOf(RealmNotFoundError);
+      await expect(store.createRealm(realmOf())).rejects.toBeInstanceOf(RealmExistsError);
+      const due = await store.findDue(sweepShardOf(r), at(1), 1000);
+      expect(due).toContainEqual({ kind: "realm", realm: r });
+      await store.removeDeletedRealm(r);
+      await store.createRealm(realmOf());
+      expect((await store.getRealm(r))?.name).toBe(r);
+    });
+
+    it("registers a device once, renews a pending one, refuses a confirmed one, and counts the limit", async () => {
+      const d = id();
+      expect(await register(d)).toBe("created");
+      expect((await store.getRealm(r))?.deviceCount).toBe(1);
+      await store.setCredentialsInhibited(r, d, true, at(1));
+      expect(await register(d, "h2")).toBe("renewed");
+      const { device } = await store.getRealmAndDevice(r, d);
+      expect(device).toMatchObject({ secretHash: "h2", credentialsInhibited: false });
+      expect((await store.getRealm(r))?.deviceCount).toBe(1);
+      await issue(d, "01", { secretHash: "h2" });
+      await expect(register(d, "h3")).rejects.toBeInstanceOf(UnprocessableError);
+
+      const limited = realmOf({ deviceLimit: 1 });
+      await store.updateRealm(limited);
+      await expect(register(id(), "h", limited)).rejects.toBeInstanceOf(UnprocessableError);
+      await expect(
+        store.registerDevice({
+          realm: realmOf({ name: `${r}x` }),
+          deviceId: id(),
+          secretHash: "h",
+          introspection: undefined,
+          now: T0,
+        }),
+      ).rejects.toBeInstanceOf(RealmNotFoundError);
+    });
+
+    it("discards a new device only while it has the same secret and never paired", async () => {
+      const d = id();
+      await register(d, "h1");
+      await store.discardNewDevice(r, d, "other");
+      expect((await store.getRealmAndDevice(r, d)).device).toBeDefined();
+      await store.discardNewDevice(r, d, "h1");
+      expect((await store.getRealmAndDevice(r, d)).device).toBeUndefined();
+      expect((await store.getRealm(r))?.deviceCount).toBe(0);
+    });
+
+    it("changes only existing devices, and writes each change to the timeline, newest first", async () => {
+      const ghost = id();
+      await expect(store.unregisterDevice(r, ghost, T0)).rejects.toBeInstanceOf(DeviceNotFoundError);
+      await expect(store.setSecretHash(r, ghost, "h", T0)).rejects.toBeInstanceOf(DeviceNotFoundError);
+      await expect(store.setCredentialsInhibited(r, ghost, true, T0)).rejects.toBeInstanceOf(
+        DeviceNotFoundError,
+      );
+      const d = id();
+      await register(d);
+      // Events written by different operations at the same instant have no defined order (on DynamoDB their
+      // sort keys end in random bytes), so each step here happens later than the one before.
+      await issue(d, "01", { now: at(0.5) });
+      await store.setSecretHash(r, d, "h2", at(1));
+      await store.unregisterDevice(r, d, at(2));
+      const { device } = await store.getRealmAndDevice(r, d);
+      expect(device).toMatchObject({ secretHash: undefined, currentSerial: undefined });
+      expect(device?.firstCredentialsRequest).toBeUndefined();
+      const events = await store.listEvents(r, d, 10);
+      expect(events.map((e) => e.type)).toEqual(["unregistered", "secret_rotated", "issued", "registered"]);
+      expect(await store.listEvents(r, d, 2)).toHaveLength(2);
+    });
+
+    it("admits one issuance at a time, for the device's own secret, within its budget", async () => {
+      const d = id();
+      const begin = (over: { secretHash?: string; now?: number; key?: string } = {}) =>
+        store.beginIssuance({
+          realm: r,
+          deviceId: d,
+          secretHash: over.secretHash ?? "h1",
+          key: over.key ?? "k1",
+          now: over.now ?? 100,
+          leaseUntil: (over.now ?? 100) + 30,
+        });
+      expect(
+        await store.beginIssuance({
+          realm: r,
+          deviceId: d,
+          secretHash: "h1",
+          key: "k",
+          now: 0,
+          leaseUntil: 1,
+        }),
+      ).toEqual({ acquired: false, device: undefined });
+      await register(d);
+      expect((await begin({ secretHash: "wrong" })).acquired).toBe(false);
+      const first = await begin();
+      expect(first.acquired).toBe(true);
+      expect(first.device?.issuance?.lease).toBeUndefined();
+      expect((await begin({ now: 110 })).acquired).toBe(false);
+      expect((await begin({ now: 130 })).acquired).toBe(true);
+      await store.endIssuance({ realm: r, deviceId: d, lease: 130, charge: undefined });
+      expect((await store.getRealmAndDevice(r, d)).device?.issuance?.lease).toBe(160);
+      await store.endIssuance({
+        realm: r,
+        deviceId: d,
+        lease: 160,
+        charge: { tat: 500, admitAt: 400, key: "k1" },
+      });
+      const after = (await store.getRealmAndDevice(r, d)).device?.issuance;
+      expect(after).toEqual({ lease: undefined, tat: 500, admitAt: 400, lastKey: "k1" });
+      expect((await begin({ now: 200, key: "k2" })).acquired).toBe(false);
+      expect((await begin({ now: 200, key: "k1" })).acquired).toBe(true);
+      await store.setCredentialsInhibited(r, d, true, T0);
+      expect((await begin({ now: 1000 })).acquired).toBe(false);
+    });
+
+    it("records an issuance atomically: all of it, or nothing when the device moved on", async () => {
+      const d = id();
+      await register(d);
+      await store.putIntent({ realm: r, deviceId: d, requestId: "req-01", createdAt: T0 }, at(10));
+      await issue(d, "01");
+      const { device } = await store.getRealmAndDevice(r, d);
+      expect(device).toMatchObject({
+        currentSerial: "01",
+        firstCredentialsRequest: T0,
+        lastCredentialsRequestIp: "192.0.2.1",
+      });
+      expect(device?.issuance).toEqual({ lease: undefined, tat: 10, admitAt: 0, lastKey: "01" });
+      expect((await store.listHoldings(r, d)).intents).toEqual([]);
+
+      // Expecting no current certificate while there is one: refused, and nothing of it written.
+      await expect(issue(d, "02")).rejects.toBeInstanceOf(ConcurrentIssuanceError);
+      expect(await store.getCertificate(r, d, "02")).toBeUndefined();
+      expect((await store.getCertificate(r, d, "01"))?.state).toBe("current");
+      await expect(
+        issue(d, "02", { expected: "01", superseded: "01", secretHash: "h9" }),
+      ).rejects.toBeInstanceOf(ConcurrentIssuanceError);
+      expect((await store.getRealmAndDevice(r, d)).device?.currentSerial).toBe("01");
+
+      await issue(d, "02", { expected: "01", superseded: "01" });
+      expect(await store.getCertificate(r, d, "01")).toMatchObject({
+        state: "superseded",
+        graceUntil: at(10),
+      });
+      await issue(d, "03", { expected: "02", superseded: "02", cuts: ["01"] });
+      expect(await store.getCertificate(r, d, "01")).toMatchObject({ state: "superseded", graceUntil: T0 });
+      expect((await store.listCertificates(r, d)).map((c) => [c.serial, c.state])).toEqual([
+        ["01", "superseded"],
+        ["02", "superseded"],
+        ["03", "current"],
+      ]);
+      // A cut of a certificate that is no longer superseded fails the whole transaction.
+      await expect(issue(d, "04", { expected: "03", superseded: "03", cuts: ["09"] })).rejects.toBeInstanceOf(
+        ConcurrentIssuanceError,
+      );
+      expect((await store.getCertificate(r, d, "03"))?.state).toBe("current");
+    });
+
+    it("rolls an issuance back, unless a newer one moved the device on", async () => {
+      const d = id();
+      await register(d);
+      await issue(d, "01");
+      await issue(d, "02", { expected: "01", superseded: "01" });
+      const intent = { realm: r, deviceId: d, requestId: "req-02", createdAt: T0 };
+      await store.rollbackIssuance({
+        certificate: certificate(d, "02"),
+        restoredCurrentSerial: "01",
+        unconfirm: false,
+        intent,
+        intentDeadline: at(5),
+      });
+      expect(await store.getCertificate(r, d, "02")).toBeUndefined();
+      expect(await store.getCertificate(r, d, "01")).toMatchObject({
+        state: "current",
+        graceUntil: undefined,
+      });
+      expect((await store.getRealmAndDevice(r, d)).device?.currentSerial).toBe("01");
+      expect((await store.listHoldings(r, d)).intents).toEqual([{ ...intent, certificateRef: undefined }]);
+      expect((await dueOf(d, at(5))).map((x) => x.kind)).toEqual(["intent"]);
+      // Rolling back a certificate that is not current changes nothing.
+      await store.rollbackIssuance({
+        certificate: certificate(d, "02"),
+        restoredCurrentSerial: "01",
+        unconfirm: true,
+        intent,
+        intentDeadline: at(5),
+      });
+      expect((await store.getRealmAndDevice(r, d)).device?.firstCredentialsRequest).toBe(T0);
+    });
+
+    it("keeps intents: put, add the CA's reference, delete; a deleted intent is not brought back", async () => {
+      const d = id();
+      const intent = { realm: r, deviceId: d, requestId: "q1", createdAt: T0 };
+      await store.putIntent(intent, at(10));
+      await store.setIntentCertificate(intent, "arn:ca/cert/1");
+      expect((await store.listHoldings(r, d)).intents).toEqual([
+        { ...intent, certificateRef: "arn:ca/cert/1" },
+      ]);
+      await store.deleteIntent(intent);
+      await store.setIntentCertificate(intent, "arn:ca/cert/2");
+      expect((await store.listHoldings(r, d)).intents).toEqual([]);
+    });
+
+    it("puts certificates on the sweep index by deadline, and retires them only from the state read", async () => {
+      const d = id();
+      await register(d);
+      await issue(d, "01");
+      expect(await dueOf(d, at(59))).toEqual([]);
+      const [due] = await dueOf(d, at(60));
+      expect(due).toMatchObject({ kind: "certificate", record: { serial: "01", state: "current" } });
+      await issue(d, "02", { expected: "01", superseded: "01" });
+      const stale = due?.kind === "certificate" ? due.record : certificate(d, "01");
+      expect(await store.retireCertificate(stale, "expired", at(60))).toBe(false);
+      expect((await dueOf(d, at(10))).map((x) => (x.kind === "certificate" ? x.record.serial : ""))).toEqual([
+        "01",
+      ]);
+      const superseded = (await store.getCertificate(r, d, "01")) as CertificateRecord;
+      expect(await store.retireCertificate(superseded, "superseded", at(10))).toBe(true);
+      expect(await store.getCertificate(r, d, "01")).toMatchObject({
+        state: "retired",
+        retiredReason: "superseded",
+      });
+      expect(await dueOf(d, at(10))).toEqual([]);
+      const current = (await store.getCertificate(r, d, "02")) as CertificateRecord;
+      expect(await store.retireCertificate(current, "expired", at(60))).toBe(true);
+      expect((await store.getRealmAndDevice(r, d)).device?.currentSerial).toBeUndefined();
+      expect((await store.listEvents(r, d, 1))[0]).toMatchObject({ type: "expired", serial: "02" });
+    });
+
+    it("marks certificates revoked, due now, and takes away the current one", async () => {
+      const d = id();
+      await register(d);
+      await issue(d, "01");
+      await issue(d, "02", { expected: "01", superseded: "01" });
+      await store.markRevoked(r, d, ["01", "02", "07"], at(1));
+      expect((await store.listCertificates(r, d)).map((c) => c.state)).toEqual(["revoked", "revoked"]);
+      expect((await store.getRealmAndDevice(r, d)).device?.currentSerial).toBeUndefined();
+      expect(await dueOf(d, at(1))).toHaveLength(2);
+      await store.markRevoked(r, d, ["01"], at(2));
+      expect((await store.listEvents(r, d, 10)).filter((e) => e.type === "revoked")).toHaveLength(2);
+    });
+
+    it("orders due items by deadline and honours the limit", async () => {
+      const d = id();
+      await register(d);
+      for (const [i, minutes] of [30, 10, 20].entries()) {
+        await store.putIntent({ realm: r, deviceId: d, requestId: `q${i}`, createdAt: T0 }, at(minutes));
+      }
+      const due = await dueOf(d, at(30));
+      expect(due.map((x) => (x.kind === "intent" ? x.intent.requestId : ""))).toEqual(["q1", "q2", "q0"]);
+      const other = (sweepShardOf(d) + 1) % 8;
+      const elsewhere = await store.findDue(other, at(30), 100);
+      expect(elsewhere.some((x) => x.kind === "intent" && x.intent.deviceId === d)).toBe(false);
+    });
+
+    it("records presence in event order, and metadata, for known devices only", async () => {
+      const d = id();
+      expect(await store.recordPresence(r, d, { connected: true, at: at(1), ip: "192.0.2.9" })).toBe(false);
+      expect(await store.setMetadata(r, d, { model: "A" })).toBe(false);
+      await register(d);
+      expect(await store.recordPresence(r, d, { connected: true, at: at(2), ip: "192.0.2.9" })).toBe(true);
+      expect(await store.recordPresence(r, d, { connected: false, at: at(1), ip: undefined })).toBe(false);
+      expect(await store.setMetadata(r, d, { model: "A", slot: 3 })).toBe(true);
+      const { device } = await store.getRealmAndDevice(r, d);
+      expect(device).toMatchObject({
+        connected: true,
+        lastConnection: at(2),
+        lastSeenIp: "192.0.2.9",
+        metadata: { model: "A", slot: 3 },
+      });
+      expect(await store.recordPresence(r, d, { connected: false, at: at(3), ip: undefined })).toBe(true);
+      expect((await store.getRealmAndDevice(r, d)).device).toMatchObject({
+        connected: false,
+        lastDisconnection: at(3),
+      });
+    });
+
+    it("pages a realm's devices in id order; a full page always carries a cursor", async () => {
+      const ids = [id(), id(), id(), id()].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+      for (const d of ids) await register(d);
+      const first = await store.listDevices(r, 2, undefined);
+      expect(first.devices.map((x) => x.deviceId)).toEqual(ids.slice(0, 2));
+      expect(first.next).toBe(ids[1]);
+      const second = await store.listDevices(r, 2, first.next);
+      expect(second.devices.map((x) => x.deviceId)).toEqual(ids.slice(2));
+      const rest = await store.listDevices(r, 2, second.next);
+      expect(rest).toEqual({ devices: [], next: undefined });
+      expect((await store.listDevices(r, 10, undefined)).next).toBeUndefined();
+    });
+
+    it("purges every item of a device", async () => {
+      const d = id();
+      await register(d);
+      await issue(d, "01");
+      await store.putIntent({ realm: r, deviceId: d, requestId: "q", createdAt: T0 }, at(10));
+      await store.purgeDevice(r, d);
+      expect((await store.getRealmAndDevice(r, d)).device).toBeUndefined();
+      expect(await store.listHoldings(r, d)).toEqual({ certificates: [], intents: [] });
+      expect(await store.listEvents(r, d, 10)).toEqual([]);
+    });
+
+    it("hands out copies: changing what it returned changes nothing stored", async () => {
+      const d = id();
+      await register(d);
+      const { device } = await store.getRealmAndDevice(r, d);
+      (device as { secretHash?: string }).secretHash = "tampered";
+      expect((await store.getRealmAndDevice(r, d)).device?.secretHash).toBe("h1");
+    });
+  });
+}

@@ -1,0 +1,199 @@
+import { X509Certificate } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import {
+  DeviceNotFoundError,
+  ForbiddenError,
+  IssuanceBudgetExceededError,
+  IssuanceInProgressError,
+  MalformedRequestError,
+  UnauthenticatedError,
+  ValidationError,
+} from "../../../functions/core/errors.ts";
+import { patchDevice } from "../../../functions/core/use-cases/device-status.ts";
+import { issueCredentials } from "../../../functions/core/use-cases/issue-credentials.ts";
+import { memoryFleet } from "../../support/memory-fleet.ts";
+
+describe("issueCredentials on the in-memory adapters", () => {
+  it("issues a certificate for the device's CN, registers it ACTIVE and attached in IoT, and records it", async () => {
+    const fleet = await memoryFleet();
+    const { deviceId, secret } = await fleet.register();
+    const issued = await fleet.pair(deviceId, secret);
+    const certificate = new X509Certificate(issued.certificatePem);
+    expect(certificate.subject).toBe(`CN=${fleet.realm}/${deviceId}`);
+    expect(issued.record.state).toBe("current");
+    expect(fleet.transport.active(fleet.realm, deviceId).map((c) => c.id)).toEqual([
+      issued.record.iotCertificateId,
+    ]);
+    const { device } = await fleet.store.getRealmAndDevice(fleet.realm, deviceId);
+    expect(device).toMatchObject({
+      currentSerial: issued.record.serial,
+      lastCredentialsRequestIp: "192.0.2.7",
+    });
+    expect(device?.issuance?.lease).toBeUndefined();
+    expect((await fleet.store.listHoldings(fleet.realm, deviceId)).intents).toEqual([]);
+    expect(Date.parse(issued.renewAfter.toISOString())).toBeGreaterThan(fleet.clock.now().getTime());
+    expect(fleet.ca.requests).toBe(1);
+  });
+
+  it("supersedes the previous certificate with the realm's grace, and cuts grace beyond the live cap", async () => {
+    const fleet = await memoryFleet({
+      grace_seconds: 600,
+      max_live_certificates: 2,
+      issuance_budget_per_hour: 100,
+    });
+    const { deviceId, secret } = await fleet.register();
+    const first = await fleet.pair(deviceId, secret);
+    fleet.clock.advance(1000);
+    const second = await fleet.pair(deviceId, secret);
+    expect(await fleet.store.getCertificate(fleet.realm, deviceId, first.record.serial)).toMatchObject({
+      state: "superseded",
+      graceUntil: new Date(fleet.clock.now().getTime() + 600_000).toISOString(),
+    });
+    fleet.clock.advance(1000);
+    const third = await fleet.pair(deviceId, secret);
+    expect(third.graceCuts).toBe(1);
+    expect((await fleet.store.getCertificate(fleet.realm, deviceId, first.record.serial))?.graceUntil).toBe(
+      fleet.clock.now().toISOString(),
+    );
+    expect(second.record.serial).not.toBe(first.record.serial);
+  });
+
+  it("answers a replay of the same CSR with the certificate already recorded, without billing again", async () => {
+    const fleet = await memoryFleet();
+    const { deviceId, secret } = await fleet.register();
+    const csr = await fleet.csr(deviceId);
+    const first = await fleet.pair(deviceId, secret, csr);
+    const replay = await fleet.pair(deviceId, secret, csr);
+    expect(replay.record.serial).toBe(first.record.serial);
+    expect(fleet.ca.requests).toBe(1);
+    expect((await fleet.store.listCertificates(fleet.realm, deviceId)).length).toBe(1);
+  });
+
+  it("refuses over the device's hourly budget before any CA call, then admits again as it refills", async () => {
+    const fleet = await memoryFleet({ issuance_budget_per_hour: 2 });
+    const { deviceId, secret } = await fleet.register();
+    await fleet.pair(deviceId, secret);
+    await fleet.pair(deviceId, secret);
+    const requests = fleet.ca.requests;
+    const refused = await fleet.pair(deviceId, secret).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(IssuanceBudgetExceededError);
+    expect((refused as IssuanceBudgetExceededError).retryAfterSeconds).toBeGreaterThan(0);
+    expect(fleet.ca.requests).toBe(requests);
+    fleet.clock.advance(3_600_000);
+    await expect(fleet.pair(deviceId, secret)).resolves.toBeDefined();
+  });
+
+  it("admits one issuance per device at a time", async () => {
+    const fleet = await memoryFleet({ issuance_budget_per_hour: 100 });
+    const { deviceId, secret } = await fleet.register();
+    const results = await Promise.allSettled([fleet.pair(deviceId, secret), fleet.pair(deviceId, secret)]);
+    expect(results.map((r) => r.status).sort()).toEqual(["fulfilled", "rejected"]);
+    const rejected = results.find((r) => r.status === "rejected") as PromiseRejectedResult;
+    expect(rejected.reason).toBeInstanceOf(IssuanceInProgressError);
+  });
+
+  it("refuses a wrong secret, an unknown device, no bearer, and an inhibited device, with nothing billed", async () => {
+    const fleet = await memoryFleet();
+    const { deviceId, secret } = await fleet.register();
+    await expect(fleet.pair(deviceId, "wrong")).rejects.toBeInstanceOf(ForbiddenError);
+    await expect(fleet.pair("AJInS0w3VpWpuOqkXhgZdA", secret)).rejects.toBeInstanceOf(DeviceNotFoundError);
+    await expect(
+      issueCredentials(
+        fleet.deps,
+        {
+          realmName: fleet.realm,
+          deviceIdText: deviceId,
+          authorization: undefined,
+          protocol: "astarte_mqtt_v1",
+        },
+        { data: { csr: await fleet.csr(deviceId) } },
+        fleet.meta(),
+      ),
+    ).rejects.toBeInstanceOf(UnauthenticatedError);
+    await patchDevice(
+      fleet.deps,
+      { realmName: fleet.realm, authorization: `Bearer ${await fleet.jwt()}` },
+      deviceId,
+      { data: { credentials_inhibited: true } },
+    );
+    await expect(fleet.pair(deviceId, secret)).rejects.toThrow(/inhibited/);
+    expect(fleet.ca.requests).toBe(0);
+  });
+
+  it("refuses a CSR for another device's CN and a malformed body, after authenticating", async () => {
+    const fleet = await memoryFleet();
+    const { deviceId, secret } = await fleet.register();
+    const other = await fleet.register();
+    await expect(fleet.pair(deviceId, secret, await fleet.csr(other.deviceId))).rejects.toBeInstanceOf(
+      ValidationError,
+    );
+    await expect(
+      issueCredentials(
+        fleet.deps,
+        {
+          realmName: fleet.realm,
+          deviceIdText: deviceId,
+          authorization: `Bearer ${secret}`,
+          protocol: "mqtt",
+        },
+        {},
+        fleet.meta(),
+      ),
+    ).rejects.toBeInstanceOf(MalformedRequestError);
+    expect(fleet.ca.requests).toBe(0);
+  });
+
+  it("leaves nothing behind when IoT registration fails after the CA billed: the slot is charged, the intent stays for the sweeper", async () => {
+    const fleet = await memoryFleet();
+    const { deviceId, secret } = await fleet.register();
+    fleet.faults.fail("registerCertificate");
+    await expect(fleet.pair(deviceId, secret)).rejects.toThrow(/registerCertificate failed/);
+    const { device } = await fleet.store.getRealmAndDevice(fleet.realm, deviceId);
+    expect(device?.currentSerial).toBeUndefined();
+    expect(device?.issuance?.lease).toBeUndefined();
+    expect(device?.issuance?.tat).toBeDefined();
+    expect((await fleet.store.listHoldings(fleet.realm, deviceId)).intents).toHaveLength(1);
+    expect(fleet.transport.certificates.size).toBe(0);
+  });
+
+  it("compensates a failed attach: the record is rolled back, the IoT certificate removed, the intent cleared", async () => {
+    const fleet = await memoryFleet({ issuance_budget_per_hour: 100 });
+    const { deviceId, secret } = await fleet.register();
+    const first = await fleet.pair(deviceId, secret);
+    fleet.faults.fail("attachCertificate");
+    await expect(fleet.pair(deviceId, secret)).rejects.toThrow(/attachCertificate failed/);
+    expect((await fleet.store.getRealmAndDevice(fleet.realm, deviceId)).device?.currentSerial).toBe(
+      first.record.serial,
+    );
+    expect(
+      (await fleet.store.listCertificates(fleet.realm, deviceId)).map((c) => [c.serial, c.state]),
+    ).toEqual([[first.record.serial, "current"]]);
+    expect([...fleet.transport.certificates.keys()]).toEqual([first.record.iotCertificateId]);
+    expect((await fleet.store.listHoldings(fleet.realm, deviceId)).intents).toEqual([]);
+  });
+
+  it("keeps a trail when the compensation fails too: the intent carries the CA reference for the sweeper", async () => {
+    const fleet = await memoryFleet();
+    const { deviceId, secret } = await fleet.register();
+    fleet.faults.fail("attachCertificate");
+    fleet.faults.fail("removeCertificate");
+    await expect(fleet.pair(deviceId, secret)).rejects.toBeInstanceOf(AggregateError);
+    const { intents } = await fleet.store.listHoldings(fleet.realm, deviceId);
+    expect(intents).toHaveLength(1);
+    expect(intents[0]?.certificateRef).toMatch(/^arn:aws:acm-pca:/);
+    expect(
+      (await fleet.store.getRealmAndDevice(fleet.realm, deviceId)).device?.firstCredentialsRequest,
+    ).toBeUndefined();
+  });
+
+  it("charges nothing when the CA refuses outright; the intent written alongside the call stays for the sweeper", async () => {
+    const fleet = await memoryFleet();
+    const { deviceId, secret } = await fleet.register();
+    fleet.faults.fail("requestCertificate");
+    await expect(fleet.pair(deviceId, secret)).rejects.toThrow(/requestCertificate failed/);
+    const { device } = await fleet.store.getRealmAndDevice(fleet.realm, deviceId);
+    expect(device?.issuance?.tat).toBeUndefined();
+    expect(device?.issuance?.lease).toBeUndefined();
+    expect((await fleet.store.listHoldings(fleet.realm, deviceId)).intents).toHaveLength(1);
+  });
+});
