@@ -22,6 +22,14 @@ export interface PairingDeps {
   };
 }
 
+/**
+ * The ports a use-case names: `Store` is the store narrowed to the concepts it uses (RealmStore,
+ * DeviceRegistry, …), `K` the other ports it needs.
+ */
+export type DepsOf<Store, K extends Exclude<keyof PairingDeps, "store"> = never> = Pick<PairingDeps, K> & {
+  readonly store: Store;
+};
+
 /** Where a request came from, for the record and the logs. */
 export interface RequestMeta {
   readonly sourceIp: string | undefined;

@@ -1,14 +1,14 @@
 import { QueryCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import type { CredentialEvent } from "../../core/model.ts";
-import type { DevicePage, PresenceUpdate } from "../../core/ports/device-store.ts";
+import type { DevicePage, FleetView, PresenceUpdate } from "../../core/ports/device-store.ts";
 import { aws } from "../aws-errors.ts";
 import { REALM_INDEX } from "../table-schema.ts";
 
 import { applied, DynamoTable, deviceKey, devicePk, m, toDevice } from "./items.ts";
 
 /** Presence, metadata, the realm's device list and timelines. */
-export class DynamoFleet extends DynamoTable {
+export class DynamoFleet extends DynamoTable implements FleetView {
   async recordPresence(realm: string, deviceId: string, presence: PresenceUpdate): Promise<boolean> {
     const stamp = presence.connected ? "lastConnection" : "lastDisconnection";
     return applied(() =>

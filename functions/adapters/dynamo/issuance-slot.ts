@@ -4,13 +4,14 @@ import type {
   BeginIssuanceInput,
   BeginIssuanceResult,
   EndIssuanceInput,
+  IssuanceSlot,
 } from "../../core/ports/device-store.ts";
 import { aws } from "../aws-errors.ts";
 
 import { applied, DynamoTable, deviceKey, m, toDevice } from "./items.ts";
 
 /** The device's issuance slot and budget: one conditional write admits a request, another gives it back. */
-export class DynamoIssuanceSlot extends DynamoTable {
+export class DynamoIssuanceSlot extends DynamoTable implements IssuanceSlot {
   async beginIssuance(input: BeginIssuanceInput): Promise<BeginIssuanceResult> {
     try {
       const out = await aws(() =>

@@ -8,6 +8,7 @@ import {
 } from "@aws-sdk/client-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import type { CertificateRecord, IssuanceIntent } from "../../core/model.ts";
+import type { CertificateLedger } from "../../core/ports/device-store.ts";
 import {
   ConcurrentIssuanceError,
   type RecordIssuanceInput,
@@ -34,7 +35,7 @@ import {
 } from "./items.ts";
 
 /** The certificate ledger and issuance intents. */
-export class DynamoLedger extends DynamoTable {
+export class DynamoLedger extends DynamoTable implements CertificateLedger {
   async listCertificates(realm: string, deviceId: string): Promise<CertificateRecord[]> {
     return (await this.deviceItems(realm, deviceId, "CERT#")).map(toCertificate);
   }

@@ -17,7 +17,7 @@ import {
   RegistrationLimitReachedError,
 } from "../../core/errors.ts";
 import type { CredentialEvent, Device, Realm } from "../../core/model.ts";
-import type { RegisterDeviceInput } from "../../core/ports/device-store.ts";
+import type { DeviceRegistry, RealmStore, RegisterDeviceInput } from "../../core/ports/device-store.ts";
 import { aws } from "../aws-errors.ts";
 
 import {
@@ -38,7 +38,7 @@ import {
 } from "./items.ts";
 
 /** Realms, device registration and the issuance slot. */
-export class DynamoRealmsAndDevices extends DynamoTable {
+export class DynamoRealmsAndDevices extends DynamoTable implements RealmStore, DeviceRegistry {
   async getRealm(name: string): Promise<Realm | undefined> {
     const out = await aws(() =>
       // Consistent: issuance reads the realm here (alongside taking the device's slot), and a realm just

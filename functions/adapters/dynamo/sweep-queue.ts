@@ -1,7 +1,7 @@
 import { BatchWriteItemCommand, QueryCommand } from "@aws-sdk/client-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import type { CertificateRecord, IssuanceIntent, RetiredReason } from "../../core/model.ts";
-import type { DueItem } from "../../core/ports/device-store.ts";
+import type { DueItem, SweepQueue } from "../../core/ports/device-store.ts";
 import { aws } from "../aws-errors.ts";
 import { SWEEP_INDEX, TTL_ATTRIBUTE } from "../table-schema.ts";
 
@@ -20,7 +20,7 @@ import {
 } from "./items.ts";
 
 /** The sweep index: what is due, retiring it, and purging a device. */
-export class DynamoSweepQueue extends DynamoTable {
+export class DynamoSweepQueue extends DynamoTable implements SweepQueue {
   async listHoldings(
     realm: string,
     deviceId: string,

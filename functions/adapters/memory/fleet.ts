@@ -1,8 +1,8 @@
 import type { CredentialEvent } from "../../core/model.ts";
-import type { DeviceStore } from "../../core/ports/device-store.ts";
+import type { FleetView } from "../../core/ports/device-store.ts";
 import { compare, copy, deviceOut, type MemoryTables } from "./tables.ts";
 
-type Fleet = Pick<DeviceStore, "recordPresence" | "setMetadata" | "listDevices" | "listEvents">;
+type Fleet = FleetView;
 
 /** Presence, metadata and the realm's device list and timelines, as the DynamoDB adapter answers them. */
 export function fleet(t: MemoryTables): Fleet {

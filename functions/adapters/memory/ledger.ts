@@ -1,7 +1,7 @@
 import type { CertificateRecord, IssuanceIntent } from "../../core/model.ts";
+import type { CertificateLedger, SweepQueue } from "../../core/ports/device-store.ts";
 import {
   ConcurrentIssuanceError,
-  type DeviceStore,
   type DueItem,
   type RecordIssuanceInput,
   type RollbackIssuanceInput,
@@ -18,21 +18,7 @@ import {
   sortedCertificates,
 } from "./tables.ts";
 
-type Ledger = Pick<
-  DeviceStore,
-  | "listCertificates"
-  | "getCertificate"
-  | "recordIssuance"
-  | "rollbackIssuance"
-  | "putIntent"
-  | "setIntentCertificate"
-  | "deleteIntent"
-  | "listHoldings"
-  | "purgeDevice"
-  | "findDue"
-  | "retireCertificate"
-  | "markRevoked"
->;
+type Ledger = CertificateLedger & SweepQueue;
 
 /** The certificate ledger, issuance intents and the sweep index, with the DynamoDB adapter's conditions. */
 export function ledger(t: MemoryTables): Ledger {

@@ -9,29 +9,15 @@ import type { CredentialEvent, Realm } from "../../core/model.ts";
 import type {
   BeginIssuanceInput,
   BeginIssuanceResult,
-  DeviceStore,
+  DeviceRegistry,
   EndIssuanceInput,
+  IssuanceSlot,
+  RealmStore,
   RegisterDeviceInput,
 } from "../../core/ports/device-store.ts";
 import { copy, type DeviceRow, deviceKey, deviceOut, type MemoryTables, type Mutable } from "./tables.ts";
 
-type RealmsAndDevices = Pick<
-  DeviceStore,
-  | "getRealm"
-  | "listRealms"
-  | "createRealm"
-  | "deleteRealm"
-  | "removeDeletedRealm"
-  | "updateRealm"
-  | "getRealmAndDevice"
-  | "registerDevice"
-  | "discardNewDevice"
-  | "unregisterDevice"
-  | "setSecretHash"
-  | "setCredentialsInhibited"
-  | "beginIssuance"
-  | "endIssuance"
->;
+type RealmsAndDevices = RealmStore & DeviceRegistry & IssuanceSlot;
 
 /** Realms, device registration and the issuance slot, with the DynamoDB adapter's conditions. */
 export function realmsAndDevices(t: MemoryTables): RealmsAndDevices {

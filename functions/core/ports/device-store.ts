@@ -98,11 +98,8 @@ export interface RollbackIssuanceInput {
   readonly intentDeadline: string;
 }
 
-/**
- * Persistence of realms, devices and their certificates. Every state change is conditional, and writes its
- * credential event (the device's timeline, and the outbox EventBridge is fed from) in the same transaction.
- */
-export interface DeviceStore {
+/** Realms: the tenants of Tether, and their settings. */
+export interface RealmStore {
   getRealm(name: string): Promise<Realm | undefined>;
   listRealms(): Promise<Realm[]>;
   /** @throws RealmExistsError */
@@ -117,10 +114,12 @@ export interface DeviceStore {
   removeDeletedRealm(name: string): Promise<void>;
   /** Replaces a realm's settings (not its name, creation time or device count). @throws RealmNotFoundError */
   updateRealm(realm: Realm): Promise<Realm>;
+}
 
+/** Devices: registration, secrets and inhibition, read alongside their realm. */
+export interface DeviceRegistry {
   /** Realm and device in one round trip (the hot path of every device request). */
   getRealmAndDevice(realm: string, deviceId: string): Promise<{ realm?: Realm; device?: Device }>;
-
   /**
    * Creates the device, or gives a never-confirmed one a new secret and clears its inhibition. A new device
    * counts against the realm's limit.
@@ -138,7 +137,10 @@ export interface DeviceStore {
   setSecretHash(realm: string, deviceId: string, secretHash: string, now: string): Promise<void>;
   /** @throws DeviceNotFoundError */
   setCredentialsInhibited(realm: string, deviceId: string, inhibited: boolean, now: string): Promise<void>;
+}
 
+/** A device's one issuance at a time, and its issuance budget. */
+export interface IssuanceSlot {
   /**
    * Takes the device's one issuance slot, in a single conditional write that also admits the request: only
    * for the device's own secret, not inhibited, no other issuance holding the slot, and the budget admitting
@@ -148,7 +150,10 @@ export interface DeviceStore {
   beginIssuance(input: BeginIssuanceInput): Promise<BeginIssuanceResult>;
   /** Gives the slot back (if still held by `lease`), charging the budget when a certificate was billed. */
   endIssuance(input: EndIssuanceInput): Promise<void>;
+}
 
+/** The certificates Tether issued, and the issuances under way (intents). */
+export interface CertificateLedger {
   listCertificates(realm: string, deviceId: string): Promise<CertificateRecord[]>;
   getCertificate(realm: string, deviceId: string, serial: string): Promise<CertificateRecord | undefined>;
   /**
@@ -168,6 +173,19 @@ export interface DeviceStore {
   /** Adds the CA's certificate id to an intent. */
   setIntentCertificate(intent: IssuanceIntent, certificateRef: string): Promise<void>;
   deleteIntent(intent: IssuanceIntent): Promise<void>;
+  /** Sets these certificates' state to revoked; the device no longer has a current one if it was among them. */
+  markRevoked(realm: string, deviceId: string, serials: readonly string[], now: string): Promise<void>;
+}
+
+/** What the sweeper must deal with, by deadline, and what a purge must undo. */
+export interface SweepQueue {
+  /** Up to `limit` items of one sweep shard whose deadline is at or before `now`, earliest first. */
+  findDue(shard: number, now: string, limit: number): Promise<DueItem[]>;
+  /**
+   * Marks a certificate retired (gone from IoT), takes it off the sweep index and records the event.
+   * Conditional on its state being the one read; false if something changed it meanwhile.
+   */
+  retireCertificate(record: CertificateRecord, reason: RetiredReason, now: string): Promise<boolean>;
   /**
    * What a purge must undo, in one read: the device's certificates and its issuances that have not finished
    * (or never will).
@@ -178,14 +196,10 @@ export interface DeviceStore {
   ): Promise<{ certificates: CertificateRecord[]; intents: IssuanceIntent[] }>;
   /** Deletes every item of the device: its record, certificate records, timeline and intents. */
   purgeDevice(realm: string, deviceId: string): Promise<void>;
+}
 
-  /** Up to `limit` items of one sweep shard whose deadline is at or before `now`, earliest first. */
-  findDue(shard: number, now: string, limit: number): Promise<DueItem[]>;
-  /**
-   * Marks a certificate retired (gone from IoT), takes it off the sweep index and records the event.
-   * Conditional on its state being the one read; false if something changed it meanwhile.
-   */
-  retireCertificate(record: CertificateRecord, reason: RetiredReason, now: string): Promise<boolean>;
+/** What the transport reports about devices, and the realm's device list and timelines. */
+export interface FleetView {
   /**
    * Records a connection or disconnection seen at `at`. Ignored (false) for an unknown device, or when a later
    * presence event was already recorded (lifecycle events can arrive out of order).
@@ -201,10 +215,20 @@ export interface DeviceStore {
   listDevices(realm: string, limit: number, after: string | undefined): Promise<DevicePage>;
   /** The device's credential timeline, newest first. */
   listEvents(realm: string, deviceId: string, limit: number): Promise<CredentialEvent[]>;
-
-  /** Sets these certificates' state to revoked; the device no longer has a current one if it was among them. */
-  markRevoked(realm: string, deviceId: string, serials: readonly string[], now: string): Promise<void>;
 }
+
+/**
+ * Persistence of realms, devices and their certificates, one port per concept (a use-case names only the ones
+ * it uses). Every state change is conditional, and writes its credential event (the device's timeline, and
+ * the outbox EventBridge is fed from) in the same transaction.
+ */
+export interface DeviceStore
+  extends RealmStore,
+    DeviceRegistry,
+    IssuanceSlot,
+    CertificateLedger,
+    SweepQueue,
+    FleetView {}
 
 /** Another issuance for the same device committed first; re-read and try again. */
 export class ConcurrentIssuanceError extends Error {

@@ -2,10 +2,15 @@ import { canonicalDeviceId, realmNameSchema } from "../../contracts/ids.ts";
 import { type AuthorizationClaim, authorizeAgent, bearerToken } from "../agent-auth.ts";
 import { BearerMissingError, DeviceNotFoundError, UnknownRealmError, WrongSecretError } from "../errors.ts";
 import type { Device, Realm } from "../model.ts";
-import type { PairingDeps } from "../pairing-deps.ts";
+import type { DepsOf } from "../pairing-deps.ts";
+
+import type { DeviceRegistry, IssuanceSlot, RealmStore } from "../ports/device-store.ts";
+
+/** Realm and device reads: what every authenticated call needs from the store. */
+type Store = RealmStore & DeviceRegistry;
 
 /** Realm lookup for realm-scoped routes: an unknown (or ill-formed) realm is 403, never "not found". */
-export async function requireRealm(deps: Pick<PairingDeps, "store">, realmName: string): Promise<Realm> {
+export async function requireRealm(deps: DepsOf<RealmStore>, realmName: string): Promise<Realm> {
   const realm = realmNameSchema.safeParse(realmName).success
     ? await deps.store.getRealm(realmName)
     : undefined;
@@ -23,10 +28,7 @@ export interface AgentCall {
 }
 
 /** Authorizes an agent or AppEngine call and returns its realm. */
-export async function authorizeRealmCall(
-  deps: Pick<PairingDeps, "store" | "clock">,
-  call: AgentCall,
-): Promise<Realm> {
+export async function authorizeRealmCall(deps: DepsOf<RealmStore, "clock">, call: AgentCall): Promise<Realm> {
   // A missing token is 401 whatever the realm, so the realm's existence is not revealed to anonymous callers.
   if (!bearerToken(call.authorization)) throw new BearerMissingError("jwt");
   const realm = await requireRealm(deps, call.realmName);
@@ -39,7 +41,7 @@ export async function authorizeRealmCall(
  * (then only the realm is read, so the caller can still answer 404 in a realm that exists).
  */
 async function loadRealmAndDevice(
-  deps: Pick<PairingDeps, "store">,
+  deps: DepsOf<Store>,
   realmName: string,
   deviceIdText: string,
 ): Promise<{ realm?: Realm | undefined; device?: Device | undefined }> {
@@ -54,7 +56,7 @@ async function loadRealmAndDevice(
  * no token → 401, unknown realm → 403, token refused → 401/403, unknown or ill-formed device → 404.
  */
 export async function authorizeDeviceCall(
-  deps: Pick<PairingDeps, "store" | "clock">,
+  deps: DepsOf<Store, "clock">,
   call: AgentCall,
   deviceIdText: string,
 ): Promise<{ realm: Realm; device: Device }> {
@@ -78,7 +80,7 @@ export interface DeviceCall {
  * device and a wrong secret cost the same.
  */
 export async function authenticateDevice(
-  deps: Pick<PairingDeps, "store" | "hasher">,
+  deps: DepsOf<Store, "hasher">,
   call: DeviceCall,
 ): Promise<{ realm: Realm; device: Device }> {
   const secret = bearerToken(call.authorization);
@@ -108,7 +110,7 @@ export function grantId(deviceIdText: string): string {
  * below decides what is answered.
  */
 export async function admitIssuance(
-  deps: Pick<PairingDeps, "store" | "hasher">,
+  deps: DepsOf<RealmStore & IssuanceSlot, "hasher">,
   call: DeviceCall & { readonly deviceId: string },
   attempt: { readonly key: string; readonly now: number; readonly leaseUntil: number },
 ): Promise<{ realm: Realm; device: Device; acquired: boolean }> {

@@ -10,15 +10,19 @@ import {
 import { ValidationError } from "../errors.ts";
 import { deviceCommonName } from "../identity.ts";
 import type { CertificateRecord, Device } from "../model.ts";
-import type { PairingDeps } from "../pairing-deps.ts";
+import type { DepsOf } from "../pairing-deps.ts";
+import type { CertificateLedger, DeviceRegistry, FleetView, RealmStore } from "../ports/device-store.ts";
 import { parseEnvelope } from "../validation.ts";
 import { type AgentCall, authorizeDeviceCall, authorizeRealmCall, grantId } from "./authenticate.ts";
+
+/** The store concepts this use-case reads and writes. */
+type Store = RealmStore & DeviceRegistry & CertificateLedger & FleetView;
 
 type Call = Omit<AgentCall, "claim" | "method" | "path">;
 
 /** AppEngine `GET /v1/{realm}/devices/{id}`: the device's status as an operator sees it. */
 export async function getDeviceStatus(
-  deps: Pick<PairingDeps, "store" | "clock">,
+  deps: DepsOf<Store, "clock">,
   call: Call,
   deviceIdText: string,
 ): Promise<DeviceStatusResponse["data"]> {
@@ -36,7 +40,7 @@ export async function getDeviceStatus(
  * deactivates them in IoT, records them revoked and closes the device's MQTT connection now.
  */
 export async function patchDevice(
-  deps: Pick<PairingDeps, "store" | "clock" | "transport" | "connections">,
+  deps: DepsOf<Store, "clock" | "transport" | "connections">,
   call: Call,
   deviceIdText: string,
   body: unknown,
@@ -85,7 +89,7 @@ export async function patchDevice(
  * as Astarte answers it (ids, or status objects with `details=true`), with `links.self` and `links.next`.
  */
 export async function listDevices(
-  deps: Pick<PairingDeps, "store" | "clock">,
+  deps: DepsOf<Store, "clock">,
   call: Call,
   query: Readonly<Record<"details" | "limit" | "from_token" | "from", string | undefined>>,
 ): Promise<DeviceListResponse> {
@@ -117,7 +121,7 @@ export async function listDevices(
 
 /** AppEngine `GET /v1/{realm}/devices/{id}/events`: the device's credential timeline, newest first. */
 export async function deviceEvents(
-  deps: Pick<PairingDeps, "store" | "clock">,
+  deps: DepsOf<Store, "clock">,
   call: Call,
   deviceIdText: string,
 ): Promise<DeviceEventsResponse["data"]> {
@@ -136,7 +140,7 @@ export async function deviceEvents(
 }
 
 async function currentCertificate(
-  deps: Pick<PairingDeps, "store">,
+  deps: DepsOf<Store>,
   device: Device,
 ): Promise<CertificateRecord | undefined> {
   if (!device.currentSerial) return undefined;

@@ -12,7 +12,8 @@ import {
 } from "../errors.ts";
 import { deviceCommonName } from "../identity.ts";
 import type { CertificateRecord, Device, IssuanceIntent, Realm } from "../model.ts";
-import type { PairingDeps, RequestMeta } from "../pairing-deps.ts";
+import type { DepsOf, RequestMeta } from "../pairing-deps.ts";
+import type { CertificateLedger, DeviceRegistry, IssuanceSlot, RealmStore } from "../ports/device-store.ts";
 import { ConcurrentIssuanceError, type IssuanceCharge } from "../ports/device-store.ts";
 import { parseEnvelope } from "../validation.ts";
 import { certificateFacts, type InspectedCsr, inspectCsr } from "../x509.ts";
@@ -57,7 +58,10 @@ const IN_PROGRESS_RETRY_SECONDS = 2;
  * the realm's cap on live certificates the oldest superseded one loses its grace (the sweeper removes it).
  */
 export async function issueCredentials(
-  deps: PairingDeps,
+  deps: DepsOf<
+    RealmStore & DeviceRegistry & IssuanceSlot & CertificateLedger,
+    "ca" | "transport" | "clock" | "hasher"
+  >,
   call: DeviceCall & { readonly protocol: string },
   body: unknown,
   meta: RequestMeta,
@@ -262,7 +266,7 @@ interface RecordOptions {
  * periods the cap on live certificates cut.
  */
 async function recordAsCurrent(
-  deps: PairingDeps,
+  deps: DepsOf<DeviceRegistry & CertificateLedger, "clock">,
   device: Device,
   record: CertificateRecord,
   options: RecordOptions,

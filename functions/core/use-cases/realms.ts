@@ -9,15 +9,19 @@ import {
   DEFAULT_MAX_LIVE_CERTIFICATES,
   type Realm,
 } from "../model.ts";
-import type { PairingDeps } from "../pairing-deps.ts";
+import type { DepsOf } from "../pairing-deps.ts";
+import type { RealmStore } from "../ports/device-store.ts";
 import { parseEnvelope } from "../validation.ts";
+
+/** The store concepts this use-case reads and writes. */
+type Store = RealmStore;
 
 /**
  * Housekeeping: realms. These routes are protected by IAM on AWS (and an admin token locally), not by a
  * realm JWT, so the use-cases do no authorization of their own. They use the record, the clock and the
  * service defaults.
  */
-type RealmDeps = Pick<PairingDeps, "store" | "clock" | "settings">;
+type RealmDeps = DepsOf<Store, "clock" | "settings">;
 
 export async function createRealm(deps: RealmDeps, body: unknown): Promise<RealmResponse["data"]> {
   const { data } = parseEnvelope(createRealmRequest, body);

@@ -1,10 +1,14 @@
 import { canonicalDeviceId } from "../../contracts/ids.ts";
 import { registerDeviceRequest } from "../../contracts/pairing.ts";
 import { ValidationError } from "../errors.ts";
-import type { PairingDeps } from "../pairing-deps.ts";
+import type { DepsOf } from "../pairing-deps.ts";
+import type { DeviceRegistry, RealmStore } from "../ports/device-store.ts";
 import { newCredentialsSecret } from "../secrets.ts";
 import { parseEnvelope } from "../validation.ts";
 import { type AgentCall, authorizeRealmCall } from "./authenticate.ts";
+
+/** The store concepts this use-case reads and writes. */
+type Store = RealmStore & DeviceRegistry;
 
 export interface RegisterDeviceResult {
   readonly deviceId: string;
@@ -19,7 +23,7 @@ export interface RegisterDeviceResult {
  * tagged with its realm, so a realm purge finds every thing of the realm.
  */
 export async function registerDevice(
-  deps: Pick<PairingDeps, "store" | "clock" | "hasher" | "transport">,
+  deps: DepsOf<Store, "clock" | "hasher" | "transport">,
   call: Omit<AgentCall, "claim" | "method" | "path">,
   body: unknown,
 ): Promise<RegisterDeviceResult> {

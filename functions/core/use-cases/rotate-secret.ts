@@ -1,13 +1,17 @@
-import type { PairingDeps } from "../pairing-deps.ts";
+import type { DepsOf } from "../pairing-deps.ts";
+import type { DeviceRegistry, RealmStore } from "../ports/device-store.ts";
 import { newCredentialsSecret } from "../secrets.ts";
 import { type AgentCall, authorizeRealmCall, grantId, requireDeviceId } from "./authenticate.ts";
+
+/** The store concepts this use-case reads and writes. */
+type Store = RealmStore & DeviceRegistry;
 
 /**
  * Tether extension: gives a registered device a new credentials secret without unregistering it (its
  * certificates and confirmation stay). The old secret stops working at once.
  */
 export async function rotateSecret(
-  deps: Pick<PairingDeps, "store" | "clock" | "hasher">,
+  deps: DepsOf<Store, "clock" | "hasher">,
   call: Omit<AgentCall, "claim" | "method" | "path">,
   deviceIdText: string,
 ): Promise<{ deviceId: string; credentialsSecret: string }> {

@@ -1,7 +1,11 @@
 import { iotCertificateId } from "../certificate-id.ts";
 import type { CertificateRecord, IssuanceIntent, RetiredReason } from "../model.ts";
-import type { PairingDeps } from "../pairing-deps.ts";
+import type { DepsOf } from "../pairing-deps.ts";
+import type { CertificateLedger, FleetView, RealmStore, SweepQueue } from "../ports/device-store.ts";
 import { certificateFacts } from "../x509.ts";
+
+/** The store concepts this use-case reads and writes. */
+type Store = RealmStore & SweepQueue & CertificateLedger & FleetView;
 
 /** How many shards the sweep index is spread over (table-schema's SWEEP_SHARDS). */
 export interface SweepOptions {
@@ -47,7 +51,7 @@ const REVOCATION = { superseded: "SUPERSEDED", revoked: "CESSATION_OF_OPERATION"
  * changes last and conditionally, so a run that dies midway is finished by the next one and nothing is done twice.
  */
 export async function sweep(
-  deps: Pick<PairingDeps, "store" | "transport" | "ca" | "clock">,
+  deps: DepsOf<Store, "transport" | "ca" | "clock">,
   options: SweepOptions,
 ): Promise<SweepReport> {
   const now = deps.clock.now().toISOString();
@@ -97,7 +101,7 @@ export async function sweep(
 }
 
 async function retire(
-  deps: Pick<PairingDeps, "store" | "transport" | "ca">,
+  deps: DepsOf<Store, "transport" | "ca">,
   record: CertificateRecord,
   now: string,
 ): Promise<SweepOutcome> {
@@ -128,7 +132,7 @@ function retiredReason(record: CertificateRecord, now: string): RetiredReason | 
  * Tether never recorded, that certificate may be registered (even ACTIVE) in IoT: remove it and revoke it.
  */
 async function clearIntent(
-  deps: Pick<PairingDeps, "store" | "transport" | "ca">,
+  deps: DepsOf<Store, "transport" | "ca">,
   intent: IssuanceIntent,
 ): Promise<SweepOutcome> {
   let outcome: SweepOutcome = "intent_cleared";
@@ -161,7 +165,7 @@ export const REALM_PURGE_BATCH = 500;
  * When none are left, the realm's record goes. Returns how many devices were purged (0: the realm is gone).
  */
 async function purgeRealm(
-  deps: Pick<PairingDeps, "store" | "transport" | "ca">,
+  deps: DepsOf<Store, "transport" | "ca">,
   realm: string,
   now: string,
   concurrency: number,

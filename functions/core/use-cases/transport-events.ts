@@ -1,6 +1,11 @@
 import { canonicalDeviceId, realmNameSchema } from "../../contracts/ids.ts";
 import { isPlainKey } from "../../contracts/pairing.ts";
-import type { PairingDeps } from "../pairing-deps.ts";
+import type { DepsOf } from "../pairing-deps.ts";
+
+import type { DeviceRegistry, FleetView } from "../ports/device-store.ts";
+
+/** The store concepts this use-case reads and writes. */
+type Store = DeviceRegistry & FleetView;
 
 /** Bounds on what a device may store about itself. */
 export const METADATA_LIMITS = { keys: 32, keyLength: 64, valueLength: 256, bytes: 4096 } as const;
@@ -23,7 +28,7 @@ function parseClientId(clientId: string): { realm: string; deviceId: string } | 
  * the device's certificate CN, which the broker enforced; unknown devices and stale events change nothing.
  */
 export async function recordPresence(
-  deps: Pick<PairingDeps, "store">,
+  deps: DepsOf<Store>,
   event: {
     clientId: string;
     connected: boolean;
@@ -52,7 +57,7 @@ export async function recordPresence(
  * too long keys — is ignored and counted as invalid; it never fails or corrupts the record.
  */
 export async function recordMetadata(
-  deps: Pick<PairingDeps, "store">,
+  deps: DepsOf<Store>,
   message: { topic: string; payload: Uint8Array },
 ): Promise<TransportEventOutcome> {
   if (!message.topic.endsWith("/metadata")) return "invalid";

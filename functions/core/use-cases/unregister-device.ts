@@ -1,13 +1,17 @@
 import { deviceCommonName } from "../identity.ts";
-import type { PairingDeps } from "../pairing-deps.ts";
+import type { DepsOf } from "../pairing-deps.ts";
+import type { CertificateLedger, DeviceRegistry, RealmStore } from "../ports/device-store.ts";
 import { type AgentCall, authorizeDeviceCall, grantId } from "./authenticate.ts";
+
+/** The store concepts this use-case reads and writes. */
+type Store = RealmStore & DeviceRegistry & CertificateLedger;
 
 /**
  * Forgets a device's secret and confirmation so it can be registered again, and takes its certificates off
  * the transport: each is deactivated, detached and deleted from IoT, and the device's MQTT connection is closed.
  */
 export async function unregisterDevice(
-  deps: Pick<PairingDeps, "store" | "clock" | "transport" | "connections">,
+  deps: DepsOf<Store, "clock" | "transport" | "connections">,
   call: Omit<AgentCall, "claim" | "method" | "path">,
   deviceIdText: string,
 ): Promise<{ deviceId: string; removedCertificates: number }> {

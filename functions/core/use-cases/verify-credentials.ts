@@ -1,11 +1,15 @@
 import { type VerifyResponse, verifyRequest } from "../../contracts/pairing.ts";
 import { MalformedRequestError } from "../errors.ts";
 import { deviceCommonName } from "../identity.ts";
-import type { PairingDeps } from "../pairing-deps.ts";
+import type { DepsOf } from "../pairing-deps.ts";
+import type { CertificateLedger, DeviceRegistry, RealmStore } from "../ports/device-store.ts";
 import { parseEnvelope } from "../validation.ts";
 import { assessCertificate } from "../x509.ts";
 import { authenticateDevice, type DeviceCall } from "./authenticate.ts";
 import { ASTARTE_MQTT_V1, renewAfter } from "./issue-credentials.ts";
+
+/** The store concepts this use-case reads and writes. */
+type Store = RealmStore & DeviceRegistry & CertificateLedger;
 
 /** Astarte's timestamp form: UTC, milliseconds, a space between date and time, trailing Z. */
 export function astarteTimestamp(date: Date): string {
@@ -18,7 +22,7 @@ export function astarteTimestamp(date: Date): string {
  * revoked, or superseded past its grace is REVOKED.
  */
 export async function verifyCredentials(
-  deps: Pick<PairingDeps, "store" | "clock" | "hasher" | "ca">,
+  deps: DepsOf<Store, "clock" | "hasher" | "ca">,
   call: DeviceCall & { readonly protocol: string },
   body: unknown,
 ): Promise<VerifyResponse["data"]> {
