@@ -4,11 +4,8 @@ import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import middy from "@middy/core";
 import { baseDeps, certificateAuthority, transportRegistry } from "../adapters/container.ts";
 import { SWEEP_SHARDS } from "../adapters/table-schema.ts";
-import { type SweepReport, sweep } from "../core/use-cases/sweep.ts";
+import { SWEEP_BATCH_LIMIT, type SweepReport, sweep } from "../core/use-cases/sweep.ts";
 import { logger, metrics } from "../http/observability.ts";
-
-/** Items per run: well inside the function's timeout even when every one needs four IoT calls. */
-export const SWEEP_BATCH_LIMIT = 500;
 
 /**
  * Scheduled (EventBridge, every 5 minutes): retires expired, superseded-past-grace and revoked certificates and

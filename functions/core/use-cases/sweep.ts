@@ -35,6 +35,9 @@ export const SWEEP_OUTCOMES = [
 ] as const;
 export type SweepOutcome = (typeof SWEEP_OUTCOMES)[number];
 
+/** Items per run: well inside the function's timeout even when every one needs four IoT calls. */
+export const SWEEP_BATCH_LIMIT = 500;
+
 export interface SweepReport {
   readonly found: number;
   readonly outcomes: Readonly<Record<SweepOutcome, number>>;
