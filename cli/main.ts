@@ -510,9 +510,10 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT.ok;
   }
   try {
-    // A device id may start with "-" (base64url): parseArgs would read it as short options. Such ids stand in
-    // as placeholders while parsing (order kept) and are put back after.
-    const dashIds = rest.filter((a) => /^-[^-]/.test(a) && canonicalDeviceId(a) !== undefined);
+    // A device id may start with "-" or "--" (base64url, 1 id in 64 and 1 in 4,096): parseArgs would read it as
+    // options. Such ids stand in as placeholders while parsing (order kept) and are put back after. No option
+    // name is a 22-character id, so nothing else is taken for one.
+    const dashIds = rest.filter((a) => a.startsWith("-") && canonicalDeviceId(a) !== undefined);
     const placeholder = (i: number) => `\u0000device-id:${i}`;
     const restore = (v: string) =>
       v.startsWith("\u0000device-id:") ? (dashIds[Number(v.slice(11))] ?? v) : v;
