@@ -53,6 +53,20 @@ describe.each([4, 5] as const)("local IoT Core over MQTT %s (4 = 3.1.1)", (proto
     return client;
   };
 
+  /** mqtt.js options for the device, for the tests that read the broker's answer themselves. */
+  const rawOptions = (): IClientOptions => ({
+    protocol: "mqtts",
+    host: "127.0.0.1",
+    port: testBed().brokerPort,
+    servername: "localhost",
+    clientId: device.cn,
+    ca: testBed().env.caCertPem,
+    cert: device.certPem,
+    key: device.keyPem,
+    reconnectPeriod: 0,
+    protocolVersion,
+  });
+
   beforeAll(async () => {
     device = await provisionDeviceCertificate(testBed(), REALM, DEVICE);
   });
@@ -112,18 +126,7 @@ describe.each([4, 5] as const)("local IoT Core over MQTT %s (4 = 3.1.1)", (proto
 
   it("takes one CONNECT per second per client id", async () => {
     await paceConnect(device.cn);
-    const options: IClientOptions = {
-      protocol: "mqtts",
-      host: "127.0.0.1",
-      port: testBed().brokerPort,
-      servername: "localhost",
-      clientId: device.cn,
-      ca: testBed().env.caCertPem,
-      cert: device.certPem,
-      key: device.keyPem,
-      reconnectPeriod: 0,
-      protocolVersion,
-    };
+    const options = rawOptions();
     const first = await mqtt.connectAsync(options);
     open.push(first);
     const second = mqtt.connect(options);
@@ -230,16 +233,7 @@ describe.each([4, 5] as const)("local IoT Core over MQTT %s (4 = 3.1.1)", (proto
   it("refuses a will message outside the device's prefix", async () => {
     await paceConnect(device.cn);
     const attempt = mqtt.connectAsync({
-      protocol: "mqtts",
-      host: "127.0.0.1",
-      port: testBed().brokerPort,
-      servername: "localhost",
-      clientId: device.cn,
-      ca: testBed().env.caCertPem,
-      cert: device.certPem,
-      key: device.keyPem,
-      reconnectPeriod: 0,
-      protocolVersion,
+      ...rawOptions(),
       will: { topic: `${REALM}/${OTHER}/lwt`, payload: Buffer.from("gone"), qos: 1, retain: false },
     });
     await expect(attempt).rejects.toThrow(/Not authorized/i);

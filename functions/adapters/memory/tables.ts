@@ -59,23 +59,11 @@ export class MemoryTables {
   }
 
   certificatesOf(realm: string, deviceId: string): Map<string, CertificateRow> {
-    const key = deviceKey(realm, deviceId);
-    let map = this.certificates.get(key);
-    if (!map) {
-      map = new Map();
-      this.certificates.set(key, map);
-    }
-    return map;
+    return rowsOf(this.certificates, deviceKey(realm, deviceId));
   }
 
   intentsOf(realm: string, deviceId: string): Map<string, IntentRow> {
-    const key = deviceKey(realm, deviceId);
-    let map = this.intents.get(key);
-    if (!map) {
-      map = new Map();
-      this.intents.set(key, map);
-    }
-    return map;
+    return rowsOf(this.intents, deviceKey(realm, deviceId));
   }
 
   /** Records a credential event under its device (the timeline, and the outbox on AWS). */
@@ -97,6 +85,16 @@ export class MemoryTables {
 }
 
 export const deviceKey = (realm: string, deviceId: string) => `${realm}#${deviceId}`;
+
+/** A device's rows of one kind, made empty on first use. */
+function rowsOf<T>(table: Map<string, Map<string, T>>, key: string): Map<string, T> {
+  let rows = table.get(key);
+  if (!rows) {
+    rows = new Map();
+    table.set(key, rows);
+  }
+  return rows;
+}
 export const shardOf = sweepShardOf;
 
 /** A deep copy, as DynamoDB hands out: the caller cannot change the store through it. */
