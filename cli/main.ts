@@ -20,6 +20,8 @@ const TARGET_OPTIONS = `Target (default: the local instance \`npm start\` runs, 
 interface Command {
   readonly summary: string;
   readonly usage: string;
+  /** Runs on this machine alone: no Tether instance, so the connection options do not apply. */
+  readonly local?: true;
   readonly options?: Record<string, { type: "string" | "boolean" }>;
   run(args: Args): Promise<unknown>;
 }
@@ -177,6 +179,7 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   "keys gen": {
+    local: true,
     summary: "make an EC P-256 key pair for a realm (private key 0600)",
     usage: "tether keys gen [--out PREFIX]   (writes PREFIX.key.pem and PREFIX.pub.pem; default ./realm)",
     options: { out: { type: "string" } },
@@ -348,6 +351,7 @@ const COMMANDS: Record<string, Command> = {
     run: (args) => setInhibited(args, false, false),
   },
   "device-id from-string": {
+    local: true,
     summary: "derive a device id from a namespace UUID and hardware data (UUIDv5, like Astarte SDKs)",
     usage: "tether device-id from-string NAMESPACE_UUID DATA",
     async run(args) {
@@ -361,6 +365,7 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   "device-id random": {
+    local: true,
     summary: "a random device id (UUIDv4)",
     usage: "tether device-id random",
     async run(args) {
@@ -414,12 +419,15 @@ const COMMANDS: Record<string, Command> = {
       args.out(
         `created ${summary.created}, skipped ${summary.skipped}, failed ${summary.failed}; secrets in ${outPath}` +
           summary.failures.map((f) => `\n  ${f.hwId}: ${f.error}`).join(""),
-        { ...summary, secretsFile: outPath },
+        bulkJson(summary, outPath),
       );
-      if (summary.failed > 0) throw new CliError(`${summary.failed} devices failed`, EXIT.partial, summary);
+      if (summary.failed > 0) {
+        throw new CliError(`${summary.failed} devices failed`, EXIT.partial, bulkJson(summary, outPath));
+      }
     },
   },
   cost: {
+    local: true,
     summary: "estimate Tether's monthly AWS cost for a fleet",
     usage: "tether cost --devices N [--validity 7d] [--messages-per-minute 1]",
     options: {
@@ -478,6 +486,35 @@ async function setInhibited(args: Args, inhibited: boolean, revoke: boolean): Pr
   );
 }
 
+/** The commands of one group (`tether device`), or undefined when `word` names no group. */
+function groupHelp(word: string): string | undefined {
+  const members = Object.entries(COMMANDS).filter(([name]) => name.startsWith(`${word} `));
+  if (members.length === 0) return undefined;
+  const width = Math.max(...members.map(([name]) => name.length));
+  return [
+    `Usage: tether ${word} <command> [arguments] [options]      tether ${word} <command> --help`,
+    "",
+    "Commands:",
+    ...members.map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
+    "",
+    TARGET_OPTIONS,
+  ].join("\n");
+}
+
+/** What `register-bulk --json` prints: snake_case, like every other JSON the CLI and the API print. */
+function bulkJson(
+  summary: { created: number; skipped: number; failed: number; failures: { hwId: string; error: string }[] },
+  secretsFile: string,
+) {
+  return {
+    created: summary.created,
+    skipped: summary.skipped,
+    failed: summary.failed,
+    failures: summary.failures.map((f) => ({ hw_id: f.hwId, error: f.error })),
+    secrets_file: secretsFile,
+  };
+}
+
 function help(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length));
   return [
@@ -498,6 +535,13 @@ export async function main(argv: string[]): Promise<number> {
   const wantsJson = argv.includes("--json");
   const words = argv.filter((a) => !a.startsWith("-"));
   const name = [`${words[0]} ${words[1]}`, words[0]].find((n) => n && COMMANDS[n]);
+  const group = words[0] ? groupHelp(words[0]) : undefined;
+  if (!name && group) {
+    // `tether device` or `tether device --help`: the device commands, not the whole list.
+    const asked = argv.includes("--help") || argv.includes("-h");
+    (asked ? console.log : console.error)(group);
+    return asked ? EXIT.ok : EXIT.usage;
+  }
   if (!name) {
     const asked = argv.length === 0 || argv.includes("--help") || argv.includes("-h") || argv[0] === "help";
     (asked ? console.log : console.error)(asked ? help() : `unknown command: ${argv.join(" ")}\n\n${help()}`);
@@ -506,7 +550,9 @@ export async function main(argv: string[]): Promise<number> {
   const command = COMMANDS[name] as Command;
   const rest = argv.slice(argv.indexOf(words[name.split(" ").length - 1] ?? "") + 1);
   if (rest.includes("--help") || rest.includes("-h")) {
-    console.log(`${command.summary}\n\nUsage: ${command.usage}\n\n${TARGET_OPTIONS}`);
+    console.log(
+      `${command.summary}\n\nUsage: ${command.usage}${command.local ? "" : `\n\n${TARGET_OPTIONS}`}`,
+    );
     return EXIT.ok;
   }
   try {

@@ -75,6 +75,16 @@ describe("the tether CLI (the real binary)", () => {
     const unknown = await tether_("frobnicate");
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toContain("unknown command");
+    // A group's help lists that group's commands; a command that runs locally shows no connection options.
+    const group = await tether_("device", "--help");
+    expect(group.code).toBe(0);
+    expect(group.stdout).toMatch(/device show[\s\S]*device inhibit/);
+    expect(group.stdout).not.toContain("realm create");
+    expect((await tether_("device")).code).toBe(1);
+    const cost = await tether_("cost", "--help");
+    expect(cost.stdout).toContain("Usage: tether cost");
+    expect(cost.stdout).not.toContain("--pairing-url");
+    expect((await tether_("device", "show", "--help")).stdout).toContain("--pairing-url");
   });
 
   it("manages realms: create, list, show, rotate-key, delete", async () => {
@@ -151,7 +161,14 @@ describe("the tether CLI (the real binary)", () => {
     );
     const first = await tether_("register-bulk", "fleet.csv", "--out", "secrets.csv", "--json");
     expect(first.code).toBe(5);
-    expect(JSON.parse(first.stdout)).toMatchObject({ created: 6, skipped: 0, failed: 1 });
+    // snake_case, like every other --json output.
+    expect(JSON.parse(first.stdout)).toMatchObject({
+      created: 6,
+      skipped: 0,
+      failed: 1,
+      failures: [{ hw_id: "not-an-id" }],
+      secrets_file: expect.stringContaining("secrets.csv"),
+    });
     const second = await tether_("register-bulk", "fleet.csv", "--out", "secrets.csv", "--json");
     expect(JSON.parse(second.stdout)).toMatchObject({ created: 0, skipped: 6, failed: 1 });
     const secrets = (await readFile(join(dir, "secrets.csv"), "utf8")).trim().split("\n");
