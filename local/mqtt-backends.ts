@@ -1,7 +1,7 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
-import { createServer, type Server } from "node:net";
+import { connect, createServer, type Server } from "node:net";
 import { tmpdir, userInfo } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -150,8 +150,7 @@ async function waitForPort(port: number, exited: Promise<number | null>): Promis
   throw new Error(`mosquitto did not listen on ${port} within 5 s`);
 }
 
-async function accepts(port: number): Promise<boolean> {
-  const { connect } = await import("node:net");
+function accepts(port: number): Promise<boolean> {
   return new Promise((done) => {
     const socket = connect(port, "127.0.0.1");
     socket.once("connect", () => {

@@ -13,8 +13,14 @@ import {
 import { deviceCommonName } from "../identity.ts";
 import type { CertificateRecord, Device, IssuanceIntent, Realm } from "../model.ts";
 import type { DepsOf, RequestMeta } from "../pairing-deps.ts";
-import type { CertificateLedger, DeviceRegistry, IssuanceSlot, RealmStore } from "../ports/device-store.ts";
-import { ConcurrentIssuanceError, type IssuanceCharge } from "../ports/device-store.ts";
+import {
+  type CertificateLedger,
+  ConcurrentIssuanceError,
+  type DeviceRegistry,
+  type IssuanceCharge,
+  type IssuanceSlot,
+  type RealmStore,
+} from "../ports/device-store.ts";
 import { parseEnvelope } from "../validation.ts";
 import { certificateFacts, type InspectedCsr, inspectCsr } from "../x509.ts";
 import { admitIssuance, authenticateDevice, type DeviceCall } from "./authenticate.ts";
