@@ -1,4 +1,4 @@
-import { exportSPKI, generateKeyPair, SignJWT } from "jose";
+import { exportSPKI, generateKeyPair } from "jose";
 import { createMemoryWorld, type MemoryWorld } from "../functions/adapters/memory/index.ts";
 import { createRealm } from "../functions/core/use-cases/realms.ts";
 import { registerDevice } from "../functions/core/use-cases/register-device.ts";
@@ -51,30 +51,20 @@ export async function benchWorld(deviceCount: number, csrsPerDevice: number): Pr
     connections: delayed(world.deps.connections, latency),
   };
   const realm = "bench";
-  const { publicKey, privateKey } = await generateKeyPair("ES256", { extractable: true });
+  const { publicKey } = await generateKeyPair("ES256", { extractable: true });
   await createRealm(world.deps, {
     // The benchmark issues for one device over and over: no budget gets in the way.
-    data: {
-      realm_name: realm,
-      jwt_public_key_pem: await exportSPKI(publicKey),
-      issuance_budget_per_hour: 3600,
-      max_live_certificates: 20,
-    },
+    realm_name: realm,
+    jwt_public_key_pem: await exportSPKI(publicKey),
+    issuance_budget_per_hour: 3600,
+    max_live_certificates: 20,
   });
-  const now = Math.floor(world.clock.now().getTime() / 1000);
-  const jwt = await new SignJWT({ a_pa: [".*::.*"] })
-    .setProtectedHeader({ alg: "ES256" })
-    .setIssuedAt(now)
-    .setExpirationTime(now + 3600)
-    .sign(privateKey);
+  const realmRecord = await world.store.getRealm(realm);
+  if (!realmRecord) throw new Error("the bench realm was not created");
   const devices: BenchDevice[] = [];
   for (let d = 0; d < deviceCount; d++) {
     const deviceId = Buffer.alloc(16, d + 1).toString("base64url");
-    const { credentialsSecret } = await registerDevice(
-      world.deps,
-      { realmName: realm, authorization: `Bearer ${jwt}` },
-      { data: { hw_id: deviceId } },
-    );
+    const { credentialsSecret } = await registerDevice(world.deps, realmRecord, { hw_id: deviceId });
     const csrs: string[] = [];
     for (let i = 0; i < csrsPerDevice; i++) {
       csrs.push((await generateKeyAndCsr({ subject: `CN=${realm}/${deviceId}` })).csrPem);

@@ -3,19 +3,10 @@ import { Sha256 } from "@aws-crypto/sha256-js";
 import { defaultProvider } from "@aws-sdk/credential-provider-node";
 import { SignatureV4 } from "@smithy/signature-v4";
 import { importPKCS8, SignJWT } from "jose";
+import { ApiClient, ApiError, type CallInput } from "../functions/contracts/client.ts";
+import type { ResponseBody, RouteName } from "../functions/contracts/routes.ts";
 import { CliError, EXIT } from "./errors.ts";
 import type { Target } from "./target.ts";
-
-export interface ApiAnswer {
-  readonly status: number;
-  // biome-ignore lint/suspicious/noExplicitAny: JSON from the API, validated where it matters
-  readonly body: any;
-}
-
-export type Auth =
-  | { readonly kind: "agent"; readonly claims: "pairing" | "appengine" }
-  | { readonly kind: "housekeeping" }
-  | { readonly kind: "secret"; readonly secret: string };
 
 /** Mints a short-lived realm JWT like `astartectl utils gen-jwt`. */
 export async function mintJwt(
@@ -42,50 +33,52 @@ export async function mintJwt(
     .sign(key);
 }
 
-/** One API call, authorized the way its API wants; non-2xx answers become CliErrors with the body. */
-export async function call(
+/**
+ * One API call through the typed client of the contract, authorized the way the route wants (a freshly minted
+ * realm JWT for agent routes, SigV4 or the local admin token for housekeeping); non-2xx answers become CliErrors
+ * with the body.
+ */
+export async function call<N extends RouteName>(
   target: Target,
-  method: string,
-  url: string,
-  auth: Auth,
-  body?: unknown,
-): Promise<ApiAnswer> {
-  const headers: Record<string, string> = { accept: "application/json" };
-  const payload = body === undefined ? undefined : JSON.stringify(body);
-  if (payload !== undefined)
-    headers["content-type"] = method === "PATCH" ? "application/merge-patch+json" : "application/json";
-  if (auth.kind === "secret") headers.authorization = `Bearer ${auth.secret}`;
-  if (auth.kind === "agent") {
-    if (!target.realmKeyPath)
-      throw new CliError("no realm key: pass --realm-key or set TETHER_REALM_KEY", EXIT.config);
-    headers.authorization = `Bearer ${await mintJwt(target.realmKeyPath, auth.claims, 300)}`;
-  }
-  if (auth.kind === "housekeeping") {
-    if (target.adminToken) headers.authorization = `Bearer ${target.adminToken}`;
-    else Object.assign(headers, await sigV4(method, url, headers, payload));
-  }
-  let response: Response;
+  name: N,
+  input: CallInput<N>,
+): Promise<{ readonly status: number; readonly body: ResponseBody<N> }> {
+  const client = new ApiClient({
+    baseUrl: (api) =>
+      api === "pairing"
+        ? target.pairingUrl
+        : api === "appengine"
+          ? target.appengineUrl
+          : target.housekeepingUrl,
+    authorize: async ({ route, method, url, headers, body }) => {
+      if (route.auth === "a_pa" || route.auth === "a_aea") {
+        if (!target.realmKeyPath)
+          throw new CliError("no realm key: pass --realm-key or set TETHER_REALM_KEY", EXIT.config);
+        const claims = route.auth === "a_pa" ? "pairing" : "appengine";
+        return { authorization: `Bearer ${await mintJwt(target.realmKeyPath, claims, 300)}` };
+      }
+      if (route.auth === "iam") {
+        if (target.adminToken) return { authorization: `Bearer ${target.adminToken}` };
+        return sigV4(method, url, headers, body);
+      }
+      return {};
+    },
+  });
   try {
-    response = await fetch(url, { method, headers, ...(payload === undefined ? {} : { body: payload }) });
+    return await client.call(name, input);
   } catch (error) {
-    throw new CliError(`cannot reach ${new URL(url).origin}: ${(error as Error).message}`, EXIT.unavailable);
+    if (error instanceof ApiError) {
+      const detail = describeErrors(error.body) ?? `${error.status}`;
+      throw new CliError(
+        detail,
+        error.status >= 500 || error.status === 429 ? EXIT.unavailable : EXIT.rejected,
+        error.body,
+      );
+    }
+    if (error instanceof CliError) throw error;
+    const origin = new URL(client.url(name, input)).origin;
+    throw new CliError(`cannot reach ${origin}: ${(error as Error).message}`, EXIT.unavailable);
   }
-  const text = await response.text();
-  let parsed: unknown = text;
-  try {
-    parsed = text ? JSON.parse(text) : undefined;
-  } catch {
-    // not JSON: keep the text
-  }
-  if (!response.ok) {
-    const detail = describeErrors(parsed) ?? `${response.status} ${response.statusText}`;
-    throw new CliError(
-      detail,
-      response.status >= 500 || response.status === 429 ? EXIT.unavailable : EXIT.rejected,
-      parsed,
-    );
-  }
-  return { status: response.status, body: parsed };
 }
 
 function describeErrors(body: unknown): string | undefined {

@@ -5,7 +5,7 @@ import type { AddressInfo } from "node:net";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
-import { type Api, type HandlerName, ROUTES } from "../functions/http/routes.ts";
+import { type HandlerName, ROUTES, type Route } from "../functions/http/routes.ts";
 import { dashboardSecurityHeaders } from "../infra/dashboard-headers.ts";
 import { runningFunction } from "./function-context.ts";
 
@@ -50,13 +50,9 @@ export interface ApiServer {
   close(): Promise<void>;
 }
 
-interface CompiledRoute {
-  readonly api: Api;
-  readonly method: string;
-  readonly path: string;
+interface CompiledRoute extends Route {
   readonly pattern: RegExp;
   readonly names: readonly string[];
-  readonly handler: HandlerName;
 }
 
 const compiled: CompiledRoute[] = ROUTES.map((route) => {
@@ -147,7 +143,7 @@ async function serve(req: IncomingMessage, res: ServerResponse, options: ApiServ
     }
     return send(res, notFound());
   }
-  if (match.route.api === "housekeeping" && req.headers.authorization !== `Bearer ${options.adminToken}`) {
+  if (match.route.auth === "iam" && req.headers.authorization !== `Bearer ${options.adminToken}`) {
     req.resume();
     return send(res, { statusCode: 403, body: '{"message":"Forbidden"}' });
   }

@@ -1,11 +1,8 @@
-import type * as z from "zod/mini";
-import {
-  type CredentialsResponse,
-  credentialsResponse,
-  type DeviceInfoResponse,
-  deviceInfoResponse,
-  type VerifyResponse,
-  verifyResponse,
+import { ApiClient, ApiError } from "../functions/contracts/client.ts";
+import type {
+  CredentialsResponse,
+  DeviceInfoResponse,
+  VerifyResponse,
 } from "../functions/contracts/pairing.ts";
 
 /** A Pairing API answer the SDK will not retry (4xx other than 429): wrong secret, inhibited, bad CSR… */
@@ -46,65 +43,66 @@ const sleepFor = (ms: number) => new Promise<void>((resolve) => setTimeout(resol
  * same zod contracts the server uses.
  */
 export class PairingClient {
-  readonly #base: string;
+  readonly #api: ApiClient;
+  readonly #device: { readonly realm: string; readonly device_id: string };
   readonly #retry: RetryPolicy;
-  readonly #fetch: typeof fetch;
   readonly #sleep: (ms: number) => Promise<void>;
 
-  constructor(private readonly options: PairingClientOptions) {
-    this.#base = `${options.pairingUrl.replace(/\/+$/, "")}/v1/${options.realm}/devices/${options.deviceId}`;
+  constructor(options: PairingClientOptions) {
+    const base = options.pairingUrl.replace(/\/+$/, "");
+    this.#api = new ApiClient({
+      baseUrl: () => base,
+      authorize: () => ({ authorization: `Bearer ${options.credentialsSecret}` }),
+      ...(options.fetch ? { fetch: options.fetch } : {}),
+    });
+    this.#device = { realm: options.realm, device_id: options.deviceId };
     this.#retry = options.retry ?? DEFAULT_RETRY;
-    this.#fetch = options.fetch ?? fetch;
     this.#sleep = options.sleep ?? sleepFor;
   }
 
-  info(): Promise<DeviceInfoResponse["data"]> {
-    return this.#call("GET", "", undefined, deviceInfoResponse).then((r) => r.data);
+  async info(): Promise<DeviceInfoResponse["data"]> {
+    const { body } = await this.#retrying(() => this.#api.call("deviceInfo", { params: this.#device }));
+    return body.data;
   }
 
-  credentials(csrPem: string): Promise<CredentialsResponse["data"]> {
-    return this.#call(
-      "POST",
-      "/protocols/astarte_mqtt_v1/credentials",
-      { data: { csr: csrPem } },
-      credentialsResponse,
-    ).then((r) => r.data);
+  async credentials(csrPem: string): Promise<CredentialsResponse["data"]> {
+    const { body } = await this.#retrying(() =>
+      this.#api.call("credentials", {
+        params: { ...this.#device, protocol: "astarte_mqtt_v1" },
+        body: { data: { csr: csrPem } },
+      }),
+    );
+    return body.data;
   }
 
-  verify(certificatePem: string): Promise<VerifyResponse["data"]> {
-    return this.#call(
-      "POST",
-      "/protocols/astarte_mqtt_v1/credentials/verify",
-      { data: { client_crt: certificatePem } },
-      verifyResponse,
-    ).then((r) => r.data);
+  async verify(certificatePem: string): Promise<VerifyResponse["data"]> {
+    const { body } = await this.#retrying(() =>
+      this.#api.call("verify", {
+        params: { ...this.#device, protocol: "astarte_mqtt_v1" },
+        body: { data: { client_crt: certificatePem } },
+      }),
+    );
+    return body.data;
   }
 
-  async #call<T>(method: string, path: string, body: unknown, schema: z.ZodMiniType<T>): Promise<T> {
+  /** Retries transient failures (the network, 429, 5xx, an answer that is not the contract's); 4xx is final. */
+  async #retrying<T>(attempt: () => Promise<T>): Promise<T> {
     let lastError: unknown;
-    for (let attempt = 1; attempt <= this.#retry.maxAttempts; attempt++) {
+    for (let n = 1; n <= this.#retry.maxAttempts; n++) {
       let retryAfterMs: number | undefined;
       try {
-        const response = await this.#fetch(`${this.#base}${path}`, {
-          method,
-          headers: {
-            authorization: `Bearer ${this.options.credentialsSecret}`,
-            ...(body === undefined ? {} : { "content-type": "application/json" }),
-          },
-          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        });
-        const text = await response.text();
-        const parsed = text ? (JSON.parse(text) as unknown) : undefined;
-        if (response.ok) return schema.parse(parsed);
-        if (response.status !== 429 && response.status < 500) throw new PairingError(response.status, parsed);
-        lastError = new PairingError(response.status, parsed);
-        const header = Number(response.headers.get("retry-after"));
-        if (Number.isFinite(header) && header > 0) retryAfterMs = header * 1000;
+        return await attempt();
       } catch (error) {
-        if (error instanceof PairingError && error.status !== 429 && error.status < 500) throw error;
-        lastError = error;
+        if (!(error instanceof ApiError)) {
+          lastError = error;
+        } else {
+          const refusal = new PairingError(error.status, error.body);
+          if (error.status !== 429 && error.status < 500) throw refusal;
+          lastError = refusal;
+          if (error.retryAfterSeconds !== undefined) retryAfterMs = error.retryAfterSeconds * 1000;
+        }
       }
-      if (attempt < this.#retry.maxAttempts) await this.#sleep(retryAfterMs ?? this.backoff(attempt));
+      if (n < this.#retry.maxAttempts) await this.#sleep(retryAfterMs ?? this.backoff(n));
     }
     throw lastError;
   }

@@ -52,7 +52,9 @@ export const registerDeviceRequest = envelope(
 export type RegisterDeviceRequest = z.infer<typeof registerDeviceRequest>;
 
 export const credentialsRequest = envelope(z.object({ csr: requiredString(16_384) }));
+export type CredentialsRequest = z.infer<typeof credentialsRequest>;
 export const verifyRequest = envelope(z.object({ client_crt: requiredString(16_384) }));
+export type VerifyRequest = z.infer<typeof verifyRequest>;
 
 export const registerDeviceResponse = envelope(z.object({ credentials_secret: z.string() }));
 export type RegisterDeviceResponse = z.infer<typeof registerDeviceResponse>;

@@ -30,6 +30,13 @@ export type DepsOf<Store, K extends Exclude<keyof PairingDeps, "store"> = never>
   readonly store: Store;
 };
 
+/**
+ * A request's validated input (its body's `data`). Calling it throws the request's own refusal (400, 413, 422)
+ * if it has one, so a use-case answers a bad request at the point its API documents (after the caller's
+ * credentials), and can still look at it before writing anything.
+ */
+export type RequestInput<T> = () => T;
+
 /** Where a request came from, for the record and the logs. */
 export interface RequestMeta {
   readonly sourceIp: string | undefined;

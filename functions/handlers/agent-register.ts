@@ -4,14 +4,19 @@ import { httpHandler } from "../http/handler.ts";
 import { json } from "../http/responses.ts";
 
 /** `POST /v1/{realm}/agent/devices` → 201 `{"data": {"credentials_secret": …}}`. */
-export const handler = httpHandler(async (request) => {
-  const result = await registerDevice(
-    { ...baseDeps(), hasher: credentialsHasher(), transport: transportRegistry() },
-    { realmName: request.param("realm"), authorization: request.header("authorization") },
-    request.body(),
-  );
-  return {
-    response: json(201, { data: { credentials_secret: result.credentialsSecret } }),
-    outcome: "DeviceRegistered",
-  };
-});
+export const handler = httpHandler(
+  {
+    registerDevice: async (request) => {
+      const result = await registerDevice(
+        { ...baseDeps(), hasher: credentialsHasher(), transport: transportRegistry() },
+        request.principal.realm,
+        request.input(),
+      );
+      return {
+        response: json(201, { data: { credentials_secret: result.credentialsSecret } }),
+        outcome: "DeviceRegistered",
+      };
+    },
+  },
+  { authDeps: baseDeps },
+);

@@ -4,14 +4,15 @@ import { httpHandler } from "../http/handler.ts";
 import { json } from "../http/responses.ts";
 
 /** Tether extension: `POST /v1/{realm}/agent/devices/{device_id}/credentials_secret` → 201 with a new secret. */
-export const handler = httpHandler(async (request) => {
-  const result = await rotateSecret(
-    { ...baseDeps(), hasher: credentialsHasher() },
-    { realmName: request.param("realm"), authorization: request.header("authorization") },
-    request.param("device_id"),
-  );
-  return {
-    response: json(201, { data: { credentials_secret: result.credentialsSecret } }),
-    outcome: "SecretRotated",
-  };
-});
+export const handler = httpHandler(
+  {
+    rotateSecret: async (request) => {
+      const result = await rotateSecret({ ...baseDeps(), hasher: credentialsHasher() }, request.principal);
+      return {
+        response: json(201, { data: { credentials_secret: result.credentialsSecret } }),
+        outcome: "SecretRotated",
+      };
+    },
+  },
+  { authDeps: baseDeps },
+);

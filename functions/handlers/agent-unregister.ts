@@ -4,11 +4,15 @@ import { httpHandler } from "../http/handler.ts";
 import { empty } from "../http/responses.ts";
 
 /** `DELETE /v1/{realm}/agent/devices/{device_id}` → 204. */
-export const handler = httpHandler(async (request) => {
-  await unregisterDevice(
-    { ...baseDeps(), transport: transportRegistry(), connections: connectionControl() },
-    { realmName: request.param("realm"), authorization: request.header("authorization") },
-    request.param("device_id"),
-  );
-  return { response: empty(204), outcome: "DeviceUnregistered" };
-});
+export const handler = httpHandler(
+  {
+    unregisterDevice: async (request) => {
+      await unregisterDevice(
+        { ...baseDeps(), transport: transportRegistry(), connections: connectionControl() },
+        request.principal,
+      );
+      return { response: empty(204), outcome: "DeviceUnregistered" };
+    },
+  },
+  { authDeps: baseDeps },
+);

@@ -6,24 +6,21 @@ import { metrics } from "../http/observability.ts";
 import { json } from "../http/responses.ts";
 
 /** `POST /v1/{realm}/devices/{device_id}/protocols/{protocol}/credentials` → 201 with the leaf certificate. */
-export const handler = httpHandler(async (request) => {
-  const issued = await issueCredentials(
-    pairingDeps(),
-    {
-      realmName: request.param("realm"),
-      deviceIdText: request.param("device_id"),
-      authorization: request.header("authorization"),
-      protocol: request.param("protocol"),
-    },
-    request.body(),
-    request.meta,
-  );
-  // Superseded certificates that lost their grace to the realm's cap on live certificates.
-  if (issued.graceCuts > 0) metrics.addMetric("GraceCut", MetricUnit.Count, issued.graceCuts);
-  return {
-    response: json(201, {
-      data: { client_crt: issued.certificatePem, renew_after: issued.renewAfter.toISOString() },
-    }),
-    outcome: "CertificateIssued",
-  };
+export const handler = httpHandler({
+  credentials: async (request) => {
+    const issued = await issueCredentials(
+      pairingDeps(),
+      { ...request.principal, protocol: request.param("protocol") },
+      request.input,
+      request.meta,
+    );
+    // Superseded certificates that lost their grace to the realm's cap on live certificates.
+    if (issued.graceCuts > 0) metrics.addMetric("GraceCut", MetricUnit.Count, issued.graceCuts);
+    return {
+      response: json(201, {
+        data: { client_crt: issued.certificatePem, renew_after: issued.renewAfter.toISOString() },
+      }),
+      outcome: "CertificateIssued",
+    };
+  },
 });

@@ -4,14 +4,9 @@ import { httpHandler } from "../http/handler.ts";
 import { json } from "../http/responses.ts";
 
 /** `GET /v1/{realm}/devices/{device_id}` (credentials secret) → status and broker URL. */
-export const handler = httpHandler(async (request) => {
-  const data = await getDeviceInfo(
-    { ...baseDeps(), hasher: credentialsHasher() },
-    {
-      realmName: request.param("realm"),
-      deviceIdText: request.param("device_id"),
-      authorization: request.header("authorization"),
-    },
-  );
-  return { response: json(200, { data }), outcome: "DeviceInfoServed" };
+export const handler = httpHandler({
+  deviceInfo: async (request) => {
+    const data = await getDeviceInfo({ ...baseDeps(), hasher: credentialsHasher() }, request.principal);
+    return { response: json(200, { data }), outcome: "DeviceInfoServed" };
+  },
 });

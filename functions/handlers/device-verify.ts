@@ -4,19 +4,16 @@ import { httpHandler } from "../http/handler.ts";
 import { json } from "../http/responses.ts";
 
 /** `POST /v1/{realm}/devices/{device_id}/protocols/{protocol}/credentials/verify` → 200, valid or why not. */
-export const handler = httpHandler(async (request) => {
-  const data = await verifyCredentials(
-    { ...baseDeps(), hasher: credentialsHasher(), ca: certificateAuthority() },
-    {
-      realmName: request.param("realm"),
-      deviceIdText: request.param("device_id"),
-      authorization: request.header("authorization"),
-      protocol: request.param("protocol"),
-    },
-    request.body(),
-  );
-  return {
-    response: json(200, { data }),
-    outcome: data.valid ? "VerifiedValid" : `VerifiedInvalid_${data.cause}`,
-  };
+export const handler = httpHandler({
+  verify: async (request) => {
+    const data = await verifyCredentials(
+      { ...baseDeps(), hasher: credentialsHasher(), ca: certificateAuthority() },
+      { ...request.principal, protocol: request.param("protocol") },
+      request.input,
+    );
+    return {
+      response: json(200, { data }),
+      outcome: data.valid ? "VerifiedValid" : `VerifiedInvalid_${data.cause}`,
+    };
+  },
 });

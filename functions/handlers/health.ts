@@ -8,7 +8,7 @@ import { empty } from "../http/responses.ts";
  * `GET /health` and `GET /v1/{realm}/health`: 200 when the table answers, 503 (empty body) when it does
  * not. An unknown realm is 403, as on every realm route.
  */
-export const handler = httpHandler(async (request) => {
+async function health(request: { param(name: string): string }) {
   const deps = baseDeps();
   const realm = request.param("realm");
   if (realm && !realmNameSchema.safeParse(realm).success) throw new UnknownRealmError();
@@ -20,4 +20,6 @@ export const handler = httpHandler(async (request) => {
   }
   if (realm && !found) throw new UnknownRealmError();
   return { response: empty(200), outcome: "HealthCheckPassed" };
-});
+}
+
+export const handler = httpHandler({ health, realmHealth: health });

@@ -51,7 +51,7 @@ export const FUNCTION_ACCESS: Readonly<Record<FunctionName, FunctionAccess>> = {
     connections: ["iot:DeleteConnection"],
   },
   "agent-rotate-secret": {
-    table: ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"],
+    table: ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"],
     hashKey: true,
   },
   "device-info": { table: ["dynamodb:BatchGetItem", "dynamodb:GetItem"], hashKey: true },

@@ -123,7 +123,7 @@ export class PairingApi extends Construct {
         path: `/${route.api}${route.path}`,
         methods: [HttpMethod[route.method]],
         integration,
-        authorizer: route.api === "housekeeping" ? iam : new HttpNoneAuthorizer(),
+        authorizer: route.auth === "iam" ? iam : new HttpNoneAuthorizer(),
       });
     }
 

@@ -125,7 +125,7 @@ describe("the tether CLI (the real binary)", () => {
     expect(id).toBe("AJInS0w3VpWpuOqkXhgZdA");
     const registered = await tether_("device", "register", id, "--json");
     expect(registered.code, registered.stderr).toBe(0);
-    expect(JSON.parse(registered.stdout).credentialsSecret).toMatch(/^[A-Za-z0-9+/]{43}=$/);
+    expect(JSON.parse(registered.stdout).credentials_secret).toMatch(/^[A-Za-z0-9+/]{43}=$/);
     // An id starting with "-" (1 in 64 random ids): the CLI must still take it as the device id, not options.
     let dashed = randomDeviceId();
     while (!dashed.startsWith("-")) dashed = randomDeviceId();
@@ -186,8 +186,8 @@ describe("the tether CLI (the real binary)", () => {
     const cost = JSON.parse(
       (await tether_("cost", "--devices", "1000", "--validity", "7d", "--json")).stdout,
     );
-    expect(cost.certificatesPerDevice).toBeCloseTo(6.43, 1);
-    expect(cost.totalUsd).toBeGreaterThan(400);
+    expect(cost.certificates_per_device).toBeCloseTo(6.43, 1);
+    expect(cost.total_usd).toBeGreaterThan(400);
     expect((await tether_("cost", "--devices", "1000", "--validity", "30d")).code).toBe(1);
   });
 

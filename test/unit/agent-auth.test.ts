@@ -1,13 +1,18 @@
 import { createPublicKey } from "node:crypto";
 import { exportSPKI, generateKeyPair, type JWTHeaderParameters, SignJWT } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
-import { algorithmsFor, authorizeAgent, bearerToken } from "../../functions/core/agent-auth.ts";
+import { ROUTES, type RouteContract } from "../../functions/contracts/routes.ts";
 import {
   BearerMissingError,
   ClaimMissingError,
+  DeviceNotFoundError,
   ForbiddenError,
   TokenInvalidError,
+  UnknownRealmError,
 } from "../../functions/core/errors.ts";
+import { algorithmsFor } from "../../functions/core/realm-key.ts";
+import { authorizeAgent, bearerToken, grantPath, verifyGrant } from "../../functions/http/auth.ts";
+import { memoryFleet } from "../support/memory-fleet.ts";
 
 type PrivateKey = Awaited<ReturnType<typeof generateKeyPair>>["privateKey"];
 
@@ -24,8 +29,8 @@ describe("agent JWT authorization", () => {
         .setExpirationTime(Math.floor(now.getTime() / 1000) + 60)
         .sign(keys.privateKey);
   });
-  const call = (token: string | undefined, method = "POST", path = "agent/devices") =>
-    authorizeAgent({ authorization: token && `Bearer ${token}`, method, path }, publicPem, "a_pa", now);
+  const call = (token: string, method = "POST", path = "agent/devices") =>
+    verifyGrant(token, publicPem, "a_pa", method, path, now);
 
   it.each([
     [[".*::.*"], "POST", "agent/devices", true],
@@ -50,12 +55,13 @@ describe("agent JWT authorization", () => {
     await expect(refused).rejects.toMatchObject({ method: "POST", path: "agent/devices" });
   });
 
-  it("is 401 without a token, and for a token past its exp", async () => {
-    await expect(call(undefined)).rejects.toBeInstanceOf(BearerMissingError);
-    const late = authorizeAgent(
-      { authorization: `Bearer ${await sign({ a_pa: [".*::.*"] })}`, method: "POST", path: "agent/devices" },
+  it("is 401 for a token past its exp", async () => {
+    const late = verifyGrant(
+      await sign({ a_pa: [".*::.*"] }),
       publicPem,
       "a_pa",
+      "POST",
+      "agent/devices",
       new Date(now.getTime() + 120_000),
     );
     await expect(late).rejects.toBeInstanceOf(TokenInvalidError);
@@ -117,12 +123,7 @@ describe("agent JWT authorization", () => {
       const sign = signers.get(alg) ?? forgedToken;
       const token = await sign(alg);
       await expect(
-        authorizeAgent(
-          { authorization: `Bearer ${token}`, method: "POST", path: "agent/devices" },
-          realmKeys.get(keyName) as string,
-          "a_pa",
-          now,
-        ),
+        verifyGrant(token, realmKeys.get(keyName) as string, "a_pa", "POST", "agent/devices", now),
       ).rejects.toBeInstanceOf(TokenInvalidError);
     });
 
@@ -137,5 +138,67 @@ describe("agent JWT authorization", () => {
         expect(algorithmsFor(createPublicKey(pem))).toEqual(expected[name]);
       }
     });
+  });
+});
+
+describe("the edge authorizes agent routes from the route table", () => {
+  const request = (route: RouteContract, params: Record<string, string>, authorization?: string) => ({
+    route,
+    param: (name: string) => params[name] ?? "",
+    authorization,
+  });
+
+  it("answers 401 without a token, 403 for an unknown realm, 403 without a grant, 404 for an unknown device", async () => {
+    const fleet = await memoryFleet();
+    const { deviceId } = await fleet.register();
+    const jwt = await fleet.jwt();
+    const route = ROUTES.unregisterDevice;
+    await expect(
+      authorizeAgent(fleet.deps, request(route, { realm: "nope", device_id: deviceId })),
+    ).rejects.toBeInstanceOf(BearerMissingError);
+    await expect(
+      authorizeAgent(fleet.deps, request(route, { realm: "nope", device_id: deviceId }, `Bearer ${jwt}`)),
+    ).rejects.toBeInstanceOf(UnknownRealmError);
+    const onlyAppEngine = await fleet.jwt({ a_aea: [".*::.*"] });
+    await expect(
+      authorizeAgent(
+        fleet.deps,
+        request(route, { realm: fleet.realm, device_id: deviceId }, `Bearer ${onlyAppEngine}`),
+      ),
+    ).rejects.toBeInstanceOf(ClaimMissingError);
+    // Authorized first, then the device: a caller without a grant learns nothing about which devices exist.
+    await expect(
+      authorizeAgent(
+        fleet.deps,
+        request(route, { realm: fleet.realm, device_id: "AJInS0w3VpWpuOqkXhgZdA" }, `Bearer ${jwt}`),
+      ),
+    ).rejects.toBeInstanceOf(DeviceNotFoundError);
+    const found = await authorizeAgent(
+      fleet.deps,
+      request(route, { realm: fleet.realm, device_id: deviceId }, `Bearer ${jwt}`),
+    );
+    expect(found.device?.deviceId).toBe(deviceId);
+  });
+
+  it("matches grants against the route's method and path, with the device id canonical", async () => {
+    const fleet = await memoryFleet();
+    const { deviceId } = await fleet.register();
+    // The same device spelt as an extended id (more bytes after its 128 bits): a grant excluding the device
+    // must still exclude it.
+    const padded = `${deviceId}AAAAAA`;
+    expect(grantPath(ROUTES.patchDevice.path, (name) => (name === "device_id" ? padded : fleet.realm))).toBe(
+      `devices/${deviceId}`,
+    );
+    const onlyOthers = await fleet.jwt({ a_aea: [`PATCH::devices/(?!${deviceId}).*`, "GET::devices/.*"] });
+    const params = { realm: fleet.realm, device_id: padded };
+    await expect(
+      authorizeAgent(fleet.deps, request(ROUTES.patchDevice, params, `Bearer ${onlyOthers}`)),
+    ).rejects.toBeInstanceOf(ClaimMissingError);
+    await expect(
+      authorizeAgent(fleet.deps, request(ROUTES.deviceStatus, params, `Bearer ${onlyOthers}`)),
+    ).resolves.toMatchObject({ device: { deviceId } });
+    expect(
+      grantPath(ROUTES.rotateSecret.path, (name) => (name === "device_id" ? deviceId : fleet.realm)),
+    ).toBe(`agent/devices/${deviceId}/credentials_secret`);
   });
 });

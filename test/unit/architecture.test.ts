@@ -31,6 +31,51 @@ describe("architecture", () => {
     expect(offenders).toEqual([]);
   });
 
+  it("leaves the Authorization header, bearer parsing, JWTs and request bodies to the HTTP edge", () => {
+    // The edge (functions/http) reads the header, verifies JWT grants against the route's real method and
+    // path, and parses the envelope; the core gets a principal and typed input.
+    const forbidden = [
+      /\bauthorization\b/i,
+      /\bbearer\b/i,
+      /from\s+"jose"/,
+      /\bjwtVerify\b/,
+      /\bparseEnvelope\b/,
+      /\bbody:\s*unknown\b/,
+    ];
+    const offenders = sources(join(FUNCTIONS, "core")).flatMap((path) => {
+      const code = readFileSync(path, "utf8")
+        .split("\n")
+        .filter((line) => !/^\s*(\*|\/\/|\/\*)/.test(line)); // prose may name them
+      return forbidden
+        .filter((pattern) => code.some((line) => pattern.test(line)))
+        .map((pattern) => `${relative(ROOT, path)} matches ${pattern}`);
+    });
+    expect(offenders).toEqual([]);
+  });
+
+  it("writes each route's method and path once, in the contract", () => {
+    // The SDK, the CLI, the dashboard's server and the handlers build paths from functions/contracts/routes.ts.
+    const places = [
+      join(ROOT, "sdk"),
+      join(ROOT, "cli"),
+      join(FUNCTIONS, "handlers"),
+      join(FUNCTIONS, "core"),
+    ];
+    const offenders = places.flatMap((dir) =>
+      sources(dir)
+        .filter((path) =>
+          readFileSync(path, "utf8")
+            .split("\n")
+            .some(
+              (line) =>
+                !/^\s*(\*|\/\/|\/\*)/.test(line) && /\/v1\/|\/agent\/devices|\/credentials\b/.test(line),
+            ),
+        )
+        .map((path) => relative(ROOT, path)),
+    );
+    expect(offenders).toEqual([]);
+  });
+
   it("keeps every file under functions/ within 400 lines", () => {
     const long = sources(FUNCTIONS)
       .map((path) => ({ path: relative(ROOT, path), lines: readFileSync(path, "utf8").split("\n").length }))

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { registerDeviceRequest } from "../../functions/contracts/pairing.ts";
 import { MalformedRequestError, ValidationError } from "../../functions/core/errors.ts";
-import { parseEnvelope } from "../../functions/core/validation.ts";
+import { parseEnvelope } from "../../functions/http/validation.ts";
 
 describe("request envelopes", () => {
   it.each([[null], ["text"], [[]], [{}], [{ data: null }], [{ data: [] }], [{ data: "x" }]])(

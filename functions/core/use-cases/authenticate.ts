@@ -1,6 +1,5 @@
 import { canonicalDeviceId, realmNameSchema } from "../../contracts/ids.ts";
-import { type AuthorizationClaim, authorizeAgent, bearerToken } from "../agent-auth.ts";
-import { BearerMissingError, DeviceNotFoundError, UnknownRealmError, WrongSecretError } from "../errors.ts";
+import { DeviceNotFoundError, UnknownRealmError, WrongSecretError } from "../errors.ts";
 import type { Device, Realm } from "../model.ts";
 import type { DepsOf } from "../pairing-deps.ts";
 
@@ -18,88 +17,50 @@ export async function requireRealm(deps: DepsOf<RealmStore>, realmName: string):
   return realm;
 }
 
-export interface AgentCall {
-  readonly realmName: string;
-  readonly authorization: string | undefined;
-  readonly method: string;
-  /** What follows `/v1/<realm>/`. */
-  readonly path: string;
-  readonly claim: AuthorizationClaim;
-}
-
-/** Authorizes an agent or AppEngine call and returns its realm. */
-export async function authorizeRealmCall(deps: DepsOf<RealmStore, "clock">, call: AgentCall): Promise<Realm> {
-  // A missing token is 401 whatever the realm, so the realm's existence is not revealed to anonymous callers.
-  if (!bearerToken(call.authorization)) throw new BearerMissingError("jwt");
-  const realm = await requireRealm(deps, call.realmName);
-  await authorizeAgent(call, realm.jwtPublicKeyPem, call.claim, deps.clock.now());
-  return realm;
-}
-
 /**
  * Realm and device in one read. An ill-formed realm names no realm; an ill-formed device id names no device
- * (then only the realm is read, so the caller can still answer 404 in a realm that exists).
+ * (then only the realm is read, so the caller can still answer 404 in a realm that exists); without a device id
+ * only the realm is read.
  */
-async function loadRealmAndDevice(
+export async function loadRealmAndDevice(
   deps: DepsOf<Store>,
   realmName: string,
-  deviceIdText: string,
+  deviceIdText: string | undefined,
 ): Promise<{ realm?: Realm | undefined; device?: Device | undefined }> {
   if (!realmNameSchema.safeParse(realmName).success) return {};
-  const deviceId = canonicalDeviceId(deviceIdText);
+  const deviceId = deviceIdText === undefined ? undefined : canonicalDeviceId(deviceIdText);
   if (deviceId) return deps.store.getRealmAndDevice(realmName, deviceId);
   return { realm: await deps.store.getRealm(realmName) };
 }
 
-/**
- * Authorizes an agent or AppEngine call about one device and loads realm and device in a single read:
- * no token → 401, unknown realm → 403, token refused → 401/403, unknown or ill-formed device → 404.
- */
-export async function authorizeDeviceCall(
-  deps: DepsOf<Store, "clock">,
-  call: AgentCall,
-  deviceIdText: string,
-): Promise<{ realm: Realm; device: Device }> {
-  if (!bearerToken(call.authorization)) throw new BearerMissingError("jwt");
-  const { realm, device } = await loadRealmAndDevice(deps, call.realmName, deviceIdText);
-  if (!realm) throw new UnknownRealmError();
-  await authorizeAgent(call, realm.jwtPublicKeyPem, call.claim, deps.clock.now());
-  if (!device) throw new DeviceNotFoundError();
-  return { realm, device };
+/** A device and its realm, as a route about one device (authorized by a realm JWT) names them. */
+export interface RealmDevice {
+  readonly realm: Realm;
+  readonly device: Device;
 }
 
-export interface DeviceCall {
+/** A device route's caller, as the edge read it: the realm and device it names, and the secret it presented. */
+export interface DeviceCredentials {
   readonly realmName: string;
   readonly deviceIdText: string;
-  readonly authorization: string | undefined;
+  readonly secret: string;
 }
 
 /**
- * Authenticates a device by its credentials secret: no bearer → 401, unknown realm → 403, unknown device →
+ * Authenticates a device by its credentials secret: unknown realm → 403, unknown device →
  * 404, wrong secret → 403. The secret is hashed and compared in constant time in every case, so an unknown
  * device and a wrong secret cost the same.
  */
 export async function authenticateDevice(
   deps: DepsOf<Store, "hasher">,
-  call: DeviceCall,
+  call: DeviceCredentials,
 ): Promise<{ realm: Realm; device: Device }> {
-  const secret = bearerToken(call.authorization);
-  if (!secret) throw new BearerMissingError("secret");
   const { realm, device } = await loadRealmAndDevice(deps, call.realmName, call.deviceIdText);
-  const matches = await deps.hasher.matches(secret, device?.secretHash);
+  const matches = await deps.hasher.matches(call.secret, device?.secretHash);
   if (!realm) throw new UnknownRealmError();
   if (!device) throw new DeviceNotFoundError();
   if (!matches) throw new WrongSecretError();
   return { realm, device };
-}
-
-/**
- * The device id as JWT grants see it in a route's path: its canonical form, whatever form the request spelt
- * it in (an extended id names the same device, so a grant excluding that device must still exclude it). Text
- * that is no device id is matched as it is (the route then answers 404 once authorized).
- */
-export function grantId(deviceIdText: string): string {
-  return canonicalDeviceId(deviceIdText) ?? deviceIdText;
 }
 
 /**
@@ -111,11 +72,10 @@ export function grantId(deviceIdText: string): string {
  */
 export async function admitIssuance(
   deps: DepsOf<RealmStore & IssuanceSlot, "hasher">,
-  call: DeviceCall & { readonly deviceId: string },
+  call: DeviceCredentials & { readonly deviceId: string },
   attempt: { readonly key: string; readonly now: number; readonly leaseUntil: number },
 ): Promise<{ realm: Realm; device: Device; acquired: boolean }> {
-  const secret = bearerToken(call.authorization);
-  if (!secret) throw new BearerMissingError("secret");
+  const { secret } = call;
   const [realmRead, begunWrite] = await Promise.allSettled([
     deps.store.getRealm(call.realmName),
     deps.hasher.hash(secret).then((secretHash) =>
@@ -157,11 +117,4 @@ export async function admitIssuance(
     throw new WrongSecretError();
   }
   return { realm, device, acquired: begun.acquired };
-}
-
-/** Parses the device id of an agent route: ill-formed ids name no device. */
-export function requireDeviceId(text: string): string {
-  const deviceId = canonicalDeviceId(text);
-  if (!deviceId) throw new DeviceNotFoundError();
-  return deviceId;
 }

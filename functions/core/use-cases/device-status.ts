@@ -1,36 +1,28 @@
+import type * as z from "zod/mini";
 import { canonicalDeviceId } from "../../contracts/ids.ts";
-import {
-  type DeviceEventsResponse,
-  type DeviceListResponse,
-  type DevicePatchRequest,
-  type DeviceStatusResponse,
+import type {
+  DeviceEventsResponse,
+  DeviceListResponse,
+  DevicePatchRequest,
+  DeviceStatusResponse,
   deviceListQuery,
-  devicePatchRequest,
 } from "../../contracts/pairing.ts";
+import { routePath } from "../../contracts/routes.ts";
 import { ValidationError } from "../errors.ts";
 import { deviceCommonName } from "../identity.ts";
-import type { CertificateRecord, Device } from "../model.ts";
+import type { CertificateRecord, Device, Realm } from "../model.ts";
 import type { DepsOf } from "../pairing-deps.ts";
 import type { CertificateLedger, DeviceRegistry, FleetView, RealmStore } from "../ports/device-store.ts";
-import { parseEnvelope } from "../validation.ts";
-import { type AgentCall, authorizeDeviceCall, authorizeRealmCall, grantId } from "./authenticate.ts";
+import type { RealmDevice } from "./authenticate.ts";
 
 /** The store concepts this use-case reads and writes. */
 type Store = RealmStore & DeviceRegistry & CertificateLedger & FleetView;
 
-type Call = Omit<AgentCall, "claim" | "method" | "path">;
-
 /** AppEngine `GET /v1/{realm}/devices/{id}`: the device's status as an operator sees it. */
 export async function getDeviceStatus(
   deps: DepsOf<Store, "clock">,
-  call: Call,
-  deviceIdText: string,
+  { device }: RealmDevice,
 ): Promise<DeviceStatusResponse["data"]> {
-  const { device } = await authorizeDeviceCall(
-    deps,
-    { ...call, claim: "a_aea", method: "GET", path: `devices/${grantId(deviceIdText)}` },
-    deviceIdText,
-  );
   return statusOf(device, await currentCertificate(deps, device));
 }
 
@@ -41,19 +33,12 @@ export async function getDeviceStatus(
  */
 export async function patchDevice(
   deps: DepsOf<Store, "clock" | "transport" | "connections">,
-  call: Call,
-  deviceIdText: string,
-  body: unknown,
+  found: RealmDevice,
+  data: DevicePatchRequest["data"],
 ): Promise<DeviceStatusResponse["data"]> {
-  const found = await authorizeDeviceCall(
-    deps,
-    { ...call, claim: "a_aea", method: "PATCH", path: `devices/${grantId(deviceIdText)}` },
-    deviceIdText,
-  );
   const { realm } = found;
   let { device } = found;
   const { deviceId } = device;
-  const { data }: DevicePatchRequest = parseEnvelope(devicePatchRequest, body);
   if (data.credentials_inhibited !== undefined) {
     await deps.store.setCredentialsInhibited(
       realm.name,
@@ -90,27 +75,20 @@ export async function patchDevice(
  */
 export async function listDevices(
   deps: DepsOf<Store, "clock">,
-  call: Call,
-  query: Readonly<Record<"details" | "limit" | "from_token" | "from", string | undefined>>,
+  realm: Realm,
+  query: z.output<typeof deviceListQuery>,
 ): Promise<DeviceListResponse> {
-  const realm = await authorizeRealmCall(deps, { ...call, claim: "a_aea", method: "GET", path: "devices" });
-  const parsed = deviceListQuery.safeParse(query);
-  if (!parsed.success) {
-    throw new ValidationError(
-      Object.fromEntries(parsed.error.issues.map((i) => [String(i.path[0] ?? "query"), [i.message]])),
-    );
-  }
-  const { details, limit } = parsed.data;
-  const token = parsed.data.from_token ?? parsed.data.from;
+  const { details, limit } = query;
+  const token = query.from_token ?? query.from;
   const after = token === undefined ? undefined : canonicalDeviceId(token);
   if (token !== undefined && !after) {
     throw new ValidationError({
-      [parsed.data.from_token === undefined ? "from" : "from_token"]: ["is not a page token"],
+      [query.from_token === undefined ? "from" : "from_token"]: ["is not a page token"],
     });
   }
   const page = await deps.store.listDevices(realm.name, limit, after);
   const pagePath = (from: string | undefined) =>
-    `/v1/${realm.name}/devices?details=${details}${from ? `&from_token=${from}` : ""}&limit=${limit}`;
+    routePath("listDevices", { realm: realm.name }, { details, from_token: from, limit: String(limit) });
   const links = { self: pagePath(after), ...(page.next ? { next: pagePath(page.next) } : {}) };
   if (details === "false") return { data: page.devices.map((d) => d.deviceId), links };
   const data = await Promise.all(
@@ -122,14 +100,8 @@ export async function listDevices(
 /** AppEngine `GET /v1/{realm}/devices/{id}/events`: the device's credential timeline, newest first. */
 export async function deviceEvents(
   deps: DepsOf<Store, "clock">,
-  call: Call,
-  deviceIdText: string,
+  { realm, device }: RealmDevice,
 ): Promise<DeviceEventsResponse["data"]> {
-  const { realm, device } = await authorizeDeviceCall(
-    deps,
-    { ...call, claim: "a_aea", method: "GET", path: `devices/${grantId(deviceIdText)}/events` },
-    deviceIdText,
-  );
   const events = await deps.store.listEvents(realm.name, device.deviceId, 100);
   return events.map((e) => ({
     type: e.type,

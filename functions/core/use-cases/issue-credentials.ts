@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { canonicalDeviceId, realmNameSchema } from "../../contracts/ids.ts";
-import { credentialsRequest } from "../../contracts/pairing.ts";
+import type { CredentialsRequest } from "../../contracts/pairing.ts";
 import { charge, retryAfterSeconds } from "../admission.ts";
 import {
   DeviceInhibitedError,
@@ -12,7 +12,7 @@ import {
 } from "../errors.ts";
 import { deviceCommonName } from "../identity.ts";
 import type { CertificateRecord, Device, IssuanceIntent, Realm } from "../model.ts";
-import type { DepsOf, RequestMeta } from "../pairing-deps.ts";
+import type { DepsOf, RequestInput, RequestMeta } from "../pairing-deps.ts";
 import {
   type CertificateLedger,
   ConcurrentIssuanceError,
@@ -21,9 +21,8 @@ import {
   type IssuanceSlot,
   type RealmStore,
 } from "../ports/device-store.ts";
-import { parseEnvelope } from "../validation.ts";
 import { certificateFacts, type InspectedCsr, inspectCsr } from "../x509.ts";
-import { admitIssuance, authenticateDevice, type DeviceCall } from "./authenticate.ts";
+import { admitIssuance, authenticateDevice, type DeviceCredentials } from "./authenticate.ts";
 
 export const ASTARTE_MQTT_V1 = "astarte_mqtt_v1";
 /** Enough for a burst of parallel requests for one device to all land (each loser re-reads and retries). */
@@ -68,8 +67,8 @@ export async function issueCredentials(
     RealmStore & DeviceRegistry & IssuanceSlot & CertificateLedger,
     "ca" | "transport" | "clock" | "hasher"
   >,
-  call: DeviceCall & { readonly protocol: string },
-  body: unknown,
+  call: DeviceCredentials & { readonly protocol: string },
+  input: RequestInput<CredentialsRequest["data"]>,
   meta: RequestMeta,
 ): Promise<IssuedCredentials> {
   if (call.protocol !== ASTARTE_MQTT_V1) throw new MalformedRequestError(`unknown protocol ${call.protocol}`);
@@ -83,7 +82,7 @@ export async function issueCredentials(
   let csr: InspectedCsr | undefined;
   let refusal: unknown;
   try {
-    csrPem = parseEnvelope(credentialsRequest, body).data.csr;
+    csrPem = input().csr;
     csr = inspectCsr(csrPem, commonName);
   } catch (error) {
     refusal = error;

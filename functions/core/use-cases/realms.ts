@@ -1,7 +1,6 @@
 import { createPublicKey, type KeyObject } from "node:crypto";
 import { realmNameSchema } from "../../contracts/ids.ts";
-import { createRealmRequest, type RealmResponse, updateRealmRequest } from "../../contracts/realms.ts";
-import { algorithmsFor } from "../agent-auth.ts";
+import type { CreateRealmRequest, RealmResponse, UpdateRealmRequest } from "../../contracts/realms.ts";
 import { RealmNotFoundError, ValidationError } from "../errors.ts";
 import {
   DEFAULT_GRACE_SECONDS,
@@ -9,9 +8,9 @@ import {
   DEFAULT_MAX_LIVE_CERTIFICATES,
   type Realm,
 } from "../model.ts";
-import type { DepsOf } from "../pairing-deps.ts";
+import type { DepsOf, RequestInput } from "../pairing-deps.ts";
 import type { RealmStore } from "../ports/device-store.ts";
-import { parseEnvelope } from "../validation.ts";
+import { algorithmsFor } from "../realm-key.ts";
 
 /** The store concepts this use-case reads and writes. */
 type Store = RealmStore;
@@ -23,8 +22,10 @@ type Store = RealmStore;
  */
 type RealmDeps = DepsOf<Store, "clock" | "settings">;
 
-export async function createRealm(deps: RealmDeps, body: unknown): Promise<RealmResponse["data"]> {
-  const { data } = parseEnvelope(createRealmRequest, body);
+export async function createRealm(
+  deps: RealmDeps,
+  data: CreateRealmRequest["data"],
+): Promise<RealmResponse["data"]> {
   const realm: Realm = {
     name: data.realm_name,
     jwtPublicKeyPem: normalizedPublicKey(data.jwt_public_key_pem),
@@ -46,11 +47,11 @@ export async function createRealm(deps: RealmDeps, body: unknown): Promise<Realm
 export async function updateRealm(
   deps: RealmDeps,
   name: string,
-  body: unknown,
+  input: RequestInput<UpdateRealmRequest["data"]>,
 ): Promise<RealmResponse["data"]> {
   const current = realmNameSchema.safeParse(name).success ? await deps.store.getRealm(name) : undefined;
   if (!current) throw new RealmNotFoundError();
-  const { data } = parseEnvelope(updateRealmRequest, body);
+  const data = input();
   const updated = await deps.store.updateRealm({
     ...current,
     jwtPublicKeyPem:

@@ -1,11 +1,10 @@
 import { canonicalDeviceId } from "../../contracts/ids.ts";
-import { registerDeviceRequest } from "../../contracts/pairing.ts";
+import type { RegisterDeviceRequest } from "../../contracts/pairing.ts";
 import { ValidationError } from "../errors.ts";
+import type { Realm } from "../model.ts";
 import type { DepsOf } from "../pairing-deps.ts";
 import type { DeviceRegistry, RealmStore } from "../ports/device-store.ts";
 import { newCredentialsSecret } from "../secrets.ts";
-import { parseEnvelope } from "../validation.ts";
-import { type AgentCall, authorizeRealmCall } from "./authenticate.ts";
 
 /** The store concepts this use-case reads and writes. */
 type Store = RealmStore & DeviceRegistry;
@@ -24,16 +23,9 @@ export interface RegisterDeviceResult {
  */
 export async function registerDevice(
   deps: DepsOf<Store, "clock" | "hasher" | "transport">,
-  call: Omit<AgentCall, "claim" | "method" | "path">,
-  body: unknown,
+  realm: Realm,
+  data: RegisterDeviceRequest["data"],
 ): Promise<RegisterDeviceResult> {
-  const realm = await authorizeRealmCall(deps, {
-    ...call,
-    claim: "a_pa",
-    method: "POST",
-    path: "agent/devices",
-  });
-  const { data } = parseEnvelope(registerDeviceRequest, body);
   const deviceId = canonicalDeviceId(data.hw_id);
   if (!deviceId) throw new ValidationError({ hw_id: ["is not a valid base64 encoded 128 bits id"] });
 

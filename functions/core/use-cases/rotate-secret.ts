@@ -1,7 +1,7 @@
 import type { DepsOf } from "../pairing-deps.ts";
 import type { DeviceRegistry, RealmStore } from "../ports/device-store.ts";
 import { newCredentialsSecret } from "../secrets.ts";
-import { type AgentCall, authorizeRealmCall, grantId, requireDeviceId } from "./authenticate.ts";
+import type { RealmDevice } from "./authenticate.ts";
 
 /** The store concepts this use-case reads and writes. */
 type Store = RealmStore & DeviceRegistry;
@@ -12,19 +12,12 @@ type Store = RealmStore & DeviceRegistry;
  */
 export async function rotateSecret(
   deps: DepsOf<Store, "clock" | "hasher">,
-  call: Omit<AgentCall, "claim" | "method" | "path">,
-  deviceIdText: string,
+  { realm, device }: RealmDevice,
 ): Promise<{ deviceId: string; credentialsSecret: string }> {
-  await authorizeRealmCall(deps, {
-    ...call,
-    claim: "a_pa",
-    method: "POST",
-    path: `agent/devices/${grantId(deviceIdText)}/credentials_secret`,
-  });
-  const deviceId = requireDeviceId(deviceIdText);
+  const { deviceId } = device;
   const credentialsSecret = newCredentialsSecret();
   await deps.store.setSecretHash(
-    call.realmName,
+    realm.name,
     deviceId,
     await deps.hasher.hash(credentialsSecret),
     deps.clock.now().toISOString(),

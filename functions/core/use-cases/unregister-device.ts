@@ -1,7 +1,7 @@
 import { deviceCommonName } from "../identity.ts";
 import type { DepsOf } from "../pairing-deps.ts";
 import type { CertificateLedger, DeviceRegistry, RealmStore } from "../ports/device-store.ts";
-import { type AgentCall, authorizeDeviceCall, grantId } from "./authenticate.ts";
+import type { RealmDevice } from "./authenticate.ts";
 
 /** The store concepts this use-case reads and writes. */
 type Store = RealmStore & DeviceRegistry & CertificateLedger;
@@ -12,14 +12,8 @@ type Store = RealmStore & DeviceRegistry & CertificateLedger;
  */
 export async function unregisterDevice(
   deps: DepsOf<Store, "clock" | "transport" | "connections">,
-  call: Omit<AgentCall, "claim" | "method" | "path">,
-  deviceIdText: string,
+  { realm, device }: RealmDevice,
 ): Promise<{ deviceId: string; removedCertificates: number }> {
-  const { realm, device } = await authorizeDeviceCall(
-    deps,
-    { ...call, claim: "a_pa", method: "DELETE", path: `agent/devices/${grantId(deviceIdText)}` },
-    deviceIdText,
-  );
   const { deviceId } = device;
 
   const now = deps.clock.now().toISOString();

@@ -1,11 +1,10 @@
-import { type VerifyResponse, verifyRequest } from "../../contracts/pairing.ts";
+import type { VerifyRequest, VerifyResponse } from "../../contracts/pairing.ts";
 import { MalformedRequestError } from "../errors.ts";
 import { deviceCommonName } from "../identity.ts";
-import type { DepsOf } from "../pairing-deps.ts";
+import type { DepsOf, RequestInput } from "../pairing-deps.ts";
 import type { CertificateLedger, DeviceRegistry, RealmStore } from "../ports/device-store.ts";
-import { parseEnvelope } from "../validation.ts";
 import { assessCertificate } from "../x509.ts";
-import { authenticateDevice, type DeviceCall } from "./authenticate.ts";
+import { authenticateDevice, type DeviceCredentials } from "./authenticate.ts";
 import { ASTARTE_MQTT_V1, renewAfter } from "./issue-credentials.ts";
 
 /** The store concepts this use-case reads and writes. */
@@ -23,12 +22,12 @@ export function astarteTimestamp(date: Date): string {
  */
 export async function verifyCredentials(
   deps: DepsOf<Store, "clock" | "hasher" | "ca">,
-  call: DeviceCall & { readonly protocol: string },
-  body: unknown,
+  call: DeviceCredentials & { readonly protocol: string },
+  input: RequestInput<VerifyRequest["data"]>,
 ): Promise<VerifyResponse["data"]> {
   if (call.protocol !== ASTARTE_MQTT_V1) throw new MalformedRequestError(`unknown protocol ${call.protocol}`);
   const { realm, device } = await authenticateDevice(deps, call);
-  const { data } = parseEnvelope(verifyRequest, body);
+  const data = input();
   const now = deps.clock.now();
   const timestamp = astarteTimestamp(now);
   const invalid = (cause: Extract<VerifyResponse["data"], { valid: false }>["cause"]) =>

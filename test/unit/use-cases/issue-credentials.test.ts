@@ -6,7 +6,6 @@ import {
   IssuanceBudgetExceededError,
   IssuanceInProgressError,
   MalformedRequestError,
-  UnauthenticatedError,
   ValidationError,
 } from "../../../functions/core/errors.ts";
 import { patchDevice } from "../../../functions/core/use-cases/device-status.ts";
@@ -92,30 +91,12 @@ describe("issueCredentials on the in-memory adapters", () => {
     expect(rejected.reason).toBeInstanceOf(IssuanceInProgressError);
   });
 
-  it("refuses a wrong secret, an unknown device, no bearer, and an inhibited device, with nothing billed", async () => {
+  it("refuses a wrong secret, an unknown device and an inhibited device, with nothing billed", async () => {
     const fleet = await memoryFleet();
     const { deviceId, secret } = await fleet.register();
     await expect(fleet.pair(deviceId, "wrong")).rejects.toBeInstanceOf(ForbiddenError);
     await expect(fleet.pair("AJInS0w3VpWpuOqkXhgZdA", secret)).rejects.toBeInstanceOf(DeviceNotFoundError);
-    await expect(
-      issueCredentials(
-        fleet.deps,
-        {
-          realmName: fleet.realm,
-          deviceIdText: deviceId,
-          authorization: undefined,
-          protocol: "astarte_mqtt_v1",
-        },
-        { data: { csr: await fleet.csr(deviceId) } },
-        fleet.meta(),
-      ),
-    ).rejects.toBeInstanceOf(UnauthenticatedError);
-    await patchDevice(
-      fleet.deps,
-      { realmName: fleet.realm, authorization: `Bearer ${await fleet.jwt()}` },
-      deviceId,
-      { data: { credentials_inhibited: true } },
-    );
+    await patchDevice(fleet.deps, await fleet.agent(deviceId), { credentials_inhibited: true });
     await expect(fleet.pair(deviceId, secret)).rejects.toThrow(/inhibited/);
     expect(fleet.ca.requests).toBe(0);
   });
@@ -130,13 +111,10 @@ describe("issueCredentials on the in-memory adapters", () => {
     await expect(
       issueCredentials(
         fleet.deps,
-        {
-          realmName: fleet.realm,
-          deviceIdText: deviceId,
-          authorization: `Bearer ${secret}`,
-          protocol: "mqtt",
+        { ...fleet.credentials(deviceId, secret), protocol: "mqtt" },
+        () => {
+          throw new MalformedRequestError("Bad request");
         },
-        {},
         fleet.meta(),
       ),
     ).rejects.toBeInstanceOf(MalformedRequestError);

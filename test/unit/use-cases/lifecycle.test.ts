@@ -19,18 +19,9 @@ const SWEEP = { shards: 8, batchLimit: 500 };
 const verify = (fleet: MemoryFleet, deviceId: string, secret: string, pem: string) =>
   verifyCredentials(
     fleet.deps,
-    {
-      realmName: fleet.realm,
-      deviceIdText: deviceId,
-      authorization: `Bearer ${secret}`,
-      protocol: "astarte_mqtt_v1",
-    },
-    { data: { client_crt: pem } },
+    { ...fleet.credentials(deviceId, secret), protocol: "astarte_mqtt_v1" },
+    () => ({ client_crt: pem }),
   );
-const agent = async (fleet: MemoryFleet) => ({
-  realmName: fleet.realm,
-  authorization: `Bearer ${await fleet.jwt()}`,
-});
 
 describe("verify, inhibit, unregister, rotate and sweep on the in-memory adapters", () => {
   it("verifies: valid with until and renew_after; REVOKED once superseded past grace; EXPIRED; NAME_NOT_PERMITTED; INVALID", async () => {
@@ -107,14 +98,15 @@ describe("verify, inhibit, unregister, rotate and sweep on the in-memory adapter
     const fleet = await memoryFleet();
     const { deviceId, secret } = await fleet.register();
     const issued = await fleet.pair(deviceId, secret);
-    const status = await patchDevice(fleet.deps, await agent(fleet), deviceId, {
-      data: { credentials_inhibited: true, revoke_credentials: true },
+    const status = await patchDevice(fleet.deps, await fleet.agent(deviceId), {
+      credentials_inhibited: true,
+      revoke_credentials: true,
     });
     expect(status.credentials_inhibited).toBe(true);
     expect(fleet.transport.active(fleet.realm, deviceId)).toEqual([]);
     expect(fleet.connections.disconnected).toContain(`${fleet.realm}/${deviceId}`);
     expect(await verify(fleet, deviceId, secret, issued.certificatePem)).toMatchObject({ cause: "REVOKED" });
-    await patchDevice(fleet.deps, await agent(fleet), deviceId, { data: { credentials_inhibited: false } });
+    await patchDevice(fleet.deps, await fleet.agent(deviceId), { credentials_inhibited: false });
     await expect(fleet.pair(deviceId, secret)).resolves.toBeDefined();
   });
 
@@ -122,7 +114,7 @@ describe("verify, inhibit, unregister, rotate and sweep on the in-memory adapter
     const fleet = await memoryFleet();
     const { deviceId, secret } = await fleet.register();
     await fleet.pair(deviceId, secret);
-    const result = await unregisterDevice(fleet.deps, await agent(fleet), deviceId);
+    const result = await unregisterDevice(fleet.deps, await fleet.agent(deviceId));
     expect(result.removedCertificates).toBe(1);
     expect(fleet.transport.certificates.size).toBe(0);
     await expect(fleet.pair(deviceId, secret)).rejects.toBeInstanceOf(ForbiddenError);
@@ -133,7 +125,7 @@ describe("verify, inhibit, unregister, rotate and sweep on the in-memory adapter
   it("rotates a secret: the old one stops working, the new one pairs", async () => {
     const fleet = await memoryFleet();
     const { deviceId, secret } = await fleet.register();
-    const rotated = await rotateSecret(fleet.deps, await agent(fleet), deviceId);
+    const rotated = await rotateSecret(fleet.deps, await fleet.agent(deviceId));
     await expect(fleet.pair(deviceId, secret)).rejects.toBeInstanceOf(ForbiddenError);
     await expect(fleet.pair(deviceId, rotated.credentialsSecret)).resolves.toBeDefined();
   });
@@ -150,22 +142,13 @@ describe("verify, inhibit, unregister, rotate and sweep on the in-memory adapter
     const fleet = await memoryFleet();
     const { deviceId, secret } = await fleet.register();
     await fleet.pair(deviceId, secret);
-    const info = await getDeviceInfo(fleet.deps, {
-      realmName: fleet.realm,
-      deviceIdText: deviceId,
-      authorization: `Bearer ${secret}`,
-    });
+    const info = await getDeviceInfo(fleet.deps, fleet.credentials(deviceId, secret));
     expect(info.status).toBe("confirmed");
-    const status = await getDeviceStatus(fleet.deps, await agent(fleet), deviceId);
+    const status = await getDeviceStatus(fleet.deps, await fleet.agent(deviceId));
     expect(status.id).toBe(deviceId);
-    const list = await listDevices(fleet.deps, await agent(fleet), {
-      details: "false",
-      limit: undefined,
-      from_token: undefined,
-      from: undefined,
-    });
+    const list = await listDevices(fleet.deps, await fleet.realmRecord(), { details: "false", limit: 100 });
     expect(list.data).toEqual([deviceId]);
-    const timeline = await deviceEvents(fleet.deps, await agent(fleet), deviceId);
+    const timeline = await deviceEvents(fleet.deps, await fleet.agent(deviceId));
     expect(JSON.stringify(timeline)).toContain("issued");
   });
 
@@ -200,9 +183,7 @@ describe("verify, inhibit, unregister, rotate and sweep on the in-memory adapter
     const fleet = await memoryFleet();
     const { deviceId, secret } = await fleet.register();
     await fleet.pair(deviceId, secret);
-    expect((await updateRealm(fleet.deps, fleet.realm, { data: { grace_seconds: 5 } })).grace_seconds).toBe(
-      5,
-    );
+    expect((await updateRealm(fleet.deps, fleet.realm, () => ({ grace_seconds: 5 }))).grace_seconds).toBe(5);
     expect(await listRealms(fleet.deps)).toEqual([fleet.realm]);
     await deleteRealm(fleet.deps, fleet.realm);
     await expect(getRealm(fleet.deps, fleet.realm)).rejects.toThrow();

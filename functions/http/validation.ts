@@ -1,5 +1,5 @@
 import type * as z from "zod/mini";
-import { MalformedRequestError, ValidationError } from "./errors.ts";
+import { MalformedRequestError, ValidationError } from "../core/errors.ts";
 
 /**
  * Validates a request body against its contract. A body that is not an object with an object `data` is
@@ -27,4 +27,16 @@ export function parseEnvelope<T>(schema: z.ZodMiniType<T>, body: unknown): T {
     fields[field] = messages;
   }
   throw new ValidationError(fields);
+}
+
+/** Validates a query string against its contract: each bad parameter is a field error (422), keyed by its name. */
+export function parseQuery<T>(
+  schema: z.ZodMiniType<T>,
+  query: Readonly<Record<string, string | undefined>>,
+): T {
+  const result = schema.safeParse(query);
+  if (result.success) return result.data;
+  throw new ValidationError(
+    Object.fromEntries(result.error.issues.map((i) => [String(i.path[0] ?? "query"), [i.message]])),
+  );
 }

@@ -1,0 +1,111 @@
+import type { DeviceEventsResponse, DeviceStatusResponse } from "../functions/contracts/pairing.ts";
+import type { RealmResponse } from "../functions/contracts/realms.ts";
+import type { estimateCost } from "./cost.ts";
+
+/** How the CLI words what it prints for people; `--json` prints the data itself, in snake_case. */
+
+type DeviceStatus = DeviceStatusResponse["data"];
+
+const presence = (d: DeviceStatus) =>
+  d.connected
+    ? `connected since ${d.last_connection ?? "?"}`
+    : d.last_disconnection
+      ? `offline since ${d.last_disconnection}`
+      : "never connected";
+
+export function realmLine(r: RealmResponse["data"]): string {
+  return (
+    `${r.realm_name}: broker ${r.broker_url}, validity ${r.certificate_validity_seconds}s, grace ${r.grace_seconds}s, ` +
+    `${r.issuance_budget_per_hour} issuances per device and hour, at most ${r.max_live_certificates} live, ` +
+    `${r.device_count} devices${r.device_limit ? ` of at most ${r.device_limit}` : ""}`
+  );
+}
+
+/** `tether device show`: status, presence, metadata, certificate and timeline. */
+export function deviceReport(s: DeviceStatus, events: DeviceEventsResponse["data"]): string {
+  const metadata = Object.entries(s.metadata);
+  return [
+    `device ${s.id}`,
+    `  credentials inhibited  ${s.credentials_inhibited}`,
+    `  presence               ${presence(s)}`,
+    `  last seen from         ${s.last_seen_ip ?? "-"}`,
+    `  first registration     ${s.first_registration ?? "-"}`,
+    `  first credentials      ${s.first_credentials_request ?? "-"}`,
+    `  last request from      ${s.last_credentials_request_ip ?? "-"}`,
+    `  certificate            ${s.certificate ? `${s.certificate.serial} (${s.certificate.state}, until ${s.certificate.not_after})` : "-"}`,
+    `  metadata               ${metadata.length === 0 ? "-" : metadata.map(([k, v]) => `${k}=${String(v)}`).join(", ")}`,
+    "  timeline",
+    ...events.map(
+      (e) => `    ${e.at}  ${e.type}${e.serial ? ` ${e.serial}` : ""}${e.reason ? ` (${e.reason})` : ""}`,
+    ),
+  ].join("\n");
+}
+
+/** `tether device list`: one line a device, in columns. */
+export function deviceTable(devices: readonly DeviceStatus[]): string {
+  const rows = devices.map((d) => [
+    d.id,
+    d.credentials_inhibited ? "inhibited" : "enabled",
+    d.connected ? "connected" : "offline",
+    d.connected ? (d.last_connection ?? "-") : (d.last_disconnection ?? "-"),
+    d.certificate?.not_after ?? "no certificate",
+    Object.entries(d.metadata)
+      .map(([k, v]) => `${k}=${String(v)}`)
+      .join(","),
+  ]);
+  const header = ["DEVICE", "CREDENTIALS", "PRESENCE", "SINCE", "CERTIFICATE UNTIL", "METADATA"];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  return [header, ...rows]
+    .map((r) =>
+      r
+        .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n");
+}
+
+const usd = (n: number) =>
+  `$${n.toLocaleString("en-US", { maximumFractionDigits: 2, minimumFractionDigits: 2 })}`;
+
+export function costReport(
+  devices: number,
+  validitySeconds: number,
+  estimate: ReturnType<typeof estimateCost>,
+): string {
+  return [
+    `${devices} devices, ${validitySeconds / 86_400} d certificates (~${estimate.certificatesPerDevice.toFixed(1)} per device per month):`,
+    ...estimate.lines.map((l) => `  ${l.item.padEnd(42)} ${usd(l.monthlyUsd).padStart(14)}`),
+    `  ${"total per month".padEnd(42)} ${usd(estimate.totalUsd).padStart(14)}`,
+  ].join("\n");
+}
+
+/** The cost estimate as `--json` prints it: snake_case, like every other JSON the CLI and the API print. */
+export function costJson(estimate: ReturnType<typeof estimateCost>) {
+  return {
+    certificates_per_device: estimate.certificatesPerDevice,
+    lines: estimate.lines.map((l) => ({ item: l.item, monthly_usd: l.monthlyUsd })),
+    total_usd: estimate.totalUsd,
+  };
+}
+
+/** What `register-bulk --json` prints. */
+export function bulkJson(
+  summary: { created: number; skipped: number; failed: number; failures: { hwId: string; error: string }[] },
+  secretsFile: string,
+) {
+  return {
+    created: summary.created,
+    skipped: summary.skipped,
+    failed: summary.failed,
+    failures: summary.failures.map((f) => ({ hw_id: f.hwId, error: f.error })),
+    secrets_file: secretsFile,
+  };
+}
+
+/** A progress bar on stderr, redrawn in place (only on a terminal, never with `--json`). */
+export function progressBar(finished: number, total: number): string {
+  const width = 30;
+  const filled = Math.round((finished / total) * width);
+  return `\r[${"#".repeat(filled)}${".".repeat(width - filled)}] ${finished}/${total}`;
+}
