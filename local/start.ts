@@ -5,9 +5,9 @@ import { chmod, mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { exportPKCS8, exportSPKI, generateKeyPair, SignJWT } from "jose";
 import { createAwsClients } from "../functions/adapters/aws-clients.ts";
-import { baseDeps, pairingDeps } from "../functions/adapters/container.ts";
 import { SWEEP_SHARDS } from "../functions/adapters/table-schema.ts";
 import { randomDeviceId } from "../functions/contracts/ids.ts";
+import type { PairingDeps } from "../functions/core/pairing-deps.ts";
 import { SWEEP_BATCH_LIMIT, sweep } from "../functions/core/use-cases/sweep.ts";
 import { recordMetadata, recordPresence } from "../functions/core/use-cases/transport-events.ts";
 import { startApiServer } from "./api-server.ts";
@@ -19,7 +19,7 @@ import { LOCAL_CONFIG_PATH, type LocalConfig, STATE_DIR } from "./local-config.t
 import { startMoto } from "./moto.ts";
 import { portFromEnv, portProblems } from "./ports.ts";
 import { printable } from "./printable.ts";
-import { localFunctionEnv } from "./tether-env.ts";
+import { lambdaAwsEnv, localAwsTarget, localFunctionEnv, localPairingDeps } from "./tether-env.ts";
 
 const REALM = "demo";
 const apiPort = portFromEnv("TETHER_API_PORT", 4000);
@@ -62,15 +62,21 @@ process.on("SIGINT", () => void stop());
 process.on("SIGTERM", () => void stop());
 
 try {
-  Object.assign(process.env, {
-    AWS_ENDPOINT_URL: moto.endpoint,
-    AWS_REGION: process.env.AWS_REGION ?? "us-east-1",
-    // moto gets dummies (never a developer's real keys); an external emulator gets what the shell has.
-    AWS_ACCESS_KEY_ID: (external && process.env.AWS_ACCESS_KEY_ID) || "test",
-    AWS_SECRET_ACCESS_KEY: (external && process.env.AWS_SECRET_ACCESS_KEY) || "test",
-  });
-  const clients = createAwsClients();
+  // moto gets dummies (never a developer's real keys); an external emulator gets what the shell has.
+  const shellKeys =
+    external && process.env.AWS_ACCESS_KEY_ID && process.env.AWS_SECRET_ACCESS_KEY
+      ? { accessKeyId: process.env.AWS_ACCESS_KEY_ID, secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY }
+      : undefined;
+  const aws = localAwsTarget(moto.endpoint, shellKeys);
+  const clients = createAwsClients(aws);
   const env = await bootstrapLocal(clients);
+  // Tether's ports for what this process does itself (presence, metadata, the sweeper), wired from values once
+  // IoT's data plane stand-in is up; the broker reports nothing before a device connects.
+  let deps: PairingDeps | undefined;
+  const ready = () => {
+    if (!deps) throw new Error("not started yet");
+    return deps;
+  };
   const broker = await startBroker({
     port: mqttPort,
     tls: { caPem: env.caCertPem, ...env.broker },
@@ -78,30 +84,35 @@ try {
     policyName: env.policyName,
     recheckIntervalMs: 2_000,
     log: (line) => log(`broker: ${line}`),
-    // What IoT Core's metadata topic rule would see (the dashboard of a later issue reads it from the table).
     // What IoT Core's lifecycle events and metadata topic rule feed on AWS: the same use-cases.
     onPresence: ({ clientId, connected, ip, disconnectReason }) => {
-      recordPresence(baseDeps(), { clientId, connected, at: new Date(), ip, disconnectReason }).catch(
-        (error: unknown) => log(`presence of ${clientId} not recorded: ${(error as Error).message}`),
-      );
+      Promise.resolve()
+        .then(() => recordPresence(ready(), { clientId, connected, at: new Date(), ip, disconnectReason }))
+        .catch((error: unknown) => log(`presence of ${clientId} not recorded: ${(error as Error).message}`));
     },
     onPublish: ({ clientId, topic, payload }) => {
       if (topic !== `${clientId}/metadata`) return;
       log(`metadata from ${clientId}: ${payload.toString("utf8").slice(0, 500)}`);
-      recordMetadata(baseDeps(), { topic, payload }).then(
-        (outcome) => outcome === "recorded" || log(`metadata from ${clientId} ignored: ${outcome}`),
-        (error: unknown) => log(`metadata of ${clientId} not recorded: ${(error as Error).message}`),
-      );
+      Promise.resolve()
+        .then(() => recordMetadata(ready(), { topic, payload }))
+        .then(
+          (outcome) => outcome === "recorded" || log(`metadata from ${clientId} ignored: ${outcome}`),
+          (error: unknown) => log(`metadata of ${clientId} not recorded: ${(error as Error).message}`),
+        );
     },
   });
   stops.push(() => broker.close());
   // IoT Core's data plane (DeleteConnection) in front of the broker; the handlers' SDK client is sent there.
   const dataPlane = await startIotDataPlane(broker);
   stops.push(() => dataPlane.close());
-  process.env.AWS_ENDPOINT_URL_IOT_DATA_PLANE = dataPlane.endpoint;
+  const functionsAws = { ...aws, iotDataEndpoint: dataPlane.endpoint };
 
   const brokerUrl = `mqtts://localhost:${broker.port}/`;
-  Object.assign(process.env, localFunctionEnv(env, brokerUrl));
+  const functionEnv = localFunctionEnv(env, brokerUrl);
+  deps = localPairingDeps(functionEnv, createAwsClients(functionsAws));
+  // The API server runs the Lambda handlers in this process: like on AWS, they read their configuration from
+  // the environment Lambda gives them. Nothing else here reads it back.
+  Object.assign(process.env, lambdaAwsEnv(functionsAws), functionEnv);
   const adminToken = randomBytes(24).toString("hex");
   // The dashboard gets a realm JWT minted for it (local only: the server listens on loopback).
   let dashboardToken = "";
@@ -120,7 +131,7 @@ try {
 
   // The sweeper runs on a timer here, as EventBridge runs it every 5 minutes on AWS.
   const sweepTimer = setInterval(() => {
-    sweep(pairingDeps(), { shards: SWEEP_SHARDS, batchLimit: SWEEP_BATCH_LIMIT }).then(
+    sweep(ready(), { shards: SWEEP_SHARDS, batchLimit: SWEEP_BATCH_LIMIT }).then(
       (report) => {
         if (report.found > 0) log(`sweep: ${JSON.stringify(report.outcomes)}`);
       },

@@ -1,5 +1,8 @@
 import { randomBytes } from "node:crypto";
-import { ENV } from "../functions/adapters/config.ts";
+import type { AwsClients, AwsTarget } from "../functions/adapters/aws-clients.ts";
+import { ENV, loadConfig } from "../functions/adapters/config.ts";
+import { createPairingDeps } from "../functions/adapters/container.ts";
+import type { PairingDeps } from "../functions/core/pairing-deps.ts";
 import type { LocalEnvironment } from "./bootstrap.ts";
 
 /**
@@ -20,4 +23,45 @@ export function localFunctionEnv(
     POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? "WARN",
     POWERTOOLS_SERVICE_NAME: "tether-local",
   };
+}
+
+/**
+ * The AWS a local tool talks to, as values: an emulator's endpoint, a region, and dummy keys (never a
+ * developer's real ones) unless `credentials` says otherwise (an external emulator gets what the shell has).
+ */
+export function localAwsTarget(
+  endpoint: string,
+  credentials?: { accessKeyId: string; secretAccessKey: string },
+): AwsTarget {
+  return {
+    endpoint,
+    region: process.env.AWS_REGION ?? "us-east-1",
+    credentials: credentials ?? { accessKeyId: "test", secretAccessKey: "test" },
+  };
+}
+
+/**
+ * The same AWS as the environment Lambda gives its functions: the in-process handlers of the local API server
+ * are Lambda functions and read their configuration from `process.env`, as on AWS. Only they read it back.
+ */
+export function lambdaAwsEnv(target: AwsTarget): Record<string, string> {
+  return {
+    ...(target.endpoint ? { AWS_ENDPOINT_URL: target.endpoint } : {}),
+    ...(target.iotDataEndpoint ? { AWS_ENDPOINT_URL_IOT_DATA_PLANE: target.iotDataEndpoint } : {}),
+    ...(target.region ? { AWS_REGION: target.region } : {}),
+    ...(target.credentials
+      ? {
+          AWS_ACCESS_KEY_ID: target.credentials.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: target.credentials.secretAccessKey,
+        }
+      : {}),
+  };
+}
+
+/**
+ * Tether's ports for a locally bootstrapped stack, wired from values (no trip through `process.env`): the same
+ * function environment the in-process handlers get, so both hash secrets with the same key.
+ */
+export function localPairingDeps(functionEnv: Record<string, string>, clients: AwsClients): PairingDeps {
+  return createPairingDeps(loadConfig(functionEnv), clients);
 }

@@ -70,8 +70,10 @@ export const TOOL_COMMANDS: Record<string, Command> = {
     summary: "run one certificate sweep on the local instance (on AWS it runs every 5 minutes)",
     usage: "tether sweep",
     async run(args) {
-      const { runLocalSweep } = await import("../../local/sweep.ts");
-      const report = await runLocalSweep();
+      const { runLocalSweep, LocalNotRunningError } = await import("../../local/sweep.ts");
+      const report = await runLocalSweep().catch((error: unknown) => {
+        throw error instanceof LocalNotRunningError ? new CliError(error.message, EXIT.config) : error;
+      });
       args.out(JSON.stringify(report.outcomes), report);
     },
   },

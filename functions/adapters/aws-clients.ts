@@ -18,17 +18,33 @@ export interface AwsClients {
 const COMMON = { maxAttempts: 3, retryMode: "adaptive" } as const;
 
 /**
- * Builds the clients. No endpoint is set here on purpose: the SDK reads `AWS_ENDPOINT_URL` (and
- * `AWS_ENDPOINT_URL_<SERVICE>`) itself, which is how the same code reaches moto, LocalStack or AWS.
- * Region and credentials come from the standard provider chain as well.
+ * Where clients built by local tools and tests go, given as values. Unset fields come from the standard
+ * chains, as in Lambda: the SDK reads `AWS_ENDPOINT_URL` (and `AWS_ENDPOINT_URL_<SERVICE>`) itself, which is
+ * how the same code reaches moto, LocalStack or AWS.
  */
-export function createAwsClients(): AwsClients {
+export interface AwsTarget {
+  readonly endpoint?: string;
+  /** IoT Core's data plane, where it is not `endpoint` (the local broker's DeleteConnection stand-in). */
+  readonly iotDataEndpoint?: string;
+  readonly region?: string;
+  readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string };
+}
+
+/** Builds the clients, for `target` or, without one, from the environment and the provider chain. */
+export function createAwsClients(target: AwsTarget = {}): AwsClients {
+  const common = {
+    ...COMMON,
+    ...(target.endpoint ? { endpoint: target.endpoint } : {}),
+    ...(target.region ? { region: target.region } : {}),
+    ...(target.credentials ? { credentials: target.credentials } : {}),
+  };
+  const iotDataEndpoint = target.iotDataEndpoint ?? target.endpoint;
   return {
-    dynamo: new DynamoDBClient(COMMON),
-    iot: new IoTClient(COMMON),
-    iotData: new IoTDataPlaneClient(COMMON),
-    pca: new ACMPCAClient(COMMON),
-    secrets: new SecretsManagerClient(COMMON),
+    dynamo: new DynamoDBClient(common),
+    iot: new IoTClient(common),
+    iotData: new IoTDataPlaneClient({ ...common, ...(iotDataEndpoint ? { endpoint: iotDataEndpoint } : {}) }),
+    pca: new ACMPCAClient(common),
+    secrets: new SecretsManagerClient(common),
   };
 }
 

@@ -76,6 +76,16 @@ describe("architecture", () => {
     expect(offenders).toEqual([]);
   });
 
+  it("keeps local/ off the CLI and the Lambda entry points", () => {
+    // local/ wires Tether from values; only the API Gateway stand-in loads handlers, by name, as Lambda does.
+    const offenders = sources(join(ROOT, "local")).flatMap((path) =>
+      importsOf(path)
+        .filter((spec) => /(^|\/)cli\/|functions\/handlers\//.test(spec))
+        .map((spec) => `${relative(ROOT, path)} imports ${spec}`),
+    );
+    expect(offenders).toEqual([]);
+  });
+
   it("keeps every file under functions/ within 400 lines", () => {
     const long = sources(FUNCTIONS)
       .map((path) => ({ path: relative(ROOT, path), lines: readFileSync(path, "utf8").split("\n").length }))
