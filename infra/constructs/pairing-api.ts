@@ -1,4 +1,4 @@
-import { CfnOutput, Duration, type RemovalPolicy, Stack, Validations } from "aws-cdk-lib";
+import { CfnOutput, Duration, Validations } from "aws-cdk-lib";
 import {
   type CfnStage,
   CorsHttpMethod,
@@ -10,39 +10,21 @@ import {
 import { HttpIamAuthorizer } from "aws-cdk-lib/aws-apigatewayv2-authorizers";
 import { HttpLambdaIntegration } from "aws-cdk-lib/aws-apigatewayv2-integrations";
 import { Certificate } from "aws-cdk-lib/aws-certificatemanager";
-import type { TableV2 } from "aws-cdk-lib/aws-dynamodb";
-import { Effect, PolicyStatement, Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
 import type { IFunction } from "aws-cdk-lib/aws-lambda";
-import { LogGroup, type RetentionDays } from "aws-cdk-lib/aws-logs";
-import type { Secret } from "aws-cdk-lib/aws-secretsmanager";
+import { LogGroup } from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
-import { ENV } from "../../functions/adapters/config.ts";
-import { issuanceTemplateArn } from "../../functions/adapters/private-ca-authority.ts";
-import { REALM_INDEX, SWEEP_INDEX } from "../../functions/adapters/table-schema.ts";
-import { ROUTES } from "../../functions/http/routes.ts";
-import type { StageSettings } from "../config.ts";
-import { FUNCTION_ACCESS, type FunctionName } from "./function-access.ts";
-import { nagId } from "./nag-ids.ts";
-import { NodeFunction } from "./node-function.ts";
+import { type HandlerName, ROUTES } from "../../functions/http/routes.ts";
+import { type FunctionContext, pascal, tetherFunction } from "./tether-function.ts";
 
-export interface PairingApiProps {
-  readonly settings: StageSettings;
-  readonly table: TableV2;
-  readonly hashKey: Secret;
-  readonly caArn: string;
-  readonly caSigningAlgorithm: string;
-  readonly devicePolicyName: string;
-  readonly brokerUrl: string;
-  /** The account's IoT data-plane endpoint (`https://…-ats.iot…`), for the functions that close connections. */
-  readonly dataPlaneUrl: string;
-  readonly serviceVersion: string;
-  readonly logRetention: RetentionDays;
-  readonly removalPolicy: RemovalPolicy;
-}
+/** The functions the API owns: its route handlers and the `$default` 404. */
+export type ApiFunctionName = HandlerName | "not-found";
+
+/** The API is configured from what every function is. */
+export type PairingApiProps = FunctionContext;
 
 /**
- * The HTTP API (API Gateway v2) and one function per handler, built from the route table the local server
- * uses too. Pairing and AppEngine routes authorize in the function (realm JWT or credentials secret, as
+ * The HTTP API (API Gateway v2) and the functions behind it, one per handler, built from the route table the
+ * local server uses too. Pairing and AppEngine routes authorize in the function (realm JWT or credentials secret, as
  * Astarte's API defines); housekeeping routes require IAM (SigV4). Stage throttling and JSON access logs on.
  */
 export class PairingApi extends Construct {
@@ -51,39 +33,15 @@ export class PairingApi extends Construct {
   readonly appengineUrl: string;
   /** `https://host` of the API (its custom domain, if set). */
   readonly apiOrigin: string;
-  readonly functions: ReadonlyMap<FunctionName, IFunction>;
+  /** The functions behind its routes (the sweeper and the transport event functions live with their owners). */
+  readonly functions: ReadonlyMap<ApiFunctionName, IFunction>;
 
   constructor(scope: Construct, id: string, props: PairingApiProps) {
     super(scope, id);
-    const environment = {
-      [ENV.tableName]: props.table.tableName,
-      [ENV.caArn]: props.caArn,
-      [ENV.caSigningAlgorithm]: props.caSigningAlgorithm,
-      [ENV.devicePolicyName]: props.devicePolicyName,
-      [ENV.defaultBrokerUrl]: props.brokerUrl,
-      [ENV.secretHashKeySecretArn]: props.hashKey.secretArn,
-      [ENV.serviceVersion]: props.serviceVersion,
-      [ENV.defaultCertificateValiditySeconds]: String(props.settings.certificateValiditySeconds),
-    };
-
-    const functions = new Map<FunctionName, IFunction>();
-    for (const name of Object.keys(FUNCTION_ACCESS) as FunctionName[]) {
-      const fn = new NodeFunction(this, pascal(name), {
-        handler: name,
-        // The SDK reads AWS_ENDPOINT_URL_IOT_DATA_PLANE itself: the account's own data endpoint, as AWS advises.
-        environment: FUNCTION_ACCESS[name].connections
-          ? { ...environment, AWS_ENDPOINT_URL_IOT_DATA_PLANE: props.dataPlaneUrl }
-          : environment,
-        logRetention: props.logRetention,
-        removalPolicy: props.removalPolicy,
-        role: this.roleFor(name, props),
-        reservedConcurrentExecutions:
-          name === "presence" || name === "metadata" ? props.settings.reservedConcurrency[name] : undefined,
-        // The sweeper works through a bounded batch; everything else answers an HTTP request.
-        ...(name === "sweeper" ? { timeout: Duration.minutes(5) } : {}),
-      }).function;
-      functions.set(name, fn);
-    }
+    // The API's own functions: one per handler of the route table, and the 404.
+    const names: ApiFunctionName[] = [...new Set(ROUTES.map((r) => r.handler)), "not-found"];
+    const functions = new Map<ApiFunctionName, IFunction>();
+    for (const name of names) functions.set(name, tetherFunction(this, name, props));
     this.functions = functions;
 
     const customDomain = props.settings.customDomain
@@ -170,107 +128,6 @@ export class PairingApi extends Construct {
       description: "Housekeeping API base URL (IAM, SigV4)",
     });
   }
-
-  /** A role that allows exactly {@link FUNCTION_ACCESS} for this function, plus its own logs and traces. */
-  private roleFor(name: FunctionName, props: PairingApiProps): Role {
-    const stack = Stack.of(this);
-    const access = FUNCTION_ACCESS[name];
-    const role = new Role(this, `${pascal(name)}Role`, {
-      assumedBy: new ServicePrincipal("lambda.amazonaws.com"),
-      description: `Tether ${name}: only what its handler calls`,
-    });
-    if (access.table.length > 0) {
-      role.addToPolicy(
-        new PolicyStatement({
-          effect: Effect.ALLOW,
-          actions: [...access.table],
-          resources: [props.table.tableArn],
-        }),
-      );
-    }
-    if (access.sweepIndex) {
-      role.addToPolicy(
-        new PolicyStatement({
-          actions: ["dynamodb:Query"],
-          resources: [`${props.table.tableArn}/index/${SWEEP_INDEX.name}`],
-        }),
-      );
-    }
-    if (access.realmIndex) {
-      role.addToPolicy(
-        new PolicyStatement({
-          actions: ["dynamodb:Query"],
-          resources: [`${props.table.tableArn}/index/${REALM_INDEX.name}`],
-        }),
-      );
-    }
-    if (access.hashKey) props.hashKey.grantRead(role);
-    if (access.ca) {
-      // IssueCertificate only with the one template Tether uses (client auth, subject passed through): the
-      // role cannot mint a CA certificate or any other kind from the private CA.
-      const issue = access.ca.filter((a) => a === "acm-pca:IssueCertificate");
-      const others = access.ca.filter((a) => a !== "acm-pca:IssueCertificate");
-      if (others.length > 0) {
-        role.addToPolicy(new PolicyStatement({ actions: others, resources: [props.caArn] }));
-      }
-      if (issue.length > 0) {
-        role.addToPolicy(
-          new PolicyStatement({
-            actions: issue,
-            resources: [props.caArn],
-            conditions: { StringEquals: { "acm-pca:TemplateArn": issuanceTemplateArn(stack.partition) } },
-          }),
-        );
-      }
-    }
-    const iot = `arn:${stack.partition}:iot:${stack.region}:${stack.account}`;
-    if (access.certificates) {
-      role.addToPolicy(
-        new PolicyStatement({ actions: [...access.certificates], resources: [`${iot}:cert/*`] }),
-      );
-      Validations.of(role).acknowledge({
-        id: nagId(
-          role,
-          `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iot:<AWS::Region>:<AWS::AccountId>:cert/*]`,
-        ),
-        reason: "IoT certificate ids are created at run time (SHA-256 of each device certificate).",
-      });
-    }
-    if (access.things) {
-      role.addToPolicy(new PolicyStatement({ actions: [...access.things], resources: [`${iot}:thing/*`] }));
-      Validations.of(role).acknowledge({
-        id: nagId(
-          role,
-          `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iot:<AWS::Region>:<AWS::AccountId>:thing/*]`,
-        ),
-        reason: "One IoT thing per device, named at registration time.",
-      });
-    }
-    if (access.connections) {
-      role.addToPolicy(
-        new PolicyStatement({ actions: [...access.connections], resources: [`${iot}:client/*`] }),
-      );
-      Validations.of(role).acknowledge({
-        id: nagId(
-          role,
-          `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iot:<AWS::Region>:<AWS::AccountId>:client/*]`,
-        ),
-        reason: "Every device's MQTT client id (<realm>/<device_id>) is made at registration time.",
-      });
-    }
-    if (access.iotUnscoped) {
-      role.addToPolicy(new PolicyStatement({ actions: [...access.iotUnscoped], resources: ["*"] }));
-      Validations.of(role).acknowledge({
-        id: "AwsSolutions-IAM5[Resource::*]",
-        reason: `${access.iotUnscoped.join(", ")} support no resource-level permissions (Service Authorization Reference): IAM grants them on * only. X-Ray's actions have no resource type either.`,
-      });
-    }
-    return role;
-  }
-}
-
-function pascal(name: string): string {
-  return name.replace(/(^|-)(\w)/g, (_, __, c: string) => c.toUpperCase());
 }
 
 function required<T>(value: T | undefined): T {

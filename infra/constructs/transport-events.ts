@@ -1,15 +1,13 @@
-import { type RemovalPolicy, Stack } from "aws-cdk-lib";
+import { Stack } from "aws-cdk-lib";
 import { Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
 import { CfnTopicRule } from "aws-cdk-lib/aws-iot";
 import type { IFunction } from "aws-cdk-lib/aws-lambda";
-import { LogGroup, type RetentionDays } from "aws-cdk-lib/aws-logs";
+import { LogGroup } from "aws-cdk-lib/aws-logs";
 import { Construct } from "constructs";
+import { type FunctionContext, tetherFunction } from "./tether-function.ts";
 
 export interface TransportEventsProps {
-  readonly presence: IFunction;
-  readonly metadata: IFunction;
-  readonly logRetention: RetentionDays;
-  readonly removalPolicy: RemovalPolicy;
+  readonly context: FunctionContext;
 }
 
 /**
@@ -18,13 +16,28 @@ export interface TransportEventsProps {
  * `$aws/events`, so presence cannot be forged by a device; the metadata topic is the device's own (its policy).
  */
 export class TransportEvents extends Construct {
+  /** The presence and metadata functions, which the topic rules invoke. */
+  readonly functions: ReadonlyMap<"presence" | "metadata", IFunction>;
+
   constructor(scope: Construct, id: string, props: TransportEventsProps) {
     super(scope, id);
     const stack = Stack.of(this);
+    const { context } = props;
+    const reserved = context.settings.reservedConcurrency;
+    const presence = tetherFunction(this, "presence", context, {
+      reservedConcurrentExecutions: reserved.presence,
+    });
+    const metadata = tetherFunction(this, "metadata", context, {
+      reservedConcurrentExecutions: reserved.metadata,
+    });
+    this.functions = new Map([
+      ["presence", presence],
+      ["metadata", metadata],
+    ]);
     // A rule whose action fails (the function throttled or gone) says so here instead of dropping the message.
     const errors = new LogGroup(this, "RuleErrors", {
-      retention: props.logRetention,
-      removalPolicy: props.removalPolicy,
+      retention: context.logRetention,
+      removalPolicy: context.removalPolicy,
     });
     const errorRole = new Role(this, "RuleErrorRole", {
       assumedBy: new ServicePrincipal("iot.amazonaws.com"),
@@ -48,17 +61,17 @@ export class TransportEvents extends Construct {
       });
     };
     rule(
-      "Presence",
+      "PresenceRule",
       // Connections and disconnections only (not connect failures), with the reason a session ended: a
       // DUPLICATE_CLIENTID disconnection is the device's own reconnection and must not mark it disconnected.
       "SELECT clientId, eventType, timestamp, ipAddress, disconnectReason FROM '$aws/events/presence/+/#' " +
         "WHERE eventType = 'connected' OR eventType = 'disconnected'",
-      props.presence,
+      presence,
     );
     rule(
-      "Metadata",
+      "MetadataRule",
       "SELECT topic() AS topic, encode(*, 'base64') AS payload FROM '+/+/metadata'",
-      props.metadata,
+      metadata,
     );
   }
 }

@@ -39,7 +39,7 @@ it("reserves concurrency for presence and metadata only when the stage asks", ()
     Object.entries(functions)
       .filter(([, f]) => f.Properties.ReservedConcurrentExecutions !== undefined)
       .map(([id, f]) => [
-        id.replace(/^Pairing(\w+?)Function.*$/, "$1"),
+        id.replace(/^(?:Pairing|TransportEvents|Sweeper)(\w+?)Function.*$/, "$1"),
         f.Properties.ReservedConcurrentExecutions,
       ]),
   );

@@ -70,7 +70,7 @@ describe("Tether's CDK app (stage prod)", () => {
   it("runs every function on nodejs22.x, arm64, with tracing and its own log group", () => {
     // Tether's own functions (CDK's deployment helpers are checked by cdk-nag, above).
     const functions = Object.entries(t.stateless.findResources("AWS::Lambda::Function"))
-      .filter(([id]) => id.startsWith("Pairing"))
+      .filter(([id]) => Object.keys(FUNCTION_ACCESS).some((name) => id.startsWith(functionIdPrefix(name))))
       .map(([, fn]) => fn);
     expect(functions).toHaveLength(Object.keys(FUNCTION_ACCESS).length);
     for (const fn of functions) {
@@ -95,7 +95,7 @@ describe("Tether's CDK app (stage prod)", () => {
     const assets = new Map<string, string>();
     for (const name of Object.keys(FUNCTION_ACCESS)) {
       const [logical, fn] = defined(
-        Object.entries(functions).find(([id]) => id.startsWith(`Pairing${pascal(name)}Function`)),
+        Object.entries(functions).find(([id]) => id.startsWith(functionIdPrefix(name))),
       );
       expect(fn.Properties.Handler, logical).toBe("index.handler");
       const key = String(fn.Properties.Code.S3Key);
@@ -118,7 +118,7 @@ describe("Tether's CDK app (stage prod)", () => {
     const roles = t.stateless.findResources("AWS::IAM::Role");
     const functions = t.stateless.findResources("AWS::Lambda::Function");
     for (const [name, access] of Object.entries(FUNCTION_ACCESS)) {
-      const logical = Object.keys(functions).find((id) => id.startsWith(`Pairing${pascal(name)}Function`));
+      const logical = Object.keys(functions).find((id) => id.startsWith(functionIdPrefix(name)));
       expect(logical, name).toBeDefined();
       const roleRef = (defined(functions[logical ?? ""]).Properties.Role as { "Fn::GetAtt": [string] })[
         "Fn::GetAtt"
@@ -166,12 +166,12 @@ describe("Tether's CDK app (stage prod)", () => {
       ScheduleExpression: "rate(5 minutes)",
       Targets: [
         Match.objectLike({
-          Arn: { "Fn::GetAtt": [Match.stringLikeRegexp("^PairingSweeperFunction"), "Arn"] },
+          Arn: { "Fn::GetAtt": [Match.stringLikeRegexp("^SweeperFunction"), "Arn"] },
         }),
       ],
     });
     const functions = t.stateless.findResources("AWS::Lambda::Function");
-    const sweeper = Object.entries(functions).find(([id]) => id.startsWith("PairingSweeperFunction"))?.[1];
+    const sweeper = Object.entries(functions).find(([id]) => id.startsWith("SweeperFunction"))?.[1];
     expect(sweeper?.Properties.Timeout).toBe(300);
     const policies = JSON.stringify(t.stateless.findResources("AWS::IAM::Policy"));
     expect(policies).toContain("/index/by-deadline");
@@ -435,6 +435,16 @@ describe("stage settings", () => {
 
 function pascal(name: string): string {
   return name.replace(/(^|-)(\w)/g, (_, __, c: string) => c.toUpperCase());
+}
+
+/**
+ * The logical id a function's resources start with: each construct builds the functions it owns (the API its
+ * handlers, the sweeper its function, transport events presence and metadata), and CDK drops a repeated id.
+ */
+function functionIdPrefix(name: string): string {
+  if (name === "sweeper") return "SweeperFunction";
+  const owner = name === "presence" || name === "metadata" ? "TransportEvents" : "Pairing";
+  return `${owner}${pascal(name)}Function`;
 }
 
 function defined<T>(value: T | undefined): T {
