@@ -1,5 +1,6 @@
 import { baseDeps, credentialsHasher, transportRegistry } from "../adapters/container.ts";
 import { registerDevice } from "../core/use-cases/register-device.ts";
+import { agentAuthorizer } from "../http/auth.ts";
 import { httpHandler } from "../http/handler.ts";
 import { json } from "../http/responses.ts";
 
@@ -18,5 +19,5 @@ export const handler = httpHandler(
       };
     },
   },
-  { authDeps: baseDeps },
+  { authorizeAgent: agentAuthorizer(baseDeps) },
 );

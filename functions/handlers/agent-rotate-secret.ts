@@ -1,5 +1,6 @@
 import { baseDeps, credentialsHasher } from "../adapters/container.ts";
 import { rotateSecret } from "../core/use-cases/rotate-secret.ts";
+import { agentAuthorizer } from "../http/auth.ts";
 import { httpHandler } from "../http/handler.ts";
 import { json } from "../http/responses.ts";
 
@@ -14,5 +15,5 @@ export const handler = httpHandler(
       };
     },
   },
-  { authDeps: baseDeps },
+  { authorizeAgent: agentAuthorizer(baseDeps) },
 );

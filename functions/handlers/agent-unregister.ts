@@ -1,5 +1,6 @@
 import { baseDeps, connectionControl, transportRegistry } from "../adapters/container.ts";
 import { unregisterDevice } from "../core/use-cases/unregister-device.ts";
+import { agentAuthorizer } from "../http/auth.ts";
 import { httpHandler } from "../http/handler.ts";
 import { empty } from "../http/responses.ts";
 
@@ -14,5 +15,5 @@ export const handler = httpHandler(
       return { response: empty(204), outcome: "DeviceUnregistered" };
     },
   },
-  { authDeps: baseDeps },
+  { authorizeAgent: agentAuthorizer(baseDeps) },
 );

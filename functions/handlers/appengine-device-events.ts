@@ -1,5 +1,6 @@
 import { baseDeps } from "../adapters/container.ts";
 import { deviceEvents } from "../core/use-cases/device-status.ts";
+import { agentAuthorizer } from "../http/auth.ts";
 import { httpHandler } from "../http/handler.ts";
 import { json } from "../http/responses.ts";
 
@@ -11,5 +12,5 @@ export const handler = httpHandler(
       return { response: json(200, { data }), outcome: "DeviceEventsServed" };
     },
   },
-  { authDeps: baseDeps },
+  { authorizeAgent: agentAuthorizer(baseDeps) },
 );

@@ -1,5 +1,6 @@
 import { baseDeps, connectionControl, transportRegistry } from "../adapters/container.ts";
 import { getDeviceStatus, patchDevice } from "../core/use-cases/device-status.ts";
+import { agentAuthorizer } from "../http/auth.ts";
 import { httpHandler } from "../http/handler.ts";
 import { json } from "../http/responses.ts";
 
@@ -19,5 +20,5 @@ export const handler = httpHandler(
       return { response: json(200, { data }), outcome: "DevicePatched" };
     },
   },
-  { authDeps: baseDeps },
+  { authorizeAgent: agentAuthorizer(baseDeps) },
 );

@@ -1,5 +1,6 @@
 import { baseDeps } from "../adapters/container.ts";
 import { listDevices } from "../core/use-cases/device-status.ts";
+import { agentAuthorizer } from "../http/auth.ts";
 import { httpHandler } from "../http/handler.ts";
 import { json } from "../http/responses.ts";
 
@@ -11,5 +12,5 @@ export const handler = httpHandler(
       return { response: json(200, page), outcome: "DevicesListed" };
     },
   },
-  { authDeps: baseDeps },
+  { authorizeAgent: agentAuthorizer(baseDeps) },
 );

@@ -2,8 +2,8 @@ import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import { pairingDeps } from "../adapters/container.ts";
 import { issueCredentials } from "../core/use-cases/issue-credentials.ts";
 import { httpHandler } from "../http/handler.ts";
-import { metrics } from "../http/observability.ts";
 import { json } from "../http/responses.ts";
+import { metrics } from "../observability.ts";
 
 /** `POST /v1/{realm}/devices/{device_id}/protocols/{protocol}/credentials` → 201 with the leaf certificate. */
 export const handler = httpHandler({

@@ -5,7 +5,7 @@ import middy from "@middy/core";
 import * as z from "zod/mini";
 import { baseDeps } from "../adapters/container.ts";
 import { recordMetadata, type TransportEventOutcome } from "../core/use-cases/transport-events.ts";
-import { logger, metrics } from "../http/observability.ts";
+import { logger, metrics } from "../observability.ts";
 
 /** What the topic rule on `+/+/metadata` forwards: the topic and the payload, base64 (it may not be JSON). */
 const metadataMessage = z.object({

@@ -1,4 +1,4 @@
-import { httpEntry } from "../http/handler.ts";
+import { httpEntry } from "../http/entry.ts";
 import { json } from "../http/responses.ts";
 
 /** API Gateway's `$default` route: any path Tether does not serve is Astarte's 404 `Page not found`. */

@@ -5,7 +5,7 @@ import middy from "@middy/core";
 import * as z from "zod/mini";
 import { baseDeps } from "../adapters/container.ts";
 import { recordPresence, type TransportEventOutcome } from "../core/use-cases/transport-events.ts";
-import { logger, metrics } from "../http/observability.ts";
+import { logger, metrics } from "../observability.ts";
 
 /** IoT Core lifecycle event, as the topic rule on `$aws/events/presence/#` forwards it. */
 const lifecycleEvent = z.object({

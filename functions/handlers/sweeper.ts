@@ -5,7 +5,7 @@ import middy from "@middy/core";
 import { baseDeps, certificateAuthority, transportRegistry } from "../adapters/container.ts";
 import { SWEEP_SHARDS } from "../adapters/table-schema.ts";
 import { SWEEP_BATCH_LIMIT, type SweepReport, sweep } from "../core/use-cases/sweep.ts";
-import { logger, metrics } from "../http/observability.ts";
+import { logger, metrics } from "../observability.ts";
 
 /**
  * Scheduled (EventBridge, every 5 minutes): retires expired, superseded-past-grace and revoked certificates and

@@ -1,7 +1,6 @@
 import { createPublicKey, type KeyObject } from "node:crypto";
 import { jwtVerify } from "jose";
 import { canonicalDeviceId } from "../contracts/ids.ts";
-import type { RouteContract } from "../contracts/routes.ts";
 import {
   BearerMissingError,
   ClaimMissingError,
@@ -13,18 +12,8 @@ import type { Device, Realm } from "../core/model.ts";
 import type { DepsOf } from "../core/pairing-deps.ts";
 import type { DeviceRegistry, RealmStore } from "../core/ports/device-store.ts";
 import { algorithmsFor } from "../core/realm-key.ts";
-import type { DeviceCredentials } from "../core/use-cases/authenticate.ts";
 import { loadRealmAndDevice } from "../core/use-cases/authenticate.ts";
-
-/**
- * The token of an `Authorization: Bearer <token>` header. The scheme is case-insensitive and `Bearer:` with a
- * colon is accepted too (some Astarte SDKs send it).
- */
-export function bearerToken(header: string | undefined): string | undefined {
-  if (!header) return undefined;
-  const match = /^bearer:?\s+(\S+)\s*$/i.exec(header.trim());
-  return match?.[1];
-}
+import { type AuthRequest, bearerToken } from "./bearer.ts";
 
 /** What an agent (operator) route's handler gets once its JWT authorized it: the realm, and the device it names. */
 export interface AgentPrincipal {
@@ -33,24 +22,16 @@ export interface AgentPrincipal {
   readonly device: Device | undefined;
 }
 
-/** The request as authorization sees it: its route, path parameters and `Authorization` header. */
-export interface AuthRequest {
-  readonly route: RouteContract;
-  param(name: string): string;
-  readonly authorization: string | undefined;
-}
-
 export type AgentAuthDeps = DepsOf<RealmStore & DeviceRegistry, "clock">;
 
 /**
- * A device route's credentials: the secret from the bearer (401 without one). Whether it is the device's is
- * the domain's to decide (`authenticateDevice`), since on issuance the check is fused with the slot's write.
+ * The authorizer of agent routes for {@link httpHandler}'s `authorizeAgent` option. It lives apart from the
+ * handler chain so functions that serve only device routes carry no JWT library.
  */
-export function deviceCredentials(request: AuthRequest): DeviceCredentials {
-  const secret = bearerToken(request.authorization);
-  if (!secret) throw new BearerMissingError("secret");
-  return { realmName: request.param("realm"), deviceIdText: request.param("device_id"), secret };
-}
+export const agentAuthorizer =
+  (deps: () => AgentAuthDeps) =>
+  (request: AuthRequest): Promise<AgentPrincipal> =>
+    authorizeAgent(deps(), request);
 
 /**
  * Authorizes an agent or AppEngine route the way Astarte's web layer does: no token → 401 (whatever the realm,

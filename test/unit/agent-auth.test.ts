@@ -11,7 +11,8 @@ import {
   UnknownRealmError,
 } from "../../functions/core/errors.ts";
 import { algorithmsFor } from "../../functions/core/realm-key.ts";
-import { authorizeAgent, bearerToken, grantPath, verifyGrant } from "../../functions/http/auth.ts";
+import { authorizeAgent, grantPath, verifyGrant } from "../../functions/http/auth.ts";
+import { bearerToken } from "../../functions/http/bearer.ts";
 import { memoryFleet } from "../support/memory-fleet.ts";
 
 type PrivateKey = Awaited<ReturnType<typeof generateKeyPair>>["privateKey"];

@@ -24,7 +24,9 @@ describe("architecture", () => {
     const offenders = sources(join(FUNCTIONS, "core")).flatMap((path) =>
       importsOf(path)
         .filter(
-          (spec) => /(^|\/)(http|adapters|handlers)\//.test(spec) || /^@aws-sdk\/|^@smithy\//.test(spec),
+          (spec) =>
+            /(^|\/)(http|adapters|handlers)\/|observability\.ts$/.test(spec) ||
+            /^@aws-sdk\/|^@smithy\/|^@aws-lambda-powertools\//.test(spec),
         )
         .map((spec) => `${relative(ROOT, path)} imports ${spec}`),
     );
