@@ -19,12 +19,11 @@ export async function registerDevice(
   realm: TestRealm,
   deviceId: string,
 ): Promise<string> {
-  const response = await tether.request("POST", `/pairing/v1/${realm.name}/agent/devices`, {
-    token: await realm.jwt(),
+  const { body } = await tether.api(await realm.jwt()).call("registerDevice", {
+    params: { realm: realm.name },
     body: { data: { hw_id: deviceId } },
   });
-  if (response.status !== 201) throw new Error(`register answered ${response.status}: ${response.text}`);
-  return response.body.data.credentials_secret as string;
+  return body.data.credentials_secret;
 }
 
 /** Generates a key on the "device" and trades a CSR for a certificate. */
@@ -35,12 +34,11 @@ export async function requestCertificate(
   secret: string,
 ): Promise<{ keyPem: string; certPem: string }> {
   const { privateKeyPem, csrPem } = await generateKeyAndCsr({ subject: `CN=${realm}/${deviceId},O=Devices` });
-  const response = await tether.request("POST", credentialsPath(realm, deviceId), {
-    token: secret,
+  const { body } = await tether.api(secret).call("credentials", {
+    params: { realm, device_id: deviceId, protocol: "astarte_mqtt_v1" },
     body: { data: { csr: csrPem } },
   });
-  if (response.status !== 201) throw new Error(`credentials answered ${response.status}: ${response.text}`);
-  return { keyPem: privateKeyPem, certPem: response.body.data.client_crt as string };
+  return { keyPem: privateKeyPem, certPem: body.data.client_crt };
 }
 
 /** Register + pair in one go. */

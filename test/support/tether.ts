@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { exportPKCS8, exportSPKI, generateKeyPair, SignJWT } from "jose";
 import { loadConfig } from "../../functions/adapters/config.ts";
 import { createPairingDeps, setPairingDeps } from "../../functions/adapters/container.ts";
+import { ApiClient } from "../../functions/contracts/client.ts";
 import type { Clock } from "../../functions/core/ports/system.ts";
 import { startApiServer } from "../../local/api-server.ts";
 import { freePort } from "../../local/ports.ts";
@@ -44,6 +45,11 @@ export interface LocalTether {
     path: string,
     options?: { token?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> },
   ): Promise<ApiResponse>;
+  /**
+   * The typed client of the route contract (what the SDK and the CLI use), sending `token` as the bearer. Wire
+   * tests that need malformed requests use {@link request}.
+   */
+  api(token?: string): ApiClient;
   createRealm(name: string, settings?: Record<string, unknown>): Promise<TestRealm>;
   close(): Promise<void>;
 }
@@ -97,20 +103,25 @@ export async function startLocalTether(
     return { status: response.status, headers: response.headers, text, body: parsed };
   };
 
+  const api = (token?: string) =>
+    new ApiClient({
+      baseUrl: (name) => `${server.url}/${name}`,
+      authorize: () => (token === undefined ? {} : { authorization: `Bearer ${token}` }),
+    });
+
   return {
     url: server.url,
     adminToken,
     clock,
     brokerUrl,
     request,
+    api,
     async createRealm(name, settings = {}) {
       const { publicKey, privateKey } = await generateKeyPair("ES256", { extractable: true });
-      const created = await request("POST", "/housekeeping/v1/realms", {
-        token: adminToken,
+      await api(adminToken).call("createRealm", {
+        params: {},
         body: { data: { realm_name: name, jwt_public_key_pem: await exportSPKI(publicKey), ...settings } },
       });
-      if (created.status !== 201)
-        throw new Error(`realm creation answered ${created.status}: ${created.text}`);
       return {
         name,
         privateKeyPem: await exportPKCS8(privateKey),
