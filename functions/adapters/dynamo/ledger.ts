@@ -218,7 +218,7 @@ export class DynamoLedger extends DynamoTable implements CertificateLedger {
         },
       },
     ];
-    items.push({ Put: { TableName: this.tableName, Item: this.intentItem(intent, intentDeadline) } });
+    items.push({ Put: { TableName: this.tableName, Item: this.#intentItem(intent, intentDeadline) } });
     if (restoredCurrentSerial) {
       const previous = await this.getCertificate(c.realm, c.deviceId, restoredCurrentSerial);
       items.push({
@@ -278,12 +278,12 @@ export class DynamoLedger extends DynamoTable implements CertificateLedger {
   async putIntent(intent: IssuanceIntent, deadline: string): Promise<void> {
     await aws(() =>
       this.dynamo.send(
-        new PutItemCommand({ TableName: this.tableName, Item: this.intentItem(intent, deadline) }),
+        new PutItemCommand({ TableName: this.tableName, Item: this.#intentItem(intent, deadline) }),
       ),
     );
   }
 
-  private intentItem(intent: IssuanceIntent, deadline: string) {
+  #intentItem(intent: IssuanceIntent, deadline: string) {
     return m({
       ...intentKey(intent),
       kind: "intent",

@@ -165,15 +165,15 @@ export class DynamoRealmsAndDevices extends DynamoTable implements RealmStore, D
   async registerDevice(input: RegisterDeviceInput): Promise<"created" | "renewed"> {
     // The common case first: a device registered for the first time is one write, not a failed renewal too.
     for (let attempt = 0; attempt < 3; attempt++) {
-      if (await this.createDevice(input)) return "created";
-      if (await this.renewPendingDevice(input)) return "renewed";
+      if (await this.#createDevice(input)) return "created";
+      if (await this.#renewPendingDevice(input)) return "renewed";
       // It was deleted between our two writes (a realm purge, a discarded registration): create it again.
     }
     throw new Error("device registration kept racing with another registration");
   }
 
   /** New secret for an existing, never-confirmed device; false if it does not exist. */
-  private async renewPendingDevice(input: RegisterDeviceInput): Promise<boolean> {
+  async #renewPendingDevice(input: RegisterDeviceInput): Promise<boolean> {
     const { realm, deviceId, secretHash, introspection, now } = input;
     try {
       await this.transact([
@@ -206,7 +206,7 @@ export class DynamoRealmsAndDevices extends DynamoTable implements RealmStore, D
   }
 
   /** Creates the device and counts it against the realm's limit, atomically; false if it appeared meanwhile. */
-  private async createDevice(input: RegisterDeviceInput): Promise<boolean> {
+  async #createDevice(input: RegisterDeviceInput): Promise<boolean> {
     const { realm, deviceId, secretHash, introspection, now } = input;
     const limited = realm.deviceLimit !== undefined;
     try {
@@ -287,7 +287,7 @@ export class DynamoRealmsAndDevices extends DynamoTable implements RealmStore, D
   }
 
   async unregisterDevice(realm: string, deviceId: string, now: string): Promise<void> {
-    await this.updateExistingDevice(
+    await this.#updateExistingDevice(
       realm,
       deviceId,
       { UpdateExpression: "REMOVE secretHash, firstCredentialsRequest, currentSerial" },
@@ -296,7 +296,7 @@ export class DynamoRealmsAndDevices extends DynamoTable implements RealmStore, D
   }
 
   async setSecretHash(realm: string, deviceId: string, secretHash: string, now: string): Promise<void> {
-    await this.updateExistingDevice(
+    await this.#updateExistingDevice(
       realm,
       deviceId,
       { UpdateExpression: "SET secretHash = :h", ExpressionAttributeValues: m({ ":h": secretHash }) },
@@ -310,7 +310,7 @@ export class DynamoRealmsAndDevices extends DynamoTable implements RealmStore, D
     inhibited: boolean,
     now: string,
   ): Promise<void> {
-    await this.updateExistingDevice(
+    await this.#updateExistingDevice(
       realm,
       deviceId,
       {
@@ -322,7 +322,7 @@ export class DynamoRealmsAndDevices extends DynamoTable implements RealmStore, D
   }
 
   /** Updates an existing device and records the event, atomically. */
-  private async updateExistingDevice(
+  async #updateExistingDevice(
     realm: string,
     deviceId: string,
     update: { UpdateExpression: string; ExpressionAttributeValues?: ReturnType<typeof m> },
