@@ -124,7 +124,9 @@ export const DEFAULT_ISSUANCE_BUDGET_PER_HOUR = 6;
 /** The current certificate, the one it just superseded, and one more. */
 export const DEFAULT_MAX_LIVE_CERTIFICATES = 3;
 
-export function deviceStatusOf(device: Device): "pending" | "confirmed" | "inhibited" {
+export type DeviceRegistrationStatus = "pending" | "confirmed" | "inhibited";
+
+export function deviceStatusOf(device: Device): DeviceRegistrationStatus {
   if (device.credentialsInhibited) return "inhibited";
   return device.firstCredentialsRequest ? "confirmed" : "pending";
 }

@@ -1,7 +1,11 @@
 import { baseDeps } from "../adapters/container.ts";
+import type { Realm } from "../core/model.ts";
 import { createRealm, deleteRealm, getRealm, listRealms, updateRealm } from "../core/use-cases/realms.ts";
 import { httpHandler } from "../http/handler.ts";
 import { empty, json } from "../http/responses.ts";
+import { realmView } from "../http/views.ts";
+
+const view = (realm: Realm) => realmView(realm, baseDeps().settings.defaultBrokerUrl);
 
 /**
  * Housekeeping: `POST|GET /v1/realms`, `GET|PATCH|DELETE /v1/realms/{realm}`. Authorized by IAM at API Gateway on
@@ -9,7 +13,7 @@ import { empty, json } from "../http/responses.ts";
  */
 export const handler = httpHandler({
   createRealm: async (request) => ({
-    response: json(201, { data: await createRealm(baseDeps(), request.input()) }),
+    response: json(201, { data: view(await createRealm(baseDeps(), request.input())) }),
     outcome: "RealmCreated",
   }),
   listRealms: async () => ({
@@ -17,11 +21,11 @@ export const handler = httpHandler({
     outcome: "RealmsListed",
   }),
   getRealm: async (request) => ({
-    response: json(200, { data: await getRealm(baseDeps(), request.param("realm")) }),
+    response: json(200, { data: view(await getRealm(baseDeps(), request.param("realm"))) }),
     outcome: "RealmServed",
   }),
   updateRealm: async (request) => ({
-    response: json(200, { data: await updateRealm(baseDeps(), request.param("realm"), request.input) }),
+    response: json(200, { data: view(await updateRealm(baseDeps(), request.param("realm"), request.input)) }),
     outcome: "RealmUpdated",
   }),
   deleteRealm: async (request) => {

@@ -1,4 +1,5 @@
 import type * as z from "zod/mini";
+import { canonicalDeviceId } from "../contracts/ids.ts";
 import { MalformedRequestError, ValidationError } from "../core/errors.ts";
 
 /**
@@ -39,4 +40,22 @@ export function parseQuery<T>(
   throw new ValidationError(
     Object.fromEntries(result.error.issues.map((i) => [String(i.path[0] ?? "query"), [i.message]])),
   );
+}
+
+/**
+ * Where a device list page starts: the device id in `from_token` (or `from`, Tether's older name for it), in
+ * canonical form; a token that names no device id is a field error.
+ */
+export function pageStart(query: {
+  readonly from_token?: string | undefined;
+  readonly from?: string | undefined;
+}): string | undefined {
+  const token = query.from_token ?? query.from;
+  if (token === undefined) return undefined;
+  const after = canonicalDeviceId(token);
+  if (!after)
+    throw new ValidationError({
+      [query.from_token === undefined ? "from" : "from_token"]: ["is not a page token"],
+    });
+  return after;
 }

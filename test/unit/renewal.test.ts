@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { renewAfter } from "../../functions/core/use-cases/issue-credentials.ts";
-import { astarteTimestamp } from "../../functions/core/use-cases/verify-credentials.ts";
+import { astarteTimestamp } from "../../functions/http/views.ts";
 
 describe("renewal hint", () => {
   const record = {

@@ -1,6 +1,6 @@
 import { createPublicKey, type KeyObject } from "node:crypto";
 import { realmNameSchema } from "../../contracts/ids.ts";
-import type { CreateRealmRequest, RealmResponse, UpdateRealmRequest } from "../../contracts/realms.ts";
+import type { CreateRealmRequest, UpdateRealmRequest } from "../../contracts/realms.ts";
 import { RealmNotFoundError, ValidationError } from "../errors.ts";
 import {
   DEFAULT_GRACE_SECONDS,
@@ -22,10 +22,7 @@ type Store = RealmStore;
  */
 type RealmDeps = DepsOf<Store, "clock" | "settings">;
 
-export async function createRealm(
-  deps: RealmDeps,
-  data: CreateRealmRequest["data"],
-): Promise<RealmResponse["data"]> {
+export async function createRealm(deps: RealmDeps, data: CreateRealmRequest["data"]): Promise<Realm> {
   const realm: Realm = {
     name: data.realm_name,
     jwtPublicKeyPem: normalizedPublicKey(data.jwt_public_key_pem),
@@ -40,7 +37,7 @@ export async function createRealm(
     createdAt: deps.clock.now().toISOString(),
   };
   await deps.store.createRealm(realm);
-  return realmView(deps, realm);
+  return realm;
 }
 
 /** Merge-patch of a realm's settings; rotating its JWT key takes effect on the next request. */
@@ -48,7 +45,7 @@ export async function updateRealm(
   deps: RealmDeps,
   name: string,
   input: RequestInput<UpdateRealmRequest["data"]>,
-): Promise<RealmResponse["data"]> {
+): Promise<Realm> {
   const current = realmNameSchema.safeParse(name).success ? await deps.store.getRealm(name) : undefined;
   if (!current) throw new RealmNotFoundError();
   const data = input();
@@ -65,13 +62,13 @@ export async function updateRealm(
     issuanceBudgetPerHour: data.issuance_budget_per_hour ?? current.issuanceBudgetPerHour,
     maxLiveCertificates: data.max_live_certificates ?? current.maxLiveCertificates,
   });
-  return realmView(deps, updated);
+  return updated;
 }
 
-export async function getRealm(deps: RealmDeps, name: string): Promise<RealmResponse["data"]> {
+export async function getRealm(deps: RealmDeps, name: string): Promise<Realm> {
   const realm = realmNameSchema.safeParse(name).success ? await deps.store.getRealm(name) : undefined;
   if (!realm) throw new RealmNotFoundError();
-  return realmView(deps, realm);
+  return realm;
 }
 
 export async function listRealms(deps: RealmDeps): Promise<string[]> {
@@ -119,18 +116,4 @@ function normalizedPublicKey(pem: string): string {
   const rsaTooShort = key.asymmetricKeyType !== "ec" && (key.asymmetricKeyDetails?.modulusLength ?? 0) < 2048;
   if (key.type !== "public" || algorithmsFor(key).length === 0 || rsaTooShort) throw refuse();
   return key.export({ type: "spki", format: "pem" }).toString();
-}
-
-function realmView(deps: RealmDeps, realm: Realm): RealmResponse["data"] {
-  return {
-    realm_name: realm.name,
-    jwt_public_key_pem: realm.jwtPublicKeyPem,
-    broker_url: realm.brokerUrl ?? deps.settings.defaultBrokerUrl,
-    certificate_validity_seconds: realm.certificateValiditySeconds,
-    grace_seconds: realm.graceSeconds,
-    ...(realm.deviceLimit === undefined ? {} : { device_limit: realm.deviceLimit }),
-    issuance_budget_per_hour: realm.issuanceBudgetPerHour,
-    max_live_certificates: realm.maxLiveCertificates,
-    device_count: realm.deviceCount,
-  };
 }

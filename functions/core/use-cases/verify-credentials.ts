@@ -1,4 +1,4 @@
-import type { VerifyRequest, VerifyResponse } from "../../contracts/pairing.ts";
+import type { VerifyCause, VerifyRequest } from "../../contracts/pairing.ts";
 import { MalformedRequestError } from "../errors.ts";
 import { deviceCommonName } from "../identity.ts";
 import type { DepsOf, RequestInput } from "../pairing-deps.ts";
@@ -10,10 +10,10 @@ import { ASTARTE_MQTT_V1, renewAfter } from "./issue-credentials.ts";
 /** The store concepts this use-case reads and writes. */
 type Store = RealmStore & DeviceRegistry & CertificateLedger;
 
-/** Astarte's timestamp form: UTC, milliseconds, a space between date and time, trailing Z. */
-export function astarteTimestamp(date: Date): string {
-  return date.toISOString().replace("T", " ");
-}
+/** What verify finds: valid until a time (and when to renew), or invalid for a cause; `at` is when it looked. */
+export type Verification =
+  | { readonly valid: true; readonly at: Date; readonly until: Date; readonly renewAfter: Date }
+  | { readonly valid: false; readonly at: Date; readonly cause: VerifyCause };
 
 /**
  * Is this certificate still good for this device, and until when? Beyond Astarte's X.509 checks, Tether
@@ -24,14 +24,12 @@ export async function verifyCredentials(
   deps: DepsOf<Store, "clock" | "hasher" | "ca">,
   call: DeviceCredentials & { readonly protocol: string },
   input: RequestInput<VerifyRequest["data"]>,
-): Promise<VerifyResponse["data"]> {
+): Promise<Verification> {
   if (call.protocol !== ASTARTE_MQTT_V1) throw new MalformedRequestError(`unknown protocol ${call.protocol}`);
   const { realm, device } = await authenticateDevice(deps, call);
   const data = input();
   const now = deps.clock.now();
-  const timestamp = astarteTimestamp(now);
-  const invalid = (cause: Extract<VerifyResponse["data"], { valid: false }>["cause"]) =>
-    ({ valid: false, timestamp, cause, details: null }) as const;
+  const invalid = (cause: VerifyCause): Verification => ({ valid: false, at: now, cause });
 
   const assessment = assessCertificate(
     data.client_crt,
@@ -47,8 +45,8 @@ export async function verifyCredentials(
   }
   return {
     valid: true,
-    timestamp,
-    until: astarteTimestamp(assessment.facts.notAfter),
-    renew_after: renewAfter(record, device.deviceId).toISOString(),
+    at: now,
+    until: assessment.facts.notAfter,
+    renewAfter: renewAfter(record, device.deviceId),
   };
 }

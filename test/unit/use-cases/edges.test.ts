@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ForbiddenError, IssuanceInProgressError, ValidationError } from "../../../functions/core/errors.ts";
+import { ForbiddenError, IssuanceInProgressError } from "../../../functions/core/errors.ts";
 import type { DeviceStore } from "../../../functions/core/ports/device-store.ts";
 import { listDevices } from "../../../functions/core/use-cases/device-status.ts";
 import { type MemoryFleet, memoryFleet } from "../../support/memory-fleet.ts";
@@ -83,19 +83,24 @@ describe("the use-cases' edges on the in-memory adapters", () => {
     await expect(fleet.register("AJInS0w3VpWpuOqkXhgZdA")).resolves.toBeDefined();
   });
 
-  it("lists devices with details and pages with from_token; refuses a token that is no device id", async () => {
+  it("lists devices in pages, with their certificates only when asked", async () => {
     const fleet = await memoryFleet();
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) ids.push((await fleet.register()).deviceId);
-    ids.sort();
     const realm = await fleet.realmRecord();
-    const page = await listDevices(fleet.deps, realm, { details: "true", limit: 2 });
-    expect((page.data as { id: string }[]).map((d) => d.id)).toEqual(ids.slice(0, 2));
-    expect(page.links.next).toContain(`from_token=${ids[1]}`);
-    const rest = await listDevices(fleet.deps, realm, { details: "false", limit: 2, from_token: ids[1] });
-    expect(rest.data).toEqual(ids.slice(2));
-    await expect(
-      listDevices(fleet.deps, realm, { details: "false", limit: 2, from: "!!" }),
-    ).rejects.toBeInstanceOf(ValidationError);
+    const paired = await fleet.register();
+    await fleet.pair(paired.deviceId, paired.secret);
+    ids.push(paired.deviceId);
+    ids.sort();
+    const page = await listDevices(fleet.deps, realm, { limit: 2, after: undefined, withCertificates: true });
+    expect(page.devices.map((d) => d.device.deviceId)).toEqual(ids.slice(0, 2));
+    expect(page.next).toBe(ids[1]);
+    const rest = await listDevices(fleet.deps, realm, { limit: 5, after: ids[1], withCertificates: false });
+    expect(rest.devices.map((d) => d.device.deviceId)).toEqual(ids.slice(2));
+    expect(rest.next).toBeUndefined();
+    const all = await listDevices(fleet.deps, realm, { limit: 5, after: undefined, withCertificates: true });
+    const withCertificate = all.devices.find((d) => d.device.deviceId === paired.deviceId);
+    expect(withCertificate?.certificate?.state).toBe("current");
+    expect(rest.devices.every((d) => d.certificate === undefined)).toBe(true);
   });
 });

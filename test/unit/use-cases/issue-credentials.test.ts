@@ -96,7 +96,7 @@ describe("issueCredentials on the in-memory adapters", () => {
     const { deviceId, secret } = await fleet.register();
     await expect(fleet.pair(deviceId, "wrong")).rejects.toBeInstanceOf(ForbiddenError);
     await expect(fleet.pair("AJInS0w3VpWpuOqkXhgZdA", secret)).rejects.toBeInstanceOf(DeviceNotFoundError);
-    await patchDevice(fleet.deps, await fleet.agent(deviceId), { credentials_inhibited: true });
+    await patchDevice(fleet.deps, await fleet.agent(deviceId), { credentialsInhibited: true });
     await expect(fleet.pair(deviceId, secret)).rejects.toThrow(/inhibited/);
     expect(fleet.ca.requests).toBe(0);
   });

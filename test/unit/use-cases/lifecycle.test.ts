@@ -99,14 +99,14 @@ describe("verify, inhibit, unregister, rotate and sweep on the in-memory adapter
     const { deviceId, secret } = await fleet.register();
     const issued = await fleet.pair(deviceId, secret);
     const status = await patchDevice(fleet.deps, await fleet.agent(deviceId), {
-      credentials_inhibited: true,
-      revoke_credentials: true,
+      credentialsInhibited: true,
+      revokeCredentials: true,
     });
-    expect(status.credentials_inhibited).toBe(true);
+    expect(status.device.credentialsInhibited).toBe(true);
     expect(fleet.transport.active(fleet.realm, deviceId)).toEqual([]);
     expect(fleet.connections.disconnected).toContain(`${fleet.realm}/${deviceId}`);
     expect(await verify(fleet, deviceId, secret, issued.certificatePem)).toMatchObject({ cause: "REVOKED" });
-    await patchDevice(fleet.deps, await fleet.agent(deviceId), { credentials_inhibited: false });
+    await patchDevice(fleet.deps, await fleet.agent(deviceId), { credentialsInhibited: false });
     await expect(fleet.pair(deviceId, secret)).resolves.toBeDefined();
   });
 
@@ -145,9 +145,14 @@ describe("verify, inhibit, unregister, rotate and sweep on the in-memory adapter
     const info = await getDeviceInfo(fleet.deps, fleet.credentials(deviceId, secret));
     expect(info.status).toBe("confirmed");
     const status = await getDeviceStatus(fleet.deps, await fleet.agent(deviceId));
-    expect(status.id).toBe(deviceId);
-    const list = await listDevices(fleet.deps, await fleet.realmRecord(), { details: "false", limit: 100 });
-    expect(list.data).toEqual([deviceId]);
+    expect(status.device.deviceId).toBe(deviceId);
+    expect(status.certificate?.state).toBe("current");
+    const list = await listDevices(fleet.deps, await fleet.realmRecord(), {
+      limit: 100,
+      after: undefined,
+      withCertificates: false,
+    });
+    expect(list.devices.map((d) => d.device.deviceId)).toEqual([deviceId]);
     const timeline = await deviceEvents(fleet.deps, await fleet.agent(deviceId));
     expect(JSON.stringify(timeline)).toContain("issued");
   });
@@ -183,7 +188,7 @@ describe("verify, inhibit, unregister, rotate and sweep on the in-memory adapter
     const fleet = await memoryFleet();
     const { deviceId, secret } = await fleet.register();
     await fleet.pair(deviceId, secret);
-    expect((await updateRealm(fleet.deps, fleet.realm, () => ({ grace_seconds: 5 }))).grace_seconds).toBe(5);
+    expect((await updateRealm(fleet.deps, fleet.realm, () => ({ grace_seconds: 5 }))).graceSeconds).toBe(5);
     expect(await listRealms(fleet.deps)).toEqual([fleet.realm]);
     await deleteRealm(fleet.deps, fleet.realm);
     await expect(getRealm(fleet.deps, fleet.realm)).rejects.toThrow();
