@@ -5,6 +5,7 @@ import {
   MAX_CERTIFICATE_VALIDITY_SECONDS,
   MIN_CERTIFICATE_VALIDITY_SECONDS,
 } from "../functions/contracts/realms.ts";
+import { SWEEP_DEFAULTS } from "../functions/core/use-cases/sweep.ts";
 
 /**
  * Stage settings, read from CDK context (`cdk.json` or `-c tether=<json>`) and validated before anything is
@@ -63,6 +64,13 @@ export const stageSettingsSchema = z.object({
    * Lambda keeps 100 executions unreserved, and a new account's quota is often 10, where any reservation
    * fails the first deploy. Turn it on once the account's concurrency quota is raised (README).
    */
+  /**
+   * The sweeper's pace, in items a second: its share of the account's per-second IoT and Private CA quotas
+   * (functions/core/use-cases/sweep.ts, SWEEP_DEFAULTS, says which and why 8). Raise it with those quotas.
+   */
+  sweeper: z
+    .object({ itemsPerSecond: z.number().positive().max(1000).default(SWEEP_DEFAULTS.itemsPerSecond) })
+    .default({ itemsPerSecond: SWEEP_DEFAULTS.itemsPerSecond }),
   reservedConcurrency: z
     .object({
       presence: z.number().int().min(1).max(1000).optional(),

@@ -8,7 +8,7 @@ import { createAwsClients } from "../functions/adapters/aws-clients.ts";
 import { SWEEP_SHARDS } from "../functions/adapters/table-schema.ts";
 import { randomDeviceId } from "../functions/contracts/ids.ts";
 import type { PairingDeps } from "../functions/core/pairing-deps.ts";
-import { SWEEP_BATCH_LIMIT, sweep } from "../functions/core/use-cases/sweep.ts";
+import { boundedRun, sweep } from "../functions/core/use-cases/sweep.ts";
 import { recordMetadata, recordPresence } from "../functions/core/use-cases/transport-events.ts";
 import { startApiServer } from "./api-server.ts";
 import { bootstrapLocal } from "./bootstrap.ts";
@@ -129,9 +129,9 @@ try {
   });
   stops.push(() => api.close());
 
-  // The sweeper runs on a timer here, as EventBridge runs it every 5 minutes on AWS.
+  // The sweeper runs on a timer here, as EventBridge runs it every minute on AWS.
   const sweepTimer = setInterval(() => {
-    sweep(ready(), { shards: SWEEP_SHARDS, batchLimit: SWEEP_BATCH_LIMIT }).then(
+    sweep(ready(), boundedRun(SWEEP_SHARDS, Number.POSITIVE_INFINITY)).then(
       (report) => {
         if (report.found > 0) log(`sweep: ${JSON.stringify(report.outcomes)}`);
       },

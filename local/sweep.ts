@@ -3,7 +3,7 @@
 import { readFile } from "node:fs/promises";
 import { createAwsClients } from "../functions/adapters/aws-clients.ts";
 import { SWEEP_SHARDS } from "../functions/adapters/table-schema.ts";
-import { SWEEP_BATCH_LIMIT, type SweepReport, sweep } from "../functions/core/use-cases/sweep.ts";
+import { boundedRun, type SweepReport, sweep } from "../functions/core/use-cases/sweep.ts";
 import { ensureLocalAws } from "./bootstrap.ts";
 import { LOCAL_CONFIG_PATH, localConfigSchema } from "./local-config.ts";
 import { localAwsTarget, localFunctionEnv, localPairingDeps } from "./tether-env.ts";
@@ -27,10 +27,11 @@ export async function runLocalSweep(): Promise<SweepReport> {
   const config = localConfigSchema.parse(JSON.parse(raw));
   const clients = createAwsClients(localAwsTarget(config.awsEndpoint));
   const env = await ensureLocalAws(clients);
-  return sweep(localPairingDeps(localFunctionEnv(env, config.brokerUrl), clients), {
-    shards: SWEEP_SHARDS,
-    batchLimit: SWEEP_BATCH_LIMIT,
-  });
+  // The emulated AWS has no quotas to share: one run drains everything due.
+  return sweep(
+    localPairingDeps(localFunctionEnv(env, config.brokerUrl), clients),
+    boundedRun(SWEEP_SHARDS, Number.POSITIVE_INFINITY),
+  );
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -67,7 +67,7 @@ export const TOOL_COMMANDS: Record<string, Command> = {
     },
   },
   sweep: {
-    summary: "run one certificate sweep on the local instance (on AWS it runs every 5 minutes)",
+    summary: "run one certificate sweep on the local instance (on AWS it runs every minute)",
     usage: "tether sweep",
     async run(args) {
       const { runLocalSweep, LocalNotRunningError } = await import("../../local/sweep.ts");

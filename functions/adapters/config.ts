@@ -1,4 +1,5 @@
 import * as z from "zod/mini";
+import { SWEEP_DEFAULTS } from "../core/use-cases/sweep.ts";
 import "../contracts/zod-messages.ts";
 import { MAX_CERTIFICATE_VALIDITY_SECONDS, MIN_CERTIFICATE_VALIDITY_SECONDS } from "../contracts/realms.ts";
 import { DEVICE_POLICY_NAME } from "../core/iot-policy.ts";
@@ -14,6 +15,7 @@ export const ENV = {
   secretHashKeySecretArn: "SECRET_HASH_KEY_SECRET_ARN",
   serviceVersion: "SERVICE_VERSION",
   defaultCertificateValiditySeconds: "DEFAULT_CERTIFICATE_VALIDITY_SECONDS",
+  sweepItemsPerSecond: "SWEEP_ITEMS_PER_SECOND",
 } as const;
 
 const schema = z.object({
@@ -48,6 +50,11 @@ const schema = z.object({
       z.int().check(z.minimum(MIN_CERTIFICATE_VALIDITY_SECONDS), z.maximum(MAX_CERTIFICATE_VALIDITY_SECONDS)),
     ),
     MAX_CERTIFICATE_VALIDITY_SECONDS,
+  ),
+  /** The sweeper's pace: its share of the account's IoT and Private CA request quotas, in items a second. */
+  [ENV.sweepItemsPerSecond]: z._default(
+    z.pipe(z.coerce.number(), z.number().check(z.positive(), z.maximum(1000))),
+    SWEEP_DEFAULTS.itemsPerSecond,
   ),
 });
 

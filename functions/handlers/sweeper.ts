@@ -2,26 +2,49 @@ import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import middy from "@middy/core";
+import type { Context } from "aws-lambda";
+import { loadConfig } from "../adapters/config.ts";
 import { baseDeps, certificateAuthority, transportRegistry } from "../adapters/container.ts";
 import { SWEEP_SHARDS } from "../adapters/table-schema.ts";
-import { SWEEP_BATCH_LIMIT, type SweepReport, sweep } from "../core/use-cases/sweep.ts";
+import {
+  BACKLOG_COUNT_CAP,
+  measureBacklog,
+  SWEEP_BACKLOG_METRICS,
+  SWEEP_DEFAULTS,
+  type SweepReport,
+  sweep,
+} from "../core/use-cases/sweep.ts";
 import { logger, metrics } from "../observability.ts";
 
+/** Time kept back at the end of a run for the items in flight and the backlog measure. */
+const MARGIN_MS = 20_000;
+
 /**
- * Scheduled (EventBridge, every 5 minutes): retires expired, superseded-past-grace and revoked certificates and
- * cleans up abandoned issuances. A metric per outcome; a truncated run is finished by the next.
+ * Scheduled (EventBridge, every minute): retires expired, superseded-past-grace and revoked certificates,
+ * cleans up abandoned issuances and purges deleted realms, every shard served each round, for at most
+ * {@link SWEEP_DEFAULTS.runSeconds} at the stage's pace; then measures what is still due. A metric per outcome,
+ * the backlog and its oldest item's age; what is left is the next minute's.
  */
-export const handler = middy()
+export const handler = middy<unknown, SweepReport>()
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(logMetrics(metrics))
-  .handler(async (): Promise<SweepReport> => {
-    const report = await sweep(
-      { ...baseDeps(), ca: certificateAuthority(), transport: transportRegistry() },
-      { shards: SWEEP_SHARDS, batchLimit: SWEEP_BATCH_LIMIT },
-    );
+  .handler(async (_event: unknown, context: Context): Promise<SweepReport> => {
+    const itemsPerSecond = loadConfig().SWEEP_ITEMS_PER_SECOND;
+    const deps = { ...baseDeps(), ca: certificateAuthority(), transport: transportRegistry() };
+    const endAt = Date.now() + SWEEP_DEFAULTS.runSeconds * 1000;
+    const report = await sweep(deps, {
+      shards: SWEEP_SHARDS,
+      pageSize: SWEEP_DEFAULTS.pageSize,
+      maxItems: itemsPerSecond * SWEEP_DEFAULTS.runSeconds,
+      itemsPerSecond,
+      hasTime: () => Date.now() < endAt && context.getRemainingTimeInMillis() > MARGIN_MS,
+    });
     for (const [outcome, count] of Object.entries(report.outcomes)) {
       metrics.addMetric(`Swept_${outcome}`, MetricUnit.Count, count);
     }
-    logger.info("sweep finished", { ...report });
+    const backlog = await measureBacklog(deps, SWEEP_SHARDS, BACKLOG_COUNT_CAP);
+    metrics.addMetric(SWEEP_BACKLOG_METRICS.count, MetricUnit.Count, backlog.count);
+    metrics.addMetric(SWEEP_BACKLOG_METRICS.oldestAge, MetricUnit.Seconds, backlog.oldestDueAgeSeconds);
+    logger.info("sweep finished", { ...report, backlog });
     return report;
   });

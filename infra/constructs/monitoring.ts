@@ -17,6 +17,7 @@ import { Topic } from "aws-cdk-lib/aws-sns";
 import { EmailSubscription } from "aws-cdk-lib/aws-sns-subscriptions";
 import type { IQueue } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
+import { SWEEP_BACKLOG_METRICS } from "../../functions/core/use-cases/sweep.ts";
 import { REJECTION_CAUSES } from "../../functions/http/errors.ts";
 
 export interface MonitoringProps {
@@ -134,6 +135,18 @@ export class Monitoring extends Construct {
         tetherMetric("Swept_failed"),
         1,
         "The certificate sweeper could not retire some certificates",
+      ],
+      [
+        "SweepBacklogAging",
+        new Metric({
+          namespace: "Tether",
+          metricName: SWEEP_BACKLOG_METRICS.oldestAge,
+          dimensionsMap: { service: "tether" },
+          statistic: "Maximum",
+          period: PERIOD,
+        }),
+        900,
+        "Something due has waited over 15 minutes for the sweeper: the fleet's rate of due items is above the sweeper's pace (raise sweeper.itemsPerSecond with the account's IoT quotas), or it is failing",
       ],
       [
         "FailedAsyncEvents",

@@ -30,6 +30,8 @@ export interface FunctionContext {
 }
 
 export interface TetherFunctionOptions {
+  /** Variables only this function reads, beside the ones every function gets. */
+  readonly environment?: Readonly<Record<string, string>>;
   readonly timeout?: Duration;
   /** Executions kept for (and capped at) this function; undefined: it shares the account's pool. */
   readonly reservedConcurrentExecutions?: number | undefined;
@@ -57,6 +59,7 @@ export function tetherFunction(
     [ENV.defaultCertificateValiditySeconds]: String(context.settings.certificateValiditySeconds),
     // The SDK reads AWS_ENDPOINT_URL_IOT_DATA_PLANE itself: the account's own data endpoint, as AWS advises.
     ...(FUNCTION_ACCESS[name].connections ? { AWS_ENDPOINT_URL_IOT_DATA_PLANE: context.dataPlaneUrl } : {}),
+    ...options.environment,
   };
   return new NodeFunction(scope, pascal(name), {
     handler: name,

@@ -8,7 +8,7 @@ import { randomDeviceId } from "../../functions/contracts/ids.ts";
 import { iotCertificateId } from "../../functions/core/certificate-id.ts";
 import { deviceThingName } from "../../functions/core/identity.ts";
 import { REALM_PURGE_DELAY_MS } from "../../functions/core/use-cases/realms.ts";
-import { sweep } from "../../functions/core/use-cases/sweep.ts";
+import { boundedRun, sweep } from "../../functions/core/use-cases/sweep.ts";
 import { runningFunction } from "../../local/function-context.ts";
 import { devicePath, pairDevice, registerDevice, requestCertificate } from "../support/device.ts";
 import { connectDevice, endQuietly, waitForClose } from "../support/mqtt.ts";
@@ -24,7 +24,7 @@ describe("deleting a realm", () => {
 
   const admin = () => ({ token: tether.adminToken });
   const runSweep = () =>
-    runningFunction.run("sweeper", () => sweep(pairingDeps(), { shards: SWEEP_SHARDS, batchLimit: 100 }));
+    runningFunction.run("sweeper", () => sweep(pairingDeps(), boundedRun(SWEEP_SHARDS, 100)));
   const iotGone = async (certPem: string) => {
     const certificateId = iotCertificateId(new X509Certificate(certPem).raw);
     return iot()

@@ -12,7 +12,7 @@ import { randomDeviceId } from "../../functions/contracts/ids.ts";
 import { iotCertificateId } from "../../functions/core/certificate-id.ts";
 import type { PairingDeps } from "../../functions/core/pairing-deps.ts";
 import type { TransportRegistry } from "../../functions/core/ports/transport-registry.ts";
-import { sweep } from "../../functions/core/use-cases/sweep.ts";
+import { boundedRun, sweep } from "../../functions/core/use-cases/sweep.ts";
 import { runningFunction } from "../../local/function-context.ts";
 import { generateKeyAndCsr } from "../../local/x509.ts";
 import {
@@ -34,7 +34,7 @@ describe("rotation driven by expiry (with the broker)", () => {
   let realm: TestRealm;
   const tls = (d: { certPem: string; keyPem: string }) => ({ caPem: testBed().env.caCertPem, ...d });
   const runSweep = (deps: PairingDeps = pairingDeps()) =>
-    runningFunction.run("sweeper", () => sweep(deps, { shards: SWEEP_SHARDS, batchLimit: 100 }));
+    runningFunction.run("sweeper", () => sweep(deps, boundedRun(SWEEP_SHARDS, 100)));
   const iotStatus = async (certPem: string) => {
     const certificateId = iotCertificateId(new X509Certificate(certPem).raw);
     try {

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pairingDeps } from "../../functions/adapters/container.ts";
 import { SWEEP_SHARDS } from "../../functions/adapters/table-schema.ts";
 import { iotCertificateId } from "../../functions/core/certificate-id.ts";
-import { sweep } from "../../functions/core/use-cases/sweep.ts";
+import { boundedRun, sweep } from "../../functions/core/use-cases/sweep.ts";
 import { runningFunction } from "../../local/function-context.ts";
 import { type DataEvent, randomDeviceId, TetherDevice, type TetherDeviceOptions } from "../../sdk/index.ts";
 import { servicePublish, waitForPublished } from "../support/broker-admin.ts";
@@ -189,9 +189,7 @@ describe("the device SDK against the local stack", () => {
     advance(expiredFor);
     tether.clock.advance(expiredFor);
     try {
-      await runningFunction.run("sweeper", () =>
-        sweep(pairingDeps(), { shards: SWEEP_SHARDS, batchLimit: 500 }),
-      );
+      await runningFunction.run("sweeper", () => sweep(pairingDeps(), boundedRun(SWEEP_SHARDS, 500)));
       const old = device.credentials?.certificatePem;
       await device.connect();
       expect(device.connected).toBe(true);

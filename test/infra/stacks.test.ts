@@ -5,7 +5,7 @@ import { App } from "aws-cdk-lib";
 import { Match, Template } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
 import { devicePolicyDocument } from "../../functions/core/iot-policy.ts";
-import { SWEEP_OUTCOMES } from "../../functions/core/use-cases/sweep.ts";
+import { SWEEP_BACKLOG_METRICS, SWEEP_OUTCOMES } from "../../functions/core/use-cases/sweep.ts";
 import { REJECTION_CAUSES } from "../../functions/http/errors.ts";
 import { ROUTES } from "../../functions/http/routes.ts";
 import { buildApp, type TetherApp } from "../../infra/app.ts";
@@ -161,9 +161,9 @@ describe("Tether's CDK app (stage prod)", () => {
     }
   });
 
-  it("runs the sweeper every 5 minutes, with time for a full batch, querying only its index", () => {
+  it("runs the sweeper every minute, with time for its run, at the stage's pace, querying only its index", () => {
     t.stateless.hasResourceProperties("AWS::Events::Rule", {
-      ScheduleExpression: "rate(5 minutes)",
+      ScheduleExpression: "rate(1 minute)",
       Targets: [
         Match.objectLike({
           Arn: { "Fn::GetAtt": [Match.stringLikeRegexp("^SweeperFunction"), "Arn"] },
@@ -172,7 +172,8 @@ describe("Tether's CDK app (stage prod)", () => {
     });
     const functions = t.stateless.findResources("AWS::Lambda::Function");
     const sweeper = Object.entries(functions).find(([id]) => id.startsWith("SweeperFunction"))?.[1];
-    expect(sweeper?.Properties.Timeout).toBe(300);
+    expect(sweeper?.Properties.Timeout).toBe(90);
+    expect(sweeper?.Properties.Environment.Variables.SWEEP_ITEMS_PER_SECOND).toBe("8");
     const policies = JSON.stringify(t.stateless.findResources("AWS::IAM::Policy"));
     expect(policies).toContain("/index/by-deadline");
   });
@@ -357,7 +358,7 @@ describe("Tether's CDK app (stage prod)", () => {
     });
   });
 
-  it("alarms on 5xx, throttles, dependency failures and internal errors, to an encrypted topic", () => {
+  it("alarms on 5xx, throttles, dependency failures, internal errors and an aging sweep backlog, to an encrypted topic", () => {
     const alarms = Object.values(t.stateless.findResources("AWS::CloudWatch::Alarm"));
     expect([...new Set(alarms.map((a) => a.Properties.AlarmDescription))].sort()).toEqual(
       [
@@ -366,6 +367,7 @@ describe("Tether's CDK app (stage prod)", () => {
         "Presence, metadata or sweeper invocations failed after Lambda's retries (see the FailedEvents queue)",
         "Private CA, IoT or DynamoDB throttled Tether",
         "Private CA, IoT or DynamoDB unavailable",
+        "Something due has waited over 15 minutes for the sweeper: the fleet's rate of due items is above the sweeper's pace (raise sweeper.itemsPerSecond with the account's IoT quotas), or it is failing",
         "The certificate sweeper could not retire some certificates",
         "Unexpected errors in Tether's functions",
       ].sort(),
@@ -388,6 +390,7 @@ describe("Tether's CDK app (stage prod)", () => {
     const emitted = new Set([
       ...REJECTION_CAUSES.map((c) => `Rejected_${c}`),
       ...SWEEP_OUTCOMES.map((o) => `Swept_${o}`),
+      ...Object.values(SWEEP_BACKLOG_METRICS),
     ]);
     expect(named.filter((name) => !emitted.has(name))).toEqual([]);
   });

@@ -7,7 +7,7 @@ import { SWEEP_SHARDS } from "../../functions/adapters/table-schema.ts";
 import { randomDeviceId } from "../../functions/contracts/ids.ts";
 import { iotCertificateId } from "../../functions/core/certificate-id.ts";
 import { REALM_PURGE_DELAY_MS } from "../../functions/core/use-cases/realms.ts";
-import { sweep } from "../../functions/core/use-cases/sweep.ts";
+import { boundedRun, sweep } from "../../functions/core/use-cases/sweep.ts";
 import { generateKeyAndCsr } from "../../local/x509.ts";
 import { credentialsPath, devicePath, pairDevice, registerDevice } from "../support/device.ts";
 import { awsError, type Fault, withFaults } from "../support/fault-proxy.ts";
@@ -152,11 +152,11 @@ describe("faults, backpressure and concurrency", () => {
       });
       const faulty = withFaults(testBed().clients, [{ command, times: 1 }]);
       const deps = createPairingDeps(loadConfig(), faulty, tether.clock);
-      const first = await sweep(deps, { shards: SWEEP_SHARDS, batchLimit: 100 });
+      const first = await sweep(deps, boundedRun(SWEEP_SHARDS, 100));
       expect(first.outcomes.failed).toBeGreaterThanOrEqual(1);
-      const second = await sweep(deps, { shards: SWEEP_SHARDS, batchLimit: 100 });
+      const second = await sweep(deps, boundedRun(SWEEP_SHARDS, 100));
       expect(second.outcomes.failed).toBe(0);
-      expect((await sweep(deps, { shards: SWEEP_SHARDS, batchLimit: 100 })).found).toBe(0);
+      expect((await sweep(deps, boundedRun(SWEEP_SHARDS, 100))).found).toBe(0);
       expect(await activeOrphans()).toEqual([]);
     },
   );
@@ -181,7 +181,7 @@ describe("faults, backpressure and concurrency", () => {
       const faulty = withFaults(testBed().clients, [{ command, times: 1 }]);
       const later = { now: () => new Date(tether.clock.now().getTime() + REALM_PURGE_DELAY_MS + 1_000) };
       const deps = createPairingDeps(loadConfig(), faulty, later);
-      const run = () => sweep(deps, { shards: SWEEP_SHARDS, batchLimit: 100 });
+      const run = () => sweep(deps, boundedRun(SWEEP_SHARDS, 100));
       expect((await run()).outcomes.failed).toBe(1);
       let removed = 0;
       for (let i = 0; i < 3 && removed === 0; i++) {

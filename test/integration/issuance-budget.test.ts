@@ -6,7 +6,7 @@ import { createPairingDeps, pairingDeps, setPairingDeps } from "../../functions/
 import { SWEEP_SHARDS } from "../../functions/adapters/table-schema.ts";
 import { randomDeviceId } from "../../functions/contracts/ids.ts";
 import { iotCertificateId } from "../../functions/core/certificate-id.ts";
-import { sweep } from "../../functions/core/use-cases/sweep.ts";
+import { boundedRun, sweep } from "../../functions/core/use-cases/sweep.ts";
 import { runningFunction } from "../../local/function-context.ts";
 import { generateKeyAndCsr } from "../../local/x509.ts";
 import { credentialsPath, registerDevice, verify } from "../support/device.ts";
@@ -148,7 +148,7 @@ describe("issuance admission: one at a time, a budget per device, a cap on live 
     expect((await verify(tether, realm.name, device, newest)).body.data).toMatchObject({ valid: true });
 
     const report = await runningFunction.run("sweeper", () =>
-      sweep(pairingDeps(), { shards: SWEEP_SHARDS, batchLimit: 100 }),
+      sweep(pairingDeps(), boundedRun(SWEEP_SHARDS, 100)),
     );
     expect(report.outcomes.superseded).toBe(1);
     const status = async (pem: string) =>

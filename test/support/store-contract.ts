@@ -87,7 +87,7 @@ export function storeContract(name: string, makeStore: () => DeviceStore): void 
       });
     };
     const dueOf = async (deviceId: string, now: string) =>
-      (await store.findDue(sweepShardOf(deviceId), now, 100)).filter(
+      (await store.findDue(sweepShardOf(deviceId), now, 100)).items.filter(
         (d) =>
           (d.kind === "certificate" && d.record.deviceId === deviceId) ||
           (d.kind === "intent" && d.intent.deviceId === deviceId),
@@ -110,7 +110,7 @@ export function storeContract(name: string, makeStore: () => DeviceStore): void 
       await expect(store.updateRealm(realmOf())).rejects.toBeInstanceOf(RealmNotFoundError);
       await expect(store.deleteRealm(r, at(1))).rejects.toBeInstanceOf(RealmNotFoundError);
       await expect(store.createRealm(realmOf())).rejects.toBeInstanceOf(RealmExistsError);
-      const due = await store.findDue(sweepShardOf(r), at(1), 1000);
+      const due = (await store.findDue(sweepShardOf(r), at(1), 1000)).items;
       expect(due).toContainEqual({ kind: "realm", realm: r });
       await store.removeDeletedRealm(r);
       await store.createRealm(realmOf());
@@ -354,8 +354,49 @@ export function storeContract(name: string, makeStore: () => DeviceStore): void 
       const due = await dueOf(d, at(30));
       expect(due.map((x) => (x.kind === "intent" ? x.intent.requestId : ""))).toEqual(["q1", "q2", "q0"]);
       const other = (sweepShardOf(d) + 1) % 8;
-      const elsewhere = await store.findDue(other, at(30), 100);
+      const elsewhere = (await store.findDue(other, at(30), 100)).items;
       expect(elsewhere.some((x) => x.kind === "intent" && x.intent.deviceId === d)).toBe(false);
+    });
+
+    it("pages through a shard's due items with a cursor: each once, in order, past items left in place", async () => {
+      const d = id();
+      await register(d);
+      const shard = sweepShardOf(d);
+      for (let i = 0; i < 5; i++) {
+        await store.putIntent({ realm: r, deviceId: d, requestId: `p${i}`, createdAt: T0 }, at(10 + i));
+      }
+      // Nothing is removed between pages (as when every item fails): the cursor still moves on.
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      let pages = 0;
+      do {
+        const page = await store.findDue(shard, at(30), 2, cursor);
+        expect(page.items.length).toBeLessThanOrEqual(2);
+        if (page.cursor) expect(page.items).toHaveLength(2);
+        for (const x of page.items)
+          if (x.kind === "intent" && x.intent.deviceId === d) seen.push(x.intent.requestId);
+        cursor = page.cursor;
+        pages++;
+      } while (cursor && pages < 1000);
+      expect(seen).toEqual(["p0", "p1", "p2", "p3", "p4"]);
+      const first = await store.findDue(shard, at(30), 1000);
+      expect(first.cursor).toBeUndefined();
+    });
+
+    it("measures a shard's backlog: a count that stops at the cap, and the oldest deadline", async () => {
+      const d = id();
+      await register(d);
+      const shard = sweepShardOf(d);
+      for (let i = 0; i < 4; i++) {
+        await store.putIntent({ realm: r, deviceId: d, requestId: `b${i}`, createdAt: T0 }, at(20 + i));
+      }
+      const capped = await store.dueBacklog(shard, at(30), 3);
+      expect(capped.count).toBe(3);
+      expect(capped.oldest !== undefined && capped.oldest <= at(20)).toBe(true);
+      const all = await store.dueBacklog(shard, at(30), 100_000);
+      expect(all.count).toBeGreaterThanOrEqual(4);
+      const none = await store.dueBacklog(shard, "2000-01-01T00:00:00.000Z", 10);
+      expect(none).toEqual({ count: 0, oldest: undefined });
     });
 
     it("records presence in event order, and metadata, for known devices only", async () => {

@@ -1,7 +1,7 @@
 import { BatchWriteItemCommand, QueryCommand } from "@aws-sdk/client-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import type { CertificateRecord, IssuanceIntent, RetiredReason } from "../../core/model.ts";
-import type { DueItem, SweepQueue } from "../../core/ports/device-store.ts";
+import type { DueItem, DuePage, SweepQueue } from "../../core/ports/device-store.ts";
 import { aws } from "../aws-errors.ts";
 import { SWEEP_INDEX, TTL_ATTRIBUTE } from "../table-schema.ts";
 
@@ -46,7 +46,7 @@ export class DynamoSweepQueue extends DynamoTable implements SweepQueue {
     }
   }
 
-  async findDue(shard: number, now: string, limit: number): Promise<DueItem[]> {
+  async findDue(shard: number, now: string, limit: number, cursor?: string): Promise<DuePage> {
     const out = await aws(() =>
       this.dynamo.send(
         new QueryCommand({
@@ -56,16 +56,53 @@ export class DynamoSweepQueue extends DynamoTable implements SweepQueue {
           ExpressionAttributeNames: { "#shard": SWEEP_INDEX.partition, "#deadline": SWEEP_INDEX.sort },
           ExpressionAttributeValues: m({ ":shard": `SWEEP#${shard}`, ":now": now }),
           Limit: limit,
+          ...(cursor
+            ? { ExclusiveStartKey: JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) }
+            : {}),
         }),
       ),
     );
-    return (out.Items ?? []).map((raw): DueItem => {
+    const items = (out.Items ?? []).map((raw): DueItem => {
       const item = unmarshall(raw);
       if (item.pk === "REALMS") return { kind: "realm", realm: String(item.sk) };
       return item.kind === "intent"
         ? { kind: "intent", intent: toIntent(item) }
         : { kind: "certificate", record: toCertificate(item) };
     });
+    // DynamoDB stops a page at Limit (or 1 MB) and says where: the next page starts there.
+    const next =
+      items.length > 0 && out.LastEvaluatedKey
+        ? Buffer.from(JSON.stringify(out.LastEvaluatedKey), "utf8").toString("base64url")
+        : undefined;
+    return { items, cursor: next };
+  }
+
+  async dueBacklog(
+    shard: number,
+    now: string,
+    cap: number,
+  ): Promise<{ count: number; oldest: string | undefined }> {
+    const query = (select: { Select: "COUNT" } | { ProjectionExpression: string }, limit: number) =>
+      aws(() =>
+        this.dynamo.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            IndexName: SWEEP_INDEX.name,
+            KeyConditionExpression: "#shard = :shard AND #deadline <= :now",
+            ExpressionAttributeNames: { "#shard": SWEEP_INDEX.partition, "#deadline": SWEEP_INDEX.sort },
+            ExpressionAttributeValues: m({ ":shard": `SWEEP#${shard}`, ":now": now }),
+            Limit: limit,
+            ...select,
+          }),
+        ),
+      );
+    // One item for the oldest; a capped count (a COUNT query reads the items it counts, so the cap bounds it).
+    const [first, counted] = await Promise.all([
+      query({ ProjectionExpression: "#deadline" }, 1),
+      query({ Select: "COUNT" }, cap),
+    ]);
+    const oldest = first.Items?.[0] ? String(unmarshall(first.Items[0]).deadline) : undefined;
+    return { count: counted.Count ?? 0, oldest };
   }
 
   async retireCertificate(record: CertificateRecord, reason: RetiredReason, now: string): Promise<boolean> {

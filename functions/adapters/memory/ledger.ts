@@ -25,6 +25,44 @@ export function ledger(t: MemoryTables): Ledger {
   const certificate = (realm: string, deviceId: string, serial: string) =>
     t.certificates.get(`${realm}#${deviceId}`)?.get(serial);
 
+  /**
+   * What is due in one shard, in the sweep index's order: by deadline, then by item key (the order DynamoDB
+   * keeps items with equal index keys in is its own; a total order is what paging needs). A scan of every
+   * row: fine for unit tests, not for a simulated fleet.
+   */
+  function dueIn(shard: number, now: string): { deadline: string; key: string; item: DueItem }[] {
+    const due: { deadline: string; key: string; item: DueItem }[] = [];
+    for (const [name, row] of t.realms) {
+      if (row.purgeAt !== undefined && row.purgeAt <= now && shardOf(name) === shard) {
+        due.push({ deadline: row.purgeAt, key: `REALMS#${name}`, item: { kind: "realm", realm: name } });
+      }
+    }
+    for (const certificates of t.certificates.values()) {
+      for (const row of certificates.values()) {
+        if (row.deadline === undefined || row.deadline > now || shardOf(row.record.deviceId) !== shard)
+          continue;
+        const { realm, deviceId, serial } = row.record;
+        due.push({
+          deadline: row.deadline,
+          key: `${realm}#${deviceId}#CERT#${serial}`,
+          item: { kind: "certificate", record: certificateOut(row) },
+        });
+      }
+    }
+    for (const intents of t.intents.values()) {
+      for (const row of intents.values()) {
+        if (row.deadline > now || shardOf(row.intent.deviceId) !== shard) continue;
+        const { realm, deviceId, requestId } = row.intent;
+        due.push({
+          deadline: row.deadline,
+          key: `${realm}#${deviceId}#INTENT#${requestId}`,
+          item: { kind: "intent", intent: intentOut(row) },
+        });
+      }
+    }
+    return due.sort((a, b) => compare(a.deadline, b.deadline) || compare(a.key, b.key));
+  }
+
   /** Takes away the device's current certificate if it is one of `serials`. */
   function clearCurrentSerial(realm: string, deviceId: string, serials: readonly string[]): void {
     const row = t.device(realm, deviceId);
@@ -165,30 +203,26 @@ export function ledger(t: MemoryTables): Ledger {
       t.purge(realm, deviceId);
     },
 
-    async findDue(shard, now, limit) {
-      const due: { deadline: string; item: DueItem }[] = [];
-      for (const [name, row] of t.realms) {
-        if (row.purgeAt !== undefined && row.purgeAt <= now && shardOf(name) === shard) {
-          due.push({ deadline: row.purgeAt, item: { kind: "realm", realm: name } });
-        }
-      }
-      for (const certificates of t.certificates.values()) {
-        for (const row of certificates.values()) {
-          if (row.deadline === undefined || row.deadline > now || shardOf(row.record.deviceId) !== shard)
-            continue;
-          due.push({ deadline: row.deadline, item: { kind: "certificate", record: certificateOut(row) } });
-        }
-      }
-      for (const intents of t.intents.values()) {
-        for (const row of intents.values()) {
-          if (row.deadline > now || shardOf(row.intent.deviceId) !== shard) continue;
-          due.push({ deadline: row.deadline, item: { kind: "intent", intent: intentOut(row) } });
-        }
-      }
-      return due
-        .sort((a, b) => compare(a.deadline, b.deadline))
-        .slice(0, limit)
-        .map((d) => d.item);
+    async findDue(shard, now, limit, cursor) {
+      const after = cursor === undefined ? undefined : (JSON.parse(cursor) as [string, string]);
+      const due = dueIn(shard, now).filter(
+        (d) =>
+          !after ||
+          compare(d.deadline, after[0]) > 0 ||
+          (d.deadline === after[0] && compare(d.key, after[1]) > 0),
+      );
+      const page = due.slice(0, limit);
+      const last = page.at(-1);
+      // Like DynamoDB: a full page says where it stopped, even when nothing follows.
+      return {
+        items: page.map((d) => d.item),
+        cursor: page.length === limit && last ? JSON.stringify([last.deadline, last.key]) : undefined,
+      };
+    },
+
+    async dueBacklog(shard, now, cap) {
+      const due = dueIn(shard, now);
+      return { count: Math.min(due.length, cap), oldest: due[0]?.deadline };
     },
 
     async retireCertificate(record, reason, now) {

@@ -89,6 +89,12 @@ export type DueItem =
   | { readonly kind: "intent"; readonly intent: IssuanceIntent }
   | { readonly kind: "realm"; readonly realm: string };
 
+/** A page of due items; `cursor` (opaque) continues after it, set only when the page was full. */
+export interface DuePage {
+  readonly items: DueItem[];
+  readonly cursor: string | undefined;
+}
+
 export interface RollbackIssuanceInput {
   readonly certificate: CertificateRecord;
   readonly restoredCurrentSerial: string | undefined;
@@ -179,8 +185,17 @@ export interface CertificateLedger {
 
 /** What the sweeper must deal with, by deadline, and what a purge must undo. */
 export interface SweepQueue {
-  /** Up to `limit` items of one sweep shard whose deadline is at or before `now`, earliest first. */
-  findDue(shard: number, now: string, limit: number): Promise<DueItem[]>;
+  /**
+   * Up to `limit` items of one sweep shard whose deadline is at or before `now`, earliest first, after `cursor`
+   * (where the last page ended). `cursor` comes back when the page is full: more may be due after it. A run
+   * pages past items it could not finish, so one stuck item never hides the ones behind it.
+   */
+  findDue(shard: number, now: string, limit: number, cursor?: string): Promise<DuePage>;
+  /**
+   * How much is due in one shard at `now`: a count that stops at `cap` (so measuring stays cheap however large
+   * the backlog is), and the earliest deadline among them.
+   */
+  dueBacklog(shard: number, now: string, cap: number): Promise<{ count: number; oldest: string | undefined }>;
   /**
    * Marks a certificate retired (gone from IoT), takes it off the sweep index and records the event.
    * Conditional on its state being the one read; false if something changed it meanwhile.

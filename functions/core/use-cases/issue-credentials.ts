@@ -348,8 +348,8 @@ export function overTheCap(
 }
 
 /**
- * Two thirds into the certificate's lifetime, minus up to a tenth of the lifetime of per-device jitter, so a
- * fleet paired at once does not renew at once. Deterministic per device and certificate.
+ * Two thirds into the certificate's lifetime, minus a jitter of up to a tenth of the lifetime drawn per device and
+ * certificate, so a fleet paired at once does not renew at once. Deterministic for a device and certificate.
  */
 export function renewAfter(
   record: Pick<CertificateRecord, "notBefore" | "notAfter" | "serial">,

@@ -7,13 +7,21 @@ import { certificateFacts } from "../x509.ts";
 /** The store concepts this use-case reads and writes. */
 type Store = RealmStore & SweepQueue & CertificateLedger & FleetView;
 
-/** How many shards the sweep index is spread over (table-schema's SWEEP_SHARDS). */
 export interface SweepOptions {
+  /** How many shards the sweep index is spread over (table-schema's SWEEP_SHARDS). */
   readonly shards: number;
-  /** At most this many items per run, so a run fits its function's timeout; the rest waits for the next. */
-  readonly batchLimit: number;
+  /** Items one query takes from a shard. Each round gives every shard with due items a page. */
+  readonly pageSize: number;
+  /** The most items this run works on: its share of the account's quotas over the time it has. */
+  readonly maxItems: number;
+  /** Items started per second at most: the sweeper's share of the lowest quota its calls meet. */
+  readonly itemsPerSecond: number;
+  /** Whether there is time for another round (the function's remaining time against a margin). */
+  readonly hasTime: () => boolean;
   /** Items worked on at once. */
   readonly concurrency?: number;
+  /** How pacing waits (the simulator's virtual time); real time by default. */
+  readonly sleep?: (ms: number) => Promise<void>;
 }
 
 /**
@@ -35,14 +43,52 @@ export const SWEEP_OUTCOMES = [
 ] as const;
 export type SweepOutcome = (typeof SWEEP_OUTCOMES)[number];
 
-/** Items per run: well inside the function's timeout even when every one needs four IoT calls. */
-export const SWEEP_BATCH_LIMIT = 500;
+/** The backlog figures each run reports after it (the alarm watches the oldest due item's age). */
+export const SWEEP_BACKLOG_METRICS = {
+  count: "SweepBacklog",
+  oldestAge: "SweepOldestDueAgeSeconds",
+} as const;
+
+/** Due items counted per shard when measuring the backlog: the count is a floor above this. */
+export const BACKLOG_COUNT_CAP = 10_000;
+
+/**
+ * How a run is bounded on AWS (stage settings may change the rate): the sweeper runs every minute for at most
+ * 50 s, starting at most `itemsPerSecond` items a second. The default, 8, is 80 % of the 10 requests per second
+ * AWS IoT's lowest-quota call on its path allows by default (DescribeCertificate; RegisterCertificateWithoutCA,
+ * issuance's, is 10 too, and AttachPolicy 15: AWS IoT Core endpoints and quotas, as the aws-samples Thingpress
+ * project lists them, checked 2025-06), leaving the rest to issuance's compensations, unregister and revoke.
+ * That drains 24,000 items an hour, 576,000 a day: a 1,000,000-device fleet on 7-day certificates supersedes
+ * about 230,000 a day.
+ */
+export const SWEEP_DEFAULTS = {
+  pageSize: 100,
+  itemsPerSecond: 8,
+  runSeconds: 50,
+  periodSeconds: 60,
+} as const;
+
+/**
+ * A run bounded by items alone, unpaced: tests, `npm run sweep` and `npm start` (whose emulated AWS has no
+ * quotas to share). `maxItems` may be Infinity: the run then drains everything due.
+ */
+export function boundedRun(shards: number, maxItems: number): SweepOptions {
+  return {
+    shards,
+    pageSize: SWEEP_DEFAULTS.pageSize,
+    maxItems,
+    itemsPerSecond: Number.POSITIVE_INFINITY,
+    hasTime: () => true,
+  };
+}
 
 export interface SweepReport {
   readonly found: number;
   readonly outcomes: Readonly<Record<SweepOutcome, number>>;
-  /** True when the batch limit stopped the run before every due item was seen. */
+  /** True when the run ended (out of items or time) before every due item was seen. */
   readonly truncated: boolean;
+  /** Rounds taken; each served every shard that still had due items. */
+  readonly rounds: number;
 }
 
 const REVOCATION = { superseded: "SUPERSEDED", revoked: "CESSATION_OF_OPERATION" } as const;
@@ -71,20 +117,45 @@ export async function sweep(
     failed: 0,
   };
   let found = 0;
-  let truncated = false;
-  for (let shard = 0; shard < options.shards; shard++) {
-    const room = options.batchLimit - found;
-    if (room <= 0) {
-      truncated = true;
-      break;
+  let rounds = 0;
+  const concurrency = options.concurrency ?? 4;
+  const pace = pacer(options.itemsPerSecond, options.sleep);
+  // Every shard has a cursor; a shard leaves the rotation once a page comes back short (nothing more is due).
+  const cursors = new Map<number, string | undefined>(
+    Array.from({ length: options.shards }, (_, shard) => [shard, undefined]),
+  );
+  while (cursors.size > 0 && found < options.maxItems && options.hasTime()) {
+    rounds++;
+    const room = options.maxItems - found;
+    // A fair share of what is left for each shard still in rotation: none waits behind another. With less
+    // room than shards, a random subset of them (every shard has the same chance each run).
+    const share = Math.max(1, Math.min(options.pageSize, Math.floor(room / cursors.size)));
+    const served = [...cursors]
+      .sort(() => Math.random() - 0.5)
+      .slice(0, Math.max(1, Math.min(cursors.size, room)));
+    const pages = await Promise.all(
+      served.map(async ([shard, cursor]) => ({
+        shard,
+        page: await deps.store.findDue(shard, now, share, cursor),
+      })),
+    );
+    const due = pages.flatMap(({ page }) => page.items);
+    for (const { shard, page } of pages) {
+      if (page.cursor) cursors.set(shard, page.cursor);
+      else cursors.delete(shard);
     }
-    const due = await deps.store.findDue(shard, now, room);
     found += due.length;
-    if (due.length === room) truncated = true;
-    await inBatches(due, options.concurrency ?? 4, async (item) => {
+    await inBatches(due, concurrency, async (item) => {
+      await pace();
       try {
         if (item.kind === "realm") {
-          const purged = await purgeRealm(deps, item.realm, now, options.concurrency ?? 4);
+          const purged = await purgeRealm(deps, item.realm, now, {
+            concurrency,
+            pace,
+            limit: Math.max(1, Math.min(REALM_PURGE_BATCH, options.maxItems - found)),
+          });
+          // A purge works on many devices: they count against the run's share.
+          found += purged;
           outcomes.device_purged += purged;
           outcomes[purged === 0 ? "realm_removed" : "realm_purging"]++;
           return;
@@ -95,12 +166,50 @@ export async function sweep(
             : await clearIntent(deps, item.intent);
         outcomes[outcome]++;
       } catch {
-        // Left in the index: the next run tries again.
+        // Left in the index: the next run tries again (this one has paged past it).
         outcomes.failed++;
       }
     });
   }
-  return { found, outcomes, truncated };
+  return { found, outcomes, truncated: cursors.size > 0, rounds };
+}
+
+/** Spaces the starts of work to at most `perSecond` a second (in this run: one function, one pacer). */
+function pacer(perSecond: number, sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))) {
+  const gap = 1000 / perSecond;
+  let next = 0;
+  return async () => {
+    const now = performance.now();
+    const at = Math.max(now, next);
+    next = at + gap;
+    if (at > now) await sleep(at - now);
+  };
+}
+
+/**
+ * What is left due after a run, across shards: a count capped per shard (so measuring stays cheap) and the age
+ * of the oldest due item, the two figures the backlog alarm watches.
+ */
+export async function measureBacklog(
+  deps: DepsOf<SweepQueue, "clock">,
+  shards: number,
+  capPerShard: number,
+): Promise<{ count: number; capped: boolean; oldestDueAgeSeconds: number }> {
+  const now = deps.clock.now();
+  const measured = await Promise.all(
+    Array.from({ length: shards }, (_, shard) =>
+      deps.store.dueBacklog(shard, now.toISOString(), capPerShard),
+    ),
+  );
+  const oldest = measured
+    .map((m) => m.oldest)
+    .filter((o): o is string => o !== undefined)
+    .sort()[0];
+  return {
+    count: measured.reduce((sum, m) => sum + m.count, 0),
+    capped: measured.some((m) => m.count >= capPerShard),
+    oldestDueAgeSeconds: oldest ? Math.max(0, (now.getTime() - new Date(oldest).getTime()) / 1000) : 0,
+  };
 }
 
 async function retire(
@@ -156,9 +265,10 @@ async function clearIntent(
 }
 
 /**
- * Devices of a deleted realm purged per run and realm; the rest are purged by the next runs. About eight AWS
- * calls each, four devices at a time: well inside the sweeper's five minutes. A 100,000-device realm takes some
- * 200 runs (under a day); until its turn a device's certificate still works on MQTT (never beyond its expiry).
+ * Devices of a deleted realm purged per visit at most (fewer when the run has less room left); each device is
+ * paced like any item. The realm stays due, so the next run goes on. At the default pace (8 a second, 400 a
+ * run) a 100,000-device realm takes some 250 runs, about four hours; until its turn a device's certificate still
+ * works on MQTT (never beyond its expiry).
  */
 export const REALM_PURGE_BATCH = 500;
 
@@ -171,9 +281,10 @@ async function purgeRealm(
   deps: DepsOf<Store, "transport" | "ca">,
   realm: string,
   now: string,
-  concurrency: number,
+  run: { readonly concurrency: number; readonly pace: () => Promise<void>; readonly limit: number },
 ): Promise<number> {
-  const { devices } = await deps.store.listDevices(realm, REALM_PURGE_BATCH, undefined);
+  const { concurrency } = run;
+  const { devices } = await deps.store.listDevices(realm, run.limit, undefined);
   if (devices.length === 0) {
     // Things whose device record is gone (a registration that failed midway, before things were made last).
     const things = await deps.transport.listRealmThings(realm, REALM_PURGE_BATCH);
@@ -183,6 +294,7 @@ async function purgeRealm(
     return 0;
   }
   await inBatches(devices, concurrency, async ({ deviceId }) => {
+    await run.pace();
     const { certificates, intents } = await deps.store.listHoldings(realm, deviceId);
     for (const intent of intents) await clearIntent(deps, intent);
     for (const c of certificates.filter((record) => record.state !== "retired")) {

@@ -9,13 +9,13 @@ import {
 import { getDeviceInfo } from "../../../functions/core/use-cases/get-device-info.ts";
 import { deleteRealm, getRealm, listRealms, updateRealm } from "../../../functions/core/use-cases/realms.ts";
 import { rotateSecret } from "../../../functions/core/use-cases/rotate-secret.ts";
-import { sweep } from "../../../functions/core/use-cases/sweep.ts";
+import { boundedRun, sweep } from "../../../functions/core/use-cases/sweep.ts";
 import { recordMetadata, recordPresence } from "../../../functions/core/use-cases/transport-events.ts";
 import { unregisterDevice } from "../../../functions/core/use-cases/unregister-device.ts";
 import { verifyCredentials } from "../../../functions/core/use-cases/verify-credentials.ts";
 import { type MemoryFleet, memoryFleet } from "../../support/memory-fleet.ts";
 
-const SWEEP = { shards: 8, batchLimit: 500 };
+const SWEEP = boundedRun(8, 500);
 const verify = (fleet: MemoryFleet, deviceId: string, secret: string, pem: string) =>
   verifyCredentials(
     fleet.deps,
@@ -73,11 +73,11 @@ describe("verify, inhibit, unregister, rotate and sweep on the in-memory adapter
       await fleet.pair(deviceId, secret);
     }
     fleet.clock.advance(1000);
-    const first = await sweep(fleet.deps, { shards: 8, batchLimit: 2 });
+    const first = await sweep(fleet.deps, boundedRun(8, 2));
     expect(first.truncated).toBe(true);
     let swept = first.outcomes.superseded;
     for (let run = 0; run < 5; run++)
-      swept += (await sweep(fleet.deps, { shards: 8, batchLimit: 2 })).outcomes.superseded;
+      swept += (await sweep(fleet.deps, boundedRun(8, 2))).outcomes.superseded;
     expect(swept).toBe(5);
   });
 

@@ -1,0 +1,112 @@
+import { describe, expect, it } from "vitest";
+import { SWEEP_SHARDS, sweepShardOf } from "../../../functions/adapters/table-schema.ts";
+import { boundedRun, measureBacklog, sweep } from "../../../functions/core/use-cases/sweep.ts";
+import { memoryFleet } from "../../support/memory-fleet.ts";
+
+/** Device ids of `count` devices whose sweep shard is `shard` (ids are random; the shard is their hash). */
+async function devicesIn(fleet: Awaited<ReturnType<typeof memoryFleet>>, shard: number, count: number) {
+  const found: { deviceId: string; secret: string }[] = [];
+  while (found.length < count) {
+    const device = await fleet.register();
+    if (sweepShardOf(device.deviceId) === shard) found.push(device);
+  }
+  return found;
+}
+
+describe("the sweeper at fleet size (in memory)", () => {
+  it("serves every shard each run: a huge backlog in one shard does not starve another", async () => {
+    const fleet = await memoryFleet({ grace_seconds: 0, issuance_budget_per_hour: 100 });
+    const crowded = await devicesIn(fleet, 0, 12);
+    const [lonely] = await devicesIn(fleet, 5, 1);
+    for (const d of [...crowded, ...(lonely ? [lonely] : [])]) {
+      await fleet.pair(d.deviceId, d.secret);
+      await fleet.pair(d.deviceId, d.secret);
+    }
+    fleet.clock.advance(1000);
+    // Room for 8 items over 8 shards: one page of one item from each, not eight from shard 0.
+    const report = await sweep(fleet.deps, { ...boundedRun(SWEEP_SHARDS, 8), pageSize: 4 });
+    expect(report.truncated).toBe(true);
+    expect(fleet.transport.active(fleet.realm, lonely?.deviceId ?? "")).toHaveLength(1);
+  });
+
+  it("pages past items that fail, so one stuck item never hides the ones behind it", async () => {
+    const fleet = await memoryFleet({ grace_seconds: 0, issuance_budget_per_hour: 100 });
+    const devices = await devicesIn(fleet, 3, 6);
+    for (const d of devices) {
+      await fleet.pair(d.deviceId, d.secret);
+      await fleet.pair(d.deviceId, d.secret);
+    }
+    fleet.clock.advance(1000);
+    fleet.faults.fail("removeCertificate");
+    fleet.faults.fail("removeCertificate");
+    const report = await sweep(fleet.deps, { ...boundedRun(SWEEP_SHARDS, 100), pageSize: 2 });
+    expect(report.outcomes.failed).toBe(2);
+    expect(report.outcomes.superseded).toBe(4);
+    expect(report.rounds).toBeGreaterThan(3);
+    expect(report.truncated).toBe(false);
+    // The next run finishes the two that failed.
+    expect((await sweep(fleet.deps, boundedRun(SWEEP_SHARDS, 100))).outcomes.superseded).toBe(2);
+  });
+
+  it("paces its items to the quota share and stops taking rounds when its time is up", async () => {
+    const fleet = await memoryFleet({ grace_seconds: 0, issuance_budget_per_hour: 100 });
+    for (let i = 0; i < 10; i++) {
+      const d = await fleet.register();
+      await fleet.pair(d.deviceId, d.secret);
+      await fleet.pair(d.deviceId, d.secret);
+    }
+    fleet.clock.advance(1000);
+    let slept = 0;
+    const paced = await sweep(fleet.deps, {
+      ...boundedRun(SWEEP_SHARDS, 100),
+      itemsPerSecond: 2,
+      concurrency: 1,
+      // Virtual time: each wait is counted, not spent.
+      sleep: async (ms) => {
+        slept += ms;
+      },
+    });
+    expect(paced.outcomes.superseded).toBe(10);
+    // Ten starts at two a second: the last starts about 4.5 s after the first.
+    expect(slept).toBeGreaterThanOrEqual(4000);
+
+    const again = await memoryFleet({ grace_seconds: 0, issuance_budget_per_hour: 100 });
+    for (let i = 0; i < 10; i++) {
+      const d = await again.register();
+      await again.pair(d.deviceId, d.secret);
+      await again.pair(d.deviceId, d.secret);
+    }
+    again.clock.advance(1000);
+    let rounds = 0;
+    const timed = await sweep(again.deps, {
+      ...boundedRun(SWEEP_SHARDS, 100),
+      pageSize: 1,
+      hasTime: () => rounds++ < 1,
+    });
+    expect(timed.rounds).toBe(1);
+    expect(timed.truncated).toBe(true);
+  });
+
+  it("measures the backlog left: a capped count and the oldest due item's age", async () => {
+    const fleet = await memoryFleet({ grace_seconds: 0, issuance_budget_per_hour: 100 });
+    for (let i = 0; i < 3; i++) {
+      const d = await fleet.register();
+      await fleet.pair(d.deviceId, d.secret);
+      await fleet.pair(d.deviceId, d.secret);
+    }
+    expect(await measureBacklog(fleet.deps, SWEEP_SHARDS, 10)).toMatchObject({
+      count: 3,
+      oldestDueAgeSeconds: 0,
+    });
+    fleet.clock.advance(90_000);
+    const later = await measureBacklog(fleet.deps, SWEEP_SHARDS, 1);
+    expect(later.oldestDueAgeSeconds).toBeGreaterThanOrEqual(90);
+    expect(later.capped).toBe(true);
+    await sweep(fleet.deps, boundedRun(SWEEP_SHARDS, 100));
+    expect(await measureBacklog(fleet.deps, SWEEP_SHARDS, 10)).toEqual({
+      count: 0,
+      capped: false,
+      oldestDueAgeSeconds: 0,
+    });
+  });
+});
