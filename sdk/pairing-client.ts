@@ -99,7 +99,11 @@ export class PairingClient {
           const refusal = new PairingError(error.status, error.body);
           if (error.status !== 429 && error.status < 500) throw refusal;
           lastError = refusal;
-          if (error.retryAfterSeconds !== undefined) retryAfterMs = error.retryAfterSeconds * 1000;
+          // Never sooner than the server asks, and spread above it (up to twice as long), so devices refused
+          // together do not come back together.
+          if (error.retryAfterSeconds !== undefined) {
+            retryAfterMs = error.retryAfterSeconds * 1000 * (1 + Math.random());
+          }
         }
       }
       if (n < this.#retry.maxAttempts) await this.#sleep(retryAfterMs ?? this.backoff(n));

@@ -52,14 +52,18 @@ export function errorResponse(error: unknown, requestId: string): APIGatewayProx
     return json(422, { errors: { realm_name: ["has already been taken"] } });
   if (error instanceof DeviceAlreadyConfirmedError) return detail(422, "Device already registered");
   if (error instanceof RegistrationLimitReachedError) return detail(422, "Device registration limit reached");
-  if (error instanceof IssuanceBudgetExceededError || error instanceof IssuanceInProgressError) {
+  if (error instanceof IssuanceBudgetExceededError) {
+    // Already spread per device by the budget (core/admission.ts).
     return detail(429, error.message, { "retry-after": String(error.retryAfterSeconds) });
   }
+  if (error instanceof IssuanceInProgressError) {
+    return detail(429, error.message, { "retry-after": String(jittered(error.retryAfterSeconds)) });
+  }
   if (error instanceof ThrottledError) {
-    return detail(429, "Too many requests", { "retry-after": String(error.retryAfterSeconds) });
+    return detail(429, "Too many requests", { "retry-after": String(jittered(error.retryAfterSeconds)) });
   }
   if (error instanceof DependencyUnavailableError) {
-    return detail(503, "Service unavailable", { "retry-after": String(error.retryAfterSeconds) });
+    return detail(503, "Service unavailable", { "retry-after": String(jittered(error.retryAfterSeconds)) });
   }
   return json(500, { errors: { detail: "Internal server error", request_id: requestId } });
 }
@@ -94,3 +98,12 @@ export const REJECTION_CAUSES = [
   "DEPENDENCY_UNAVAILABLE",
   "INTERNAL",
 ] as const;
+
+/**
+ * `Retry-After` for a refusal many callers may get at once (a throttled dependency, an outage): a whole number
+ * of seconds drawn evenly from [base, 2·base], so a storm refused together comes back spread out instead of in
+ * lockstep, and never sooner than the base asks.
+ */
+export function jittered(baseSeconds: number): number {
+  return baseSeconds + Math.floor(Math.random() * (baseSeconds + 1));
+}

@@ -117,7 +117,7 @@ export async function issueCredentials(
       requestId: meta.requestId,
       createdAt: started.toISOString(),
     };
-    const [certificateRef] = await Promise.all([
+    const [requested, trail] = await Promise.allSettled([
       deps.ca.requestCertificate({
         csrPem,
         commonName,
@@ -126,6 +126,13 @@ export async function issueCredentials(
       }),
       deps.store.putIntent(intent, intentDeadline),
     ]);
+    if (requested.status === "rejected") {
+      // Refused (or throttled) outright: no certificate to find, so no trail is left for the sweeper.
+      if (trail.status === "fulfilled") await deps.store.deleteIntent(intent).catch(() => undefined);
+      throw requested.reason;
+    }
+    if (trail.status === "rejected") throw trail.reason;
+    const certificateRef = requested.value;
     billed = true;
     const [certificatePem, , certificates] = await Promise.all([
       deps.ca.fetchCertificate(certificateRef),

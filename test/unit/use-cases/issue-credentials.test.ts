@@ -164,7 +164,7 @@ describe("issueCredentials on the in-memory adapters", () => {
     ).toBeUndefined();
   });
 
-  it("charges nothing when the CA refuses outright; the intent written alongside the call stays for the sweeper", async () => {
+  it("charges nothing and leaves no intent when the CA refuses outright", async () => {
     const fleet = await memoryFleet();
     const { deviceId, secret } = await fleet.register();
     fleet.faults.fail("requestCertificate");
@@ -172,6 +172,6 @@ describe("issueCredentials on the in-memory adapters", () => {
     const { device } = await fleet.store.getRealmAndDevice(fleet.realm, deviceId);
     expect(device?.issuance?.tat).toBeUndefined();
     expect(device?.issuance?.lease).toBeUndefined();
-    expect((await fleet.store.listHoldings(fleet.realm, deviceId)).intents).toHaveLength(1);
+    expect((await fleet.store.listHoldings(fleet.realm, deviceId)).intents).toEqual([]);
   });
 });
