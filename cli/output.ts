@@ -1,6 +1,6 @@
 import type { DeviceEventsResponse, DeviceStatusResponse } from "../functions/contracts/pairing.ts";
 import type { RealmResponse } from "../functions/contracts/realms.ts";
-import type { estimateCost } from "./cost.ts";
+import type { CaMode, compareCaModes } from "./cost.ts";
 
 /** How the CLI words what it prints for people; `--json` prints the data itself, in snake_case. */
 
@@ -68,24 +68,45 @@ export function deviceTable(devices: readonly DeviceStatus[]): string {
 const usd = (n: number) =>
   `$${n.toLocaleString("en-US", { maximumFractionDigits: 2, minimumFractionDigits: 2 })}`;
 
+type Compared = ReturnType<typeof compareCaModes>;
+
+const TIERS_NOTE =
+  "General-purpose certificate tiers count every certificate issued in the calendar month in this account and Region, across all its CAs.";
+
+/** `tether cost`: one mode itemized, the other's total, which is cheaper and from how many devices. */
 export function costReport(
   devices: number,
   validitySeconds: number,
-  estimate: ReturnType<typeof estimateCost>,
+  caMode: CaMode,
+  compared: Compared,
 ): string {
+  const shown = caMode === "short-lived" ? compared.shortLived : compared.generalPurpose;
+  const other = caMode === "short-lived" ? compared.generalPurpose : compared.shortLived;
   return [
-    `${devices} devices, ${validitySeconds / 86_400} d certificates (~${estimate.certificatesPerDevice.toFixed(1)} per device per month):`,
-    ...estimate.lines.map((l) => `  ${l.item.padEnd(42)} ${usd(l.monthlyUsd).padStart(14)}`),
-    `  ${"total per month".padEnd(42)} ${usd(estimate.totalUsd).padStart(14)}`,
+    `${devices} devices, ${validitySeconds / 86_400} d certificates (~${shown.certificatesPerDevice.toFixed(1)} per device per month), ${caMode} CA:`,
+    ...shown.lines.map((l) => `  ${l.item.padEnd(42)} ${usd(l.monthlyUsd).padStart(14)}`),
+    `  ${"total per month".padEnd(42)} ${usd(shown.totalUsd).padStart(14)}`,
+    `  ${`total with a ${other.caMode} CA instead`.padEnd(42)} ${usd(other.totalUsd).padStart(14)}`,
+    `Cheaper here: ${compared.cheaper} mode. General-purpose mode costs less from ${compared.crossoverDevices.toLocaleString("en-US")} devices at this validity.`,
+    TIERS_NOTE,
   ].join("\n");
 }
 
 /** The cost estimate as `--json` prints it: snake_case, like every other JSON the CLI and the API print. */
-export function costJson(estimate: ReturnType<typeof estimateCost>) {
+export function costJson(caMode: CaMode, compared: Compared) {
+  const mode = (e: Compared["shortLived"]) => ({
+    lines: e.lines.map((l) => ({ item: l.item, monthly_usd: l.monthlyUsd })),
+    total_usd: e.totalUsd,
+  });
+  const shown = caMode === "short-lived" ? compared.shortLived : compared.generalPurpose;
   return {
-    certificates_per_device: estimate.certificatesPerDevice,
-    lines: estimate.lines.map((l) => ({ item: l.item, monthly_usd: l.monthlyUsd })),
-    total_usd: estimate.totalUsd,
+    certificates_per_device: shown.certificatesPerDevice,
+    ca_mode: caMode,
+    total_usd: shown.totalUsd,
+    modes: { short_lived: mode(compared.shortLived), general_purpose: mode(compared.generalPurpose) },
+    cheaper: compared.cheaper,
+    crossover_devices: compared.crossoverDevices,
+    note: TIERS_NOTE,
   };
 }
 

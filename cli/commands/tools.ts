@@ -1,7 +1,7 @@
 import { generateKeyPairSync } from "node:crypto";
 import { chmod, writeFile } from "node:fs/promises";
 import { type Command, durationOption, str } from "../args.ts";
-import { estimateCost } from "../cost.ts";
+import { compareCaModes } from "../cost.ts";
 import { CliError, EXIT, usageError } from "../errors.ts";
 import { mintJwt } from "../http.ts";
 import { costJson, costReport } from "../output.ts";
@@ -45,11 +45,14 @@ export const TOOL_COMMANDS: Record<string, Command> = {
   cost: {
     local: true,
     summary: "estimate Tether's monthly AWS cost for a fleet",
-    usage: "tether cost --devices N [--validity 7d] [--messages-per-minute 1]",
+    usage:
+      "tether cost --devices N [--validity 7d] [--messages-per-minute 1] [--ca-mode short-lived|general-purpose]\n" +
+      "  Prices both Private CA modes and names the cheaper; --ca-mode itemizes that one (default: short-lived).",
     options: {
       devices: { type: "string" },
       validity: { type: "string" },
       "messages-per-minute": { type: "string" },
+      "ca-mode": { type: "string" },
     },
     async run(args) {
       const devices = Number(str(args, "devices"));
@@ -58,12 +61,16 @@ export const TOOL_COMMANDS: Record<string, Command> = {
       const validitySeconds = durationOption(args, "validity") ?? 7 * 86_400;
       if (validitySeconds > 7 * 86_400)
         throw usageError("--validity: short-lived certificates last at most 7d");
-      const estimate = estimateCost({
+      const caMode = str(args, "ca-mode") ?? "short-lived";
+      if (caMode !== "short-lived" && caMode !== "general-purpose") {
+        throw usageError("--ca-mode must be short-lived or general-purpose");
+      }
+      const compared = compareCaModes({
         devices,
         validitySeconds,
         messagesPerMinute: Number(str(args, "messages-per-minute") ?? 1),
       });
-      args.out(costReport(devices, validitySeconds, estimate), costJson(estimate));
+      args.out(costReport(devices, validitySeconds, caMode, compared), costJson(caMode, compared));
     },
   },
   sweep: {
