@@ -63,7 +63,7 @@ export const ROUTES = {
     method: "DELETE",
     path: "/v1/{realm}/agent/devices/{device_id}",
     auth: "a_pa",
-    summary: "Unregister a device",
+    summary: "Unregister a device: its certificates leave IoT Core and its MQTT session ends",
     status: 204,
   },
   rotateSecret: {
@@ -89,7 +89,8 @@ export const ROUTES = {
     method: "POST",
     path: CREDENTIALS,
     auth: "secret",
-    summary: "Trade a CSR for a short-lived client certificate",
+    summary:
+      "Trade a CSR for a short-lived client certificate registered in IoT Core (with renew_after, a Tether extension)",
     status: 201,
     request: credentialsRequest,
     response: credentialsResponse,
@@ -143,7 +144,7 @@ export const ROUTES = {
     method: "GET",
     path: "/openapi.json",
     auth: "none",
-    summary: "This document",
+    summary: "The OpenAPI 3.1 document of every route, generated from these contracts",
     status: 200,
   },
   listDevices: {
@@ -162,7 +163,7 @@ export const ROUTES = {
     method: "GET",
     path: DEVICE,
     auth: "a_aea",
-    summary: "Device status",
+    summary: "Device status: credentials, presence, metadata and current certificate",
     status: 200,
     response: deviceStatusResponse,
   },
@@ -228,8 +229,7 @@ export const ROUTES = {
     method: "DELETE",
     path: "/v1/realms/{realm}",
     auth: "iam",
-    summary:
-      "Delete a realm: unknown to every API at once; its devices are purged by the sweeper within minutes",
+    summary: "Delete a realm: unknown to every API at once; the sweeper then purges its devices at its pace",
     status: 204,
   },
 } as const satisfies Record<string, RouteContract>;

@@ -3,11 +3,11 @@ import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import {
   compareCaModes,
-  costTableMarkdown,
   crossoverDevices,
   estimateCost,
   generalPurposeCertificates,
 } from "../../cli/cost.ts";
+import { README_TABLES, routeTableMarkdown } from "../../scripts/readme-tables.ts";
 
 const WEEK = 7 * 86_400;
 
@@ -36,8 +36,12 @@ describe("the cost estimate", () => {
     );
   });
 
-  it("README's cost table is the one the estimate makes (npm run docs:cost)", () => {
+  it("README's generated tables (routes, cost) are current (npm run docs)", () => {
     const readme = readFileSync(resolve(import.meta.dirname, "..", "..", "README.md"), "utf8");
-    expect(readme).toContain(`<!-- cost:start -->\n${costTableMarkdown()}\n<!-- cost:end -->`);
+    for (const [name, table] of Object.entries(README_TABLES)) {
+      expect(readme, name).toContain(`<!-- ${name}:start -->\n${table()}\n<!-- ${name}:end -->`);
+    }
+    expect(routeTableMarkdown()).toContain("`GET /appengine/v1/{realm}/devices/{device_id}/events`");
+    expect(routeTableMarkdown()).toContain("`GET /pairing/openapi.json`");
   });
 });
