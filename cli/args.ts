@@ -20,6 +20,8 @@ export interface Args {
   target(): Target;
   /** Prints `human`, or `data` as JSON with `--json`. */
   out(human: string, data: unknown): void;
+  /** Like {@link out}, for a stream of records: with `--json`, one compact JSON object a line. */
+  outLine(human: string, data: unknown): void;
   /** Whether `--json` was asked for (progress goes to stderr only without it). */
   readonly json: boolean;
 }

@@ -105,6 +105,7 @@ export async function main(argv: string[]): Promise<number> {
       values,
       target: () => resolveTarget(values as Parameters<typeof resolveTarget>[0]),
       out: (human, data) => console.log(wantsJson ? JSON.stringify(data, null, 2) : human),
+      outLine: (human, data) => console.log(wantsJson ? JSON.stringify(data) : human),
       json: wantsJson,
     });
     return EXIT.ok;

@@ -41,6 +41,89 @@ export function deviceReport(s: DeviceStatus, events: DeviceEventsResponse["data
   ].join("\n");
 }
 
+type DeviceEvent = DeviceEventsResponse["data"][number];
+
+/** What `tether device watch` saw at one poll. */
+export interface WatchedState {
+  readonly status: DeviceStatus;
+  readonly events: readonly DeviceEvent[];
+}
+
+/** A change `tether device watch` reports: when it saw it, what kind, and the line it prints. */
+export interface WatchChange {
+  readonly at: string;
+  readonly kind: "presence" | "credentials" | "certificate" | "metadata" | "event";
+  readonly text: string;
+}
+
+const eventKey = (e: DeviceEvent) => `${e.at}|${e.type}|${e.serial ?? ""}`;
+
+/**
+ * What changed between two polls of a device: presence, inhibition, its current certificate, its metadata, and
+ * timeline events not seen before (oldest first). The first poll (no `before`) reports the state as it is.
+ */
+export function watchChanges(
+  before: WatchedState | undefined,
+  after: WatchedState,
+  seenAt: string,
+): WatchChange[] {
+  const s = after.status;
+  const change = (kind: WatchChange["kind"], text: string): WatchChange => ({ at: seenAt, kind, text });
+  if (!before) {
+    return [
+      change("presence", presence(s)),
+      change("credentials", s.credentials_inhibited ? "credentials inhibited" : "credentials enabled"),
+      change(
+        "certificate",
+        s.certificate
+          ? `certificate ${s.certificate.serial} ${s.certificate.state} until ${s.certificate.not_after}`
+          : "no certificate",
+      ),
+    ];
+  }
+  const b = before.status;
+  const changes: WatchChange[] = [];
+  if (b.connected !== s.connected || b.last_connection !== s.last_connection)
+    changes.push(change("presence", presence(s)));
+  if (b.credentials_inhibited !== s.credentials_inhibited) {
+    changes.push(
+      change("credentials", s.credentials_inhibited ? "credentials inhibited" : "credentials enabled"),
+    );
+  }
+  if (b.certificate?.serial !== s.certificate?.serial || b.certificate?.state !== s.certificate?.state) {
+    changes.push(
+      change(
+        "certificate",
+        s.certificate
+          ? `certificate ${s.certificate.serial} ${s.certificate.state} until ${s.certificate.not_after}`
+          : "no certificate",
+      ),
+    );
+  }
+  if (JSON.stringify(b.metadata) !== JSON.stringify(s.metadata)) {
+    changes.push(
+      change(
+        "metadata",
+        `metadata ${
+          Object.entries(s.metadata)
+            .map(([k, v]) => `${k}=${String(v)}`)
+            .join(", ") || "-"
+        }`,
+      ),
+    );
+  }
+  const seen = new Set(before.events.map(eventKey));
+  for (const e of [...after.events].reverse()) {
+    if (seen.has(eventKey(e))) continue;
+    changes.push({
+      at: e.at,
+      kind: "event",
+      text: `${e.type}${e.serial ? ` ${e.serial}` : ""}${e.reason ? ` (${e.reason})` : ""}`,
+    });
+  }
+  return changes;
+}
+
 /** `tether device list`: one line a device, in columns. */
 export function deviceTable(devices: readonly DeviceStatus[]): string {
   const rows = devices.map((d) => [

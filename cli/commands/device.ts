@@ -1,10 +1,17 @@
 import { deviceIdFromString, randomDeviceId } from "../../functions/contracts/ids.ts";
 import type { DeviceStatusResponse } from "../../functions/contracts/pairing.ts";
-import { type Args, type Command, deviceArg, need, realmOf, str } from "../args.ts";
+import { type Args, type Command, deviceArg, durationOption, need, realmOf, str } from "../args.ts";
 import { alreadyDone, openSecretsFile, readDeviceIds, registerAll } from "../bulk.ts";
 import { CliError, EXIT, usageError } from "../errors.ts";
 import { call } from "../http.ts";
-import { bulkJson, deviceReport, deviceTable, progressBar } from "../output.ts";
+import {
+  bulkJson,
+  deviceReport,
+  deviceTable,
+  progressBar,
+  type WatchedState,
+  watchChanges,
+} from "../output.ts";
 
 /** `tether device …`, `tether device-id …` and `tether register-bulk`: the agent and AppEngine APIs. */
 export const DEVICE_COMMANDS: Record<string, Command> = {
@@ -97,6 +104,44 @@ export const DEVICE_COMMANDS: Record<string, Command> = {
       } while (from && devices.length < max);
       const shown = devices.slice(0, max);
       args.out(deviceTable(shown), shown);
+    },
+  },
+  "device watch": {
+    summary: "follow a device's presence, credentials and timeline live (polling; Ctrl-C stops)",
+    usage:
+      "tether device watch DEVICE_ID [--interval 2s] [--polls N]\n" +
+      "  Prints the state, then each change as it is seen; --json prints one JSON object a line.",
+    options: { interval: { type: "string" }, polls: { type: "string" } },
+    async run(args) {
+      const target = args.target();
+      const params = { realm: realmOf(target), device_id: deviceArg(args, 0) };
+      const intervalMs = (durationOption(args, "interval") ?? 2) * 1000;
+      const polls = str(args, "polls") === undefined ? Number.POSITIVE_INFINITY : Number(str(args, "polls"));
+      if (!(polls > 0)) throw usageError("--polls must be a positive number");
+      let before: WatchedState | undefined;
+      let delayMs = intervalMs;
+      for (let poll = 1; poll <= polls; poll++) {
+        if (poll > 1) await new Promise((r) => setTimeout(r, delayMs));
+        let state: WatchedState;
+        try {
+          const [status, events] = await Promise.all([
+            call(target, "deviceStatus", { params }),
+            call(target, "deviceEvents", { params }),
+          ]);
+          state = { status: status.body.data, events: events.body.data };
+          delayMs = intervalMs;
+        } catch (error) {
+          // A refusal (the device is gone, the token refused) ends the watch; an outage is waited out.
+          if (!(error instanceof CliError) || error.exitCode !== EXIT.unavailable) throw error;
+          delayMs = Math.min(delayMs * 2, 60_000);
+          process.stderr.write(`tether device watch: ${error.message}; retrying in ${delayMs / 1000}s\n`);
+          continue;
+        }
+        for (const c of watchChanges(before, state, new Date().toISOString())) {
+          args.outLine(`${c.at}  ${c.text}`, c);
+        }
+        before = state;
+      }
     },
   },
   "device inhibit": {

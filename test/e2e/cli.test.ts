@@ -135,6 +135,23 @@ describe("the tether CLI (the real binary)", () => {
     expect(show.code, show.stderr).toBe(0);
     expect(show.stdout).toMatch(/timeline\n.*issued/s);
     expect((await tether_("device", "list")).stdout).toContain(paired.deviceId);
+    const watched = await tether_(
+      "device",
+      "watch",
+      paired.deviceId,
+      "--polls",
+      "2",
+      "--interval",
+      "0.2",
+      "--json",
+    );
+    expect(watched.code, watched.stderr).toBe(0);
+    const changes = watched.stdout
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as { kind: string; text: string });
+    expect(changes.map((c) => c.kind)).toEqual(["presence", "credentials", "certificate"]);
+    expect(changes[2]?.text).toMatch(/^certificate [0-9a-f:]+ current until /);
 
     const inhibited = JSON.parse(
       (await tether_("device", "inhibit", paired.deviceId, "--revoke", "--json")).stdout,
