@@ -200,16 +200,30 @@ async function throughput(): Promise<void> {
     ["moto as shipped", true],
     ["moto with the launcher's patches", false],
   ] as const) {
-    const { perSecond, rssMb } = await pairThrough(vanilla);
+    const { perSecond, rssMb } = await pairThrough(vanilla, PAIRINGS);
     row(`pairings per second, ${label} (4 at a time, ${PAIRINGS} devices)`, perSecond.toFixed(1), "measured");
     row(`moto memory after ${PAIRINGS} pairings, ${label}`, `${rssMb} MB`, "measured");
   }
+  // What `npm start` must hold: a fleet of 2,000 paired devices, on the moto it runs (patched).
+  const fleet = await pairThrough(false, FLEET_PAIRINGS);
+  row(
+    `moto memory after ${FLEET_PAIRINGS.toLocaleString("en-US")} pairings (npm start's fleet), patched`,
+    `${fleet.rssMb} MB`,
+    "< 1024 MB",
+    fleet.rssMb < 1024,
+  );
+  row(
+    `pairings per second at ${FLEET_PAIRINGS.toLocaleString("en-US")} devices, patched`,
+    fleet.perSecond.toFixed(1),
+    "measured",
+  );
 }
 
 const PAIRINGS = 200;
+const FLEET_PAIRINGS = 2_000;
 
-/** Pairs PAIRINGS devices through a fresh moto (as shipped, or patched) and the local API. */
-async function pairThrough(vanilla: boolean): Promise<{ perSecond: number; rssMb: number }> {
+/** Pairs `count` devices through a fresh moto (as shipped, or patched) and the local API. */
+async function pairThrough(vanilla: boolean, count: number): Promise<{ perSecond: number; rssMb: number }> {
   const { startMoto } = await import("../local/moto.ts");
   const { freePort } = await import("../local/ports.ts");
   process.env.TETHER_MOTO_VANILLA = vanilla ? "1" : "0";
@@ -275,11 +289,11 @@ async function pairThrough(vanilla: boolean): Promise<{ perSecond: number; rssMb
       const started = performance.now();
       await Promise.all(
         Array.from({ length: 4 }, async () => {
-          while (next++ < PAIRINGS) await pairOne();
+          while (next++ < count) await pairOne();
         }),
       );
       const seconds = (performance.now() - started) / 1000;
-      return { perSecond: PAIRINGS / seconds, rssMb: await residentMb(moto.pid) };
+      return { perSecond: count / seconds, rssMb: await residentMb(moto.pid) };
     } finally {
       await api.close();
     }
