@@ -262,7 +262,7 @@ async function pairThrough(vanilla: boolean, count: number): Promise<{ perSecond
       });
       const jwt = await new SignJWT({ a_pa: [".*::.*"] })
         .setProtectedHeader({ alg: "ES256" })
-        .setExpirationTime("10m")
+        .setExpirationTime("2h")
         .sign(privateKey);
       const pairOne = async () => {
         const id = randomDeviceId();

@@ -35,7 +35,7 @@ export interface RouteRequest<N extends RouteName> {
   param(name: string): string;
   /**
    * The body's `data`, validated against the route's contract: 400 if it is not JSON or has no `data` object,
-   * 413 if too large, 422 per field. Parsed when first called, so a use-case answers a bad body where its API
+   * 413 if too large, 422 per field. Parsed when called, so a use-case answers a bad body where its API
    * documents it (after the caller's credentials).
    */
   input(): InputOf<N>;

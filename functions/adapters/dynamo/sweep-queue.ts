@@ -1,4 +1,4 @@
-import { BatchWriteItemCommand, QueryCommand } from "@aws-sdk/client-dynamodb";
+import { type AttributeValue, BatchWriteItemCommand, QueryCommand } from "@aws-sdk/client-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import type { CertificateRecord, IssuanceIntent, RetiredReason } from "../../core/model.ts";
 import type { DueItem, DuePage, SweepQueue } from "../../core/ports/device-store.ts";
@@ -46,8 +46,18 @@ export class DynamoSweepQueue extends DynamoTable implements SweepQueue {
     }
   }
 
-  async findDue(shard: number, now: string, limit: number, cursor?: string): Promise<DuePage> {
-    const out = await aws(() =>
+  /** A query of one shard's items due at `now`, earliest first: what finding and measuring both ask. */
+  #dueQuery(
+    shard: number,
+    now: string,
+    limit: number,
+    extra: {
+      Select?: "COUNT";
+      ProjectionExpression?: string;
+      ExclusiveStartKey?: Record<string, AttributeValue>;
+    },
+  ) {
+    return aws(() =>
       this.dynamo.send(
         new QueryCommand({
           TableName: this.tableName,
@@ -56,11 +66,18 @@ export class DynamoSweepQueue extends DynamoTable implements SweepQueue {
           ExpressionAttributeNames: { "#shard": SWEEP_INDEX.partition, "#deadline": SWEEP_INDEX.sort },
           ExpressionAttributeValues: m({ ":shard": `SWEEP#${shard}`, ":now": now }),
           Limit: limit,
-          ...(cursor
-            ? { ExclusiveStartKey: JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) }
-            : {}),
+          ...extra,
         }),
       ),
+    );
+  }
+
+  async findDue(shard: number, now: string, limit: number, cursor?: string): Promise<DuePage> {
+    const out = await this.#dueQuery(
+      shard,
+      now,
+      limit,
+      cursor ? { ExclusiveStartKey: JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) } : {},
     );
     const items = (out.Items ?? []).map((raw): DueItem => {
       const item = unmarshall(raw);
@@ -82,24 +99,10 @@ export class DynamoSweepQueue extends DynamoTable implements SweepQueue {
     now: string,
     cap: number,
   ): Promise<{ count: number; oldest: string | undefined }> {
-    const query = (select: { Select: "COUNT" } | { ProjectionExpression: string }, limit: number) =>
-      aws(() =>
-        this.dynamo.send(
-          new QueryCommand({
-            TableName: this.tableName,
-            IndexName: SWEEP_INDEX.name,
-            KeyConditionExpression: "#shard = :shard AND #deadline <= :now",
-            ExpressionAttributeNames: { "#shard": SWEEP_INDEX.partition, "#deadline": SWEEP_INDEX.sort },
-            ExpressionAttributeValues: m({ ":shard": `SWEEP#${shard}`, ":now": now }),
-            Limit: limit,
-            ...select,
-          }),
-        ),
-      );
     // One item for the oldest; a capped count (a COUNT query reads the items it counts, so the cap bounds it).
     const [first, counted] = await Promise.all([
-      query({ ProjectionExpression: "#deadline" }, 1),
-      query({ Select: "COUNT" }, cap),
+      this.#dueQuery(shard, now, 1, { ProjectionExpression: "#deadline" }),
+      this.#dueQuery(shard, now, cap, { Select: "COUNT" }),
     ]);
     const oldest = first.Items?.[0] ? String(unmarshall(first.Items[0]).deadline) : undefined;
     return { count: counted.Count ?? 0, oldest };
