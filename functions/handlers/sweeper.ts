@@ -16,6 +16,9 @@ import {
 } from "../core/use-cases/sweep.ts";
 import { logger, metrics } from "../observability.ts";
 
+/** The stage's pace, read from the function's environment once per container, like the rest of its configuration. */
+let itemsPerSecond: number | undefined;
+
 /** Time kept back at the end of a run for the items in flight and the backlog measure. */
 const MARGIN_MS = 20_000;
 
@@ -29,7 +32,7 @@ export const handler = middy<unknown, SweepReport>()
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(logMetrics(metrics))
   .handler(async (_event: unknown, context: Context): Promise<SweepReport> => {
-    const itemsPerSecond = loadConfig().SWEEP_ITEMS_PER_SECOND;
+    itemsPerSecond ??= loadConfig().SWEEP_ITEMS_PER_SECOND;
     const deps = { ...baseDeps(), ca: certificateAuthority(), transport: transportRegistry() };
     const endAt = Date.now() + SWEEP_DEFAULTS.runSeconds * 1000;
     const report = await sweep(deps, {

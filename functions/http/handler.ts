@@ -35,7 +35,7 @@ export interface RouteRequest<N extends RouteName> {
   param(name: string): string;
   /**
    * The body's `data`, validated against the route's contract: 400 if it is not JSON or has no `data` object,
-   * 413 if too large, 422 per field. Parsed when called, so a use-case answers a bad body where its API
+   * 413 if too large, 422 per field. Parsed when first called, so a use-case answers a bad body where its API
    * documents it (after the caller's credentials).
    */
   input(): InputOf<N>;
@@ -83,12 +83,14 @@ export function httpHandler<N extends RouteName>(
     const requestSchema = (route as { request?: z.ZodMiniType }).request;
     const querySchema = (route as { query?: z.ZodMiniType }).query;
     const handle = routes[name] as (request: RouteRequest<N>) => Promise<RouteResult>;
+    let input: { data: InputOf<N> } | undefined;
     return handle({
       principal: principal as PrincipalOf<N>,
       param: request.param,
       input: () => {
         if (!requestSchema) throw new Error(`route ${name} takes no body`);
-        return (parseEnvelope(requestSchema, request.body()) as { data: InputOf<N> }).data;
+        input ??= parseEnvelope(requestSchema, request.body()) as { data: InputOf<N> };
+        return input.data;
       },
       query: () => {
         if (!querySchema) throw new Error(`route ${name} takes no query`);
