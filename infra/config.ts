@@ -5,7 +5,14 @@ import {
   MAX_CERTIFICATE_VALIDITY_SECONDS,
   MIN_CERTIFICATE_VALIDITY_SECONDS,
 } from "../functions/contracts/realms.ts";
-import { SWEEP_DEFAULTS } from "../functions/core/use-cases/sweep.ts";
+import type { BudgetRates } from "../functions/core/aws-budget.ts";
+import {
+  AWS_OPERATION_NAMES,
+  type AwsQuotas,
+  DEFAULT_BUDGET_POLICY,
+  defaultQuotas,
+  laneRates,
+} from "../functions/core/aws-quotas.ts";
 
 /**
  * Stage settings, read from CDK context (`cdk.json` or `-c tether=<json>`) and validated before anything is
@@ -65,12 +72,38 @@ export const stageSettingsSchema = z.object({
    * fails the first deploy. Turn it on once the account's concurrency quota is raised (README).
    */
   /**
-   * The sweeper's pace, in items a second: its share of the account's per-second IoT and Private CA quotas
-   * (functions/core/use-cases/sweep.ts, SWEEP_DEFAULTS, says which and why 8). Raise it with those quotas.
+   * The account's AWS request quotas, per operation, in requests a second (Service Quotas shows yours): the
+   * defaults are AWS's (functions/core/aws-quotas.ts cites each). Issuance and the sweeper admit their work
+   * against what they give (the request budget); raise these when AWS raises yours.
    */
+  quotas: z
+    .object(
+      Object.fromEntries(
+        AWS_OPERATION_NAMES.map((name) => [name, z.number().positive().max(100_000).optional()]),
+      ),
+    )
+    .strict()
+    .default({}),
+  /**
+   * How the quotas are handed out: `headroom` is the part of every quota the budget admits work against (the rest
+   * is left to operator actions, compensations and other tools in the account), `burstSeconds` how much of a
+   * lane's rate may be spent at once after a quiet spell.
+   */
+  budget: z
+    .object({
+      headroom: z.number().gt(0).max(1).default(DEFAULT_BUDGET_POLICY.headroom),
+      burstSeconds: z.number().min(1).max(60).default(DEFAULT_BUDGET_POLICY.burstSeconds),
+    })
+    .strict()
+    .default({ ...DEFAULT_BUDGET_POLICY }),
+  /** Replaced by `quotas` and `budget`: the sweeper's pace is now its share of the quotas. */
   sweeper: z
-    .object({ itemsPerSecond: z.number().positive().max(1000).default(SWEEP_DEFAULTS.itemsPerSecond) })
-    .default({ itemsPerSecond: SWEEP_DEFAULTS.itemsPerSecond }),
+    .unknown()
+    .optional()
+    .refine((value) => value === undefined, {
+      message:
+        "sweeper.itemsPerSecond is gone: the sweeper's pace is its share of the account's quotas; set `quotas` (per operation) and `budget` instead",
+    }),
   reservedConcurrency: z
     .object({
       presence: z.number().int().min(1).max(1000).optional(),
@@ -80,6 +113,21 @@ export const stageSettingsSchema = z.object({
 });
 
 export type StageSettings = z.infer<typeof stageSettingsSchema>;
+
+/** The account's quotas as the stage states them, AWS's defaults for the rest. */
+export function stageQuotas(settings: StageSettings): AwsQuotas {
+  return { ...defaultQuotas(), ...(settings.quotas as Partial<AwsQuotas>) };
+}
+
+/** The request budget's lane rates the stage's quotas and policy give (the functions' REQUEST_BUDGET). */
+export function stageBudgetRates(settings: StageSettings): BudgetRates {
+  const rates = laneRates(stageQuotas(settings), settings.budget);
+  return {
+    issuance: rates.issuance.perSecond,
+    sweep: rates.sweep.perSecond,
+    burstSeconds: settings.budget.burstSeconds,
+  };
+}
 
 /**
  * Which resource types Tether's stacks use each region lacks (generated from cfn-lint's per-region

@@ -2,18 +2,23 @@ import { randomBytes } from "node:crypto";
 import type { AwsClients, AwsTarget } from "../functions/adapters/aws-clients.ts";
 import { ENV, loadConfig } from "../functions/adapters/config.ts";
 import { createPairingDeps } from "../functions/adapters/container.ts";
+import type { BudgetRates } from "../functions/core/aws-budget.ts";
 import type { PairingDeps } from "../functions/core/pairing-deps.ts";
 import type { LocalEnvironment } from "./bootstrap.ts";
 
 /**
  * The environment the Lambda handlers read, for a locally bootstrapped stack: the same variables the CDK
- * stack sets on AWS. Metrics are off locally (they would only print EMF JSON) and logs are quiet.
+ * stack sets on AWS. Metrics are off locally (they would only print EMF JSON) and logs are quiet. The AWS
+ * request budget is the one AWS's default quotas give (as a default stage gets) unless `requestBudget` says
+ * otherwise: tests and benchmarks that measure something else lift it.
  */
 export function localFunctionEnv(
   env: Pick<LocalEnvironment, "tableName" | "caArn" | "policyName">,
   brokerUrl: string,
+  requestBudget?: BudgetRates,
 ): Record<string, string> {
   return {
+    ...(requestBudget ? { [ENV.requestBudget]: JSON.stringify(requestBudget) } : {}),
     [ENV.tableName]: env.tableName,
     [ENV.caArn]: env.caArn,
     [ENV.devicePolicyName]: env.policyName,

@@ -1,5 +1,5 @@
 import * as z from "zod/mini";
-import { SWEEP_DEFAULTS } from "../core/use-cases/sweep.ts";
+import { DEFAULT_BUDGET_RATES } from "../core/aws-budget.ts";
 import "../contracts/zod-messages.ts";
 import { MAX_CERTIFICATE_VALIDITY_SECONDS, MIN_CERTIFICATE_VALIDITY_SECONDS } from "../contracts/realms.ts";
 import { DEVICE_POLICY_NAME } from "../core/iot-policy.ts";
@@ -15,8 +15,28 @@ export const ENV = {
   secretHashKeySecretArn: "SECRET_HASH_KEY_SECRET_ARN",
   serviceVersion: "SERVICE_VERSION",
   defaultCertificateValiditySeconds: "DEFAULT_CERTIFICATE_VALIDITY_SECONDS",
-  sweepItemsPerSecond: "SWEEP_ITEMS_PER_SECOND",
+  requestBudget: "REQUEST_BUDGET",
 } as const;
+
+/** A lane's rate: units a second, or null for unlimited. */
+const laneRate = z.nullable(z.number().check(z.positive(), z.maximum(100_000)));
+const budgetRatesSchema = z.object({
+  issuance: laneRate,
+  sweep: laneRate,
+  burstSeconds: z.number().check(z.positive(), z.maximum(60)),
+});
+
+const jsonText = z.pipe(
+  z.string(),
+  z.transform((text, ctx) => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      ctx.issues.push({ code: "custom", message: "must be JSON", input: text });
+      return z.NEVER;
+    }
+  }),
+);
 
 const schema = z.object({
   [ENV.tableName]: z.string().check(z.minLength(1)),
@@ -51,11 +71,12 @@ const schema = z.object({
     ),
     MAX_CERTIFICATE_VALIDITY_SECONDS,
   ),
-  /** The sweeper's pace: its share of the account's IoT and Private CA request quotas, in items a second. */
-  [ENV.sweepItemsPerSecond]: z._default(
-    z.pipe(z.coerce.number(), z.number().check(z.positive(), z.maximum(1000))),
-    SWEEP_DEFAULTS.itemsPerSecond,
-  ),
+  /**
+   * The lanes' rates under the account's AWS quotas (core/aws-budget.ts), as JSON: units a second for issuance
+   * and the sweeper (null: unlimited, the local emulator), and the buckets' depth in seconds. The stack computes
+   * it from the stage's quotas (core/aws-quotas.ts); the default is what AWS's default quotas give.
+   */
+  [ENV.requestBudget]: z._default(z.pipe(jsonText, budgetRatesSchema), DEFAULT_BUDGET_RATES),
 });
 
 const withKey = schema.check(

@@ -1,6 +1,8 @@
+import { ShardedBudget } from "../core/aws-budget.ts";
 import type { PairingDeps } from "../core/pairing-deps.ts";
 import type { CertificateAuthority } from "../core/ports/certificate-authority.ts";
 import type { ConnectionControl } from "../core/ports/connection-control.ts";
+import type { RequestBudget } from "../core/ports/request-budget.ts";
 import { type Clock, systemClock } from "../core/ports/system.ts";
 import type { TransportRegistry } from "../core/ports/transport-registry.ts";
 import { type CredentialsHasher, LazySecretHasher } from "../core/secrets.ts";
@@ -13,6 +15,7 @@ import {
   secretsManagerClient,
 } from "./aws-clients.ts";
 import { type Config, loadConfig } from "./config.ts";
+import { DynamoBudgetCells } from "./dynamo/budget-cells.ts";
 import { createDynamoStore } from "./dynamo/index.ts";
 import { IotConnectionControl } from "./iot-connection-control.ts";
 import { IotTransportRegistry } from "./iot-transport-registry.ts";
@@ -46,6 +49,9 @@ const caOf = (config: Config, clients: Pick<AwsClients, "pca">, clock: Clock) =>
     clock,
   });
 
+const budgetOf = (config: Config, clients: Pick<AwsClients, "dynamo">) =>
+  new ShardedBudget(new DynamoBudgetCells(clients.dynamo, config.TABLE_NAME), config.REQUEST_BUDGET);
+
 const transportOf = (config: Config, clients: Pick<AwsClients, "iot">) =>
   new IotTransportRegistry(clients.iot, config.DEVICE_POLICY_NAME);
 
@@ -68,6 +74,7 @@ export function createPairingDeps(
     ca: caOf(config, clients, clock),
     transport: transportOf(config, clients),
     connections: new IotConnectionControl(clients.iotData),
+    budget: budgetOf(config, clients),
     clock,
     hasher: hasherOf(config, () => clients.secrets),
     settings: settingsOf(config),
@@ -82,6 +89,7 @@ let hasher: CredentialsHasher | undefined;
 let ca: CertificateAuthority | undefined;
 let transport: TransportRegistry | undefined;
 let connections: ConnectionControl | undefined;
+let budget: RequestBudget | undefined;
 
 const environment = () => {
   config ??= loadConfig();
@@ -122,6 +130,13 @@ export function connectionControl(): ConnectionControl {
   return connections;
 }
 
+/** The shared AWS request budget (issuance and the sweeper). */
+export function requestBudget(): RequestBudget {
+  if (replaced) return replaced.budget;
+  budget ??= budgetOf(environment(), { dynamo: dynamoDbClient() });
+  return budget;
+}
+
 /** Every port: for credentials issuance (whose use-case calls them all), and the local server and tests. */
 export function pairingDeps(): PairingDeps {
   return {
@@ -130,11 +145,12 @@ export function pairingDeps(): PairingDeps {
     ca: certificateAuthority(),
     transport: transportRegistry(),
     connections: connectionControl(),
+    budget: requestBudget(),
   };
 }
 
 /** Replaces the container's dependencies (tests: a moved clock; undefined: rebuild from the environment). */
 export function setPairingDeps(next: PairingDeps | undefined): void {
   replaced = next;
-  if (!next) config = base = hasher = ca = transport = connections = undefined;
+  if (!next) config = base = hasher = ca = transport = connections = budget = undefined;
 }

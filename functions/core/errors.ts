@@ -144,6 +144,17 @@ export class IssuanceBudgetExceededError extends DomainError {
   }
 }
 
+/**
+ * The account's AWS request budget for issuance is spent for now (core/aws-budget.ts): refused before any
+ * Private CA or IoT call; retry after `retryAfterSeconds` (already spread per device).
+ */
+export class AwsBudgetExceededError extends DomainError {
+  readonly code = "AWS_BUDGET_EXCEEDED";
+  constructor(readonly retryAfterSeconds: number) {
+    super("Certificate issuance is at the service's AWS request quota");
+  }
+}
+
 /** Another credentials request of the same device is being served; retry after `retryAfterSeconds`. */
 export class IssuanceInProgressError extends DomainError {
   readonly code = "ISSUANCE_IN_PROGRESS";

@@ -1,6 +1,7 @@
 import type { CertificateAuthority } from "./ports/certificate-authority.ts";
 import type { ConnectionControl } from "./ports/connection-control.ts";
 import type { DeviceStore } from "./ports/device-store.ts";
+import type { RequestBudget } from "./ports/request-budget.ts";
 import type { Clock } from "./ports/system.ts";
 import type { TransportRegistry } from "./ports/transport-registry.ts";
 import type { CredentialsHasher } from "./secrets.ts";
@@ -11,6 +12,8 @@ export interface PairingDeps {
   readonly ca: CertificateAuthority;
   readonly transport: TransportRegistry;
   readonly connections: ConnectionControl;
+  /** The account's AWS request quotas, shared by every instance: issuance and the sweeper admit work against it. */
+  readonly budget: RequestBudget;
   readonly clock: Clock;
   readonly hasher: CredentialsHasher;
   readonly settings: {

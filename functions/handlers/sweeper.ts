@@ -4,7 +4,7 @@ import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import middy from "@middy/core";
 import type { Context } from "aws-lambda";
 import { loadConfig } from "../adapters/config.ts";
-import { baseDeps, certificateAuthority, transportRegistry } from "../adapters/container.ts";
+import { baseDeps, certificateAuthority, requestBudget, transportRegistry } from "../adapters/container.ts";
 import { SWEEP_SHARDS } from "../adapters/table-schema.ts";
 import {
   BACKLOG_COUNT_CAP,
@@ -16,8 +16,8 @@ import {
 } from "../core/use-cases/sweep.ts";
 import { logger, metrics } from "../observability.ts";
 
-/** The stage's pace, read from the function's environment once per container, like the rest of its configuration. */
-let itemsPerSecond: number | undefined;
+/** The sweep lane's rate (null: unlimited), read from the function's environment once per container. */
+let itemsPerSecond: number | null | undefined;
 
 /** Time kept back at the end of a run for the items in flight and the backlog measure. */
 const MARGIN_MS = 20_000;
@@ -25,21 +25,26 @@ const MARGIN_MS = 20_000;
 /**
  * Scheduled (EventBridge, every minute): retires expired, superseded-past-grace and revoked certificates,
  * cleans up abandoned issuances and purges deleted realms, every shard served each round, for at most
- * {@link SWEEP_DEFAULTS.runSeconds} at the stage's pace; then measures what is still due. A metric per outcome,
+ * {@link SWEEP_DEFAULTS.runSeconds} at the pace the shared AWS request budget admits; then measures what is still due. A metric per outcome,
  * the backlog and its oldest item's age; what is left is the next minute's.
  */
 export const handler = middy<unknown, SweepReport>()
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(logMetrics(metrics))
   .handler(async (_event: unknown, context: Context): Promise<SweepReport> => {
-    itemsPerSecond ??= loadConfig().SWEEP_ITEMS_PER_SECOND;
-    const deps = { ...baseDeps(), ca: certificateAuthority(), transport: transportRegistry() };
+    if (itemsPerSecond === undefined) itemsPerSecond = loadConfig().REQUEST_BUDGET.sweep;
+    const deps = {
+      ...baseDeps(),
+      ca: certificateAuthority(),
+      transport: transportRegistry(),
+      budget: requestBudget(),
+    };
     const endAt = Date.now() + SWEEP_DEFAULTS.runSeconds * 1000;
     const report = await sweep(deps, {
       shards: SWEEP_SHARDS,
       pageSize: SWEEP_DEFAULTS.pageSize,
-      maxItems: itemsPerSecond * SWEEP_DEFAULTS.runSeconds,
-      itemsPerSecond,
+      // What the lane admits over a run; the budget paces the items within it.
+      maxItems: (itemsPerSecond ?? Number.POSITIVE_INFINITY) * SWEEP_DEFAULTS.runSeconds,
       hasTime: () => Date.now() < endAt && context.getRemainingTimeInMillis() > MARGIN_MS,
     });
     for (const [outcome, count] of Object.entries(report.outcomes)) {

@@ -1,5 +1,6 @@
 import type { APIGatewayProxyStructuredResultV2 } from "aws-lambda";
 import {
+  AwsBudgetExceededError,
   BearerMissingError,
   ClaimMissingError,
   DependencyUnavailableError,
@@ -56,6 +57,10 @@ export function errorResponse(error: unknown, requestId: string): APIGatewayProx
     // Already spread per device by the budget (core/admission.ts).
     return detail(429, error.message, { "retry-after": String(error.retryAfterSeconds) });
   }
+  if (error instanceof AwsBudgetExceededError) {
+    // Already spread per device by the budget (core/aws-budget.ts).
+    return detail(429, "Too many requests", { "retry-after": String(error.retryAfterSeconds) });
+  }
   if (error instanceof IssuanceInProgressError) {
     return detail(429, error.message, { "retry-after": String(jittered(error.retryAfterSeconds)) });
   }
@@ -94,6 +99,7 @@ export const REJECTION_CAUSES = [
   "REGISTRATION_LIMIT_REACHED",
   "ISSUANCE_BUDGET_EXCEEDED",
   "ISSUANCE_IN_PROGRESS",
+  "AWS_BUDGET_EXCEEDED",
   "THROTTLED",
   "DEPENDENCY_UNAVAILABLE",
   "INTERNAL",

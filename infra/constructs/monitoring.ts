@@ -146,7 +146,7 @@ export class Monitoring extends Construct {
           period: PERIOD,
         }),
         900,
-        "Something due has waited over 15 minutes for the sweeper: the fleet's rate of due items is above the sweeper's pace (raise sweeper.itemsPerSecond with the account's IoT quotas), or it is failing",
+        "Something due has waited over 15 minutes for the sweeper: the fleet's rate of due items is above the sweeper's pace (raise the stage's `quotas` with the account's IoT quotas), or it is failing",
       ],
       [
         "FailedAsyncEvents",

@@ -8,7 +8,7 @@ import type { Construct } from "constructs";
 import { ENV } from "../../functions/adapters/config.ts";
 import { issuanceTemplateArn } from "../../functions/adapters/private-ca-authority.ts";
 import { REALM_INDEX, SWEEP_INDEX } from "../../functions/adapters/table-schema.ts";
-import type { StageSettings } from "../config.ts";
+import { type StageSettings, stageBudgetRates } from "../config.ts";
 import { FUNCTION_ACCESS, type FunctionName } from "./function-access.ts";
 import { nagId } from "./nag-ids.ts";
 import { NodeFunction } from "./node-function.ts";
@@ -57,6 +57,8 @@ export function tetherFunction(
     [ENV.secretHashKeySecretArn]: context.hashKey.secretArn,
     [ENV.serviceVersion]: context.serviceVersion,
     [ENV.defaultCertificateValiditySeconds]: String(context.settings.certificateValiditySeconds),
+    // Every function admitting AWS work reads it; one value for all, so they share one budget's cells.
+    [ENV.requestBudget]: JSON.stringify(stageBudgetRates(context.settings)),
     // The SDK reads AWS_ENDPOINT_URL_IOT_DATA_PLANE itself: the account's own data endpoint, as AWS advises.
     ...(FUNCTION_ACCESS[name].connections ? { AWS_ENDPOINT_URL_IOT_DATA_PLANE: context.dataPlaneUrl } : {}),
     ...options.environment,

@@ -161,7 +161,7 @@ describe("Tether's CDK app (stage prod)", () => {
     }
   });
 
-  it("runs the sweeper every minute, with time for its run, at the stage's pace, querying only its index", () => {
+  it("runs the sweeper every minute, with time for its run, at the budget's pace, querying only its index", () => {
     t.stateless.hasResourceProperties("AWS::Events::Rule", {
       ScheduleExpression: "rate(1 minute)",
       Targets: [
@@ -173,7 +173,18 @@ describe("Tether's CDK app (stage prod)", () => {
     const functions = t.stateless.findResources("AWS::Lambda::Function");
     const sweeper = Object.entries(functions).find(([id]) => id.startsWith("SweeperFunction"))?.[1];
     expect(sweeper?.Properties.Timeout).toBe(90);
-    expect(sweeper?.Properties.Environment.Variables.SWEEP_ITEMS_PER_SECOND).toBe("8");
+    // AWS's default quotas: 8 issuances and 8 swept items a second (core/aws-budget.ts), one budget for all.
+    const tetherFunctions = Object.values(functions).filter(
+      (fn) => fn.Properties.Environment?.Variables?.TABLE_NAME,
+    );
+    expect(tetherFunctions.length).toBeGreaterThan(10);
+    for (const fn of tetherFunctions) {
+      expect(JSON.parse(fn.Properties.Environment.Variables.REQUEST_BUDGET)).toEqual({
+        issuance: 8,
+        sweep: 8,
+        burstSeconds: 2,
+      });
+    }
     const policies = JSON.stringify(t.stateless.findResources("AWS::IAM::Policy"));
     expect(policies).toContain("/index/by-deadline");
   });
@@ -367,7 +378,7 @@ describe("Tether's CDK app (stage prod)", () => {
         "Presence, metadata or sweeper invocations failed after Lambda's retries (see the FailedEvents queue)",
         "Private CA, IoT or DynamoDB throttled Tether",
         "Private CA, IoT or DynamoDB unavailable",
-        "Something due has waited over 15 minutes for the sweeper: the fleet's rate of due items is above the sweeper's pace (raise sweeper.itemsPerSecond with the account's IoT quotas), or it is failing",
+        "Something due has waited over 15 minutes for the sweeper: the fleet's rate of due items is above the sweeper's pace (raise the stage's `quotas` with the account's IoT quotas), or it is failing",
         "The certificate sweeper could not retire some certificates",
         "Unexpected errors in Tether's functions",
       ].sort(),
@@ -411,6 +422,13 @@ describe("stage settings", () => {
         arn: "arn:aws:acm-pca:eu-west-1:111122223333:certificate-authority/12345678-1234-1234-1234-123456789012",
         signingAlgorithm: "SHA256WITHRSA",
       },
+      // An account whose IoT certificate quotas were raised: the budget follows the next-lowest call.
+      quotas: {
+        "iot:RegisterCertificateWithoutCA": 50,
+        "iot:DescribeCertificate": 20,
+        "iot:UpdateCertificate": 20,
+        "iot:DeleteCertificate": 20,
+      },
     });
     t.stateful.resourceCountIs("AWS::ACMPCA::CertificateAuthority", 0);
     t.stateful.hasResource("AWS::DynamoDB::GlobalTable", { DeletionPolicy: "Delete" });
@@ -419,6 +437,12 @@ describe("stage settings", () => {
       CA_ARN:
         "arn:aws:acm-pca:eu-west-1:111122223333:certificate-authority/12345678-1234-1234-1234-123456789012",
       CA_SIGNING_ALGORITHM: "SHA256WITHRSA",
+    });
+    // Issuance bound by AttachPolicy's 15, the sweeper by DetachPolicy's 15: 80 % of each.
+    expect(JSON.parse(fn?.Properties.Environment.Variables.REQUEST_BUDGET)).toEqual({
+      issuance: 12,
+      sweep: 12,
+      burstSeconds: 2,
     });
   }, 120_000);
 
@@ -429,6 +453,13 @@ describe("stage settings", () => {
     expect(() =>
       buildApp(new App({ context: { tether: { certificateAuthority: { mode: "import", arn: "nope" } } } })),
     ).toThrow(/tether\.certificateAuthority/);
+    expect(() => buildApp(new App({ context: { tether: { quotas: { "iot:CreateThingz": 5 } } } }))).toThrow(
+      /tether\.quotas/,
+    );
+    // The sweeper's old fixed pace is refused with what replaced it, not silently ignored.
+    expect(() => buildApp(new App({ context: { tether: { sweeper: { itemsPerSecond: 20 } } } }))).toThrow(
+      /tether\.sweeper.*set `quotas`/,
+    );
     // `cdk deploy -c tether='{…}'` passes a string.
     expect(() => buildApp(new App({ context: { tether: '{"stage": "Bad Stage"}' } }))).toThrow(
       /tether\.stage/,

@@ -30,18 +30,13 @@ const lambdaContext = (budgetMs: number): Context => {
 
 describe("the sweeper Lambda against moto, at more than the old per-run cap", () => {
   let tether: LocalTether;
-  const previousPace = process.env.SWEEP_ITEMS_PER_SECOND;
 
   beforeAll(async () => {
-    tether = await startLocalTether();
-    // A stage that raised its IoT quotas: 60 items a second, so one 50-second run may take 3,000.
-    process.env.SWEEP_ITEMS_PER_SECOND = "60";
+    // A stage that raised its IoT quotas: a sweep lane of 60 items a second, so one 50-second run may take 3,000,
+    // each admitted by the budget's cells in DynamoDB.
+    tether = await startLocalTether({ budget: { issuance: null, sweep: 60, burstSeconds: 2 } });
   });
-  afterAll(async () => {
-    if (previousPace === undefined) delete process.env.SWEEP_ITEMS_PER_SECOND;
-    else process.env.SWEEP_ITEMS_PER_SECOND = previousPace;
-    await tether.close();
-  });
+  afterAll(async () => tether.close());
 
   it("drains 600 due items (the old cap was 500 per 5-minute run) in one run, every shard served", async () => {
     await tether.createRealm("swept");
@@ -64,8 +59,11 @@ describe("the sweeper Lambda against moto, at more than the old per-run cap", ()
     }
     expect(perShard.size).toBe(SWEEP_SHARDS);
 
+    const started = Date.now();
     const report = await runningFunction.run("sweeper", () => handler({}, lambdaContext(90_000)));
     expect(report.outcomes.intent_cleared).toBe(600);
+    // Paced by the budget: 600 items at 60 a second after a burst of 120 take 8 s at least.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(7_500);
     expect(report.outcomes.failed).toBe(0);
     expect(report.truncated).toBe(false);
     expect(await measureBacklog(pairingDeps(), SWEEP_SHARDS, 1000)).toEqual({

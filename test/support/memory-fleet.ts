@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { exportSPKI, generateKeyPair, SignJWT } from "jose";
 import { createMemoryWorld, type MemoryWorld } from "../../functions/adapters/memory/index.ts";
+import type { BudgetRates } from "../../functions/core/aws-budget.ts";
 import type { Realm } from "../../functions/core/model.ts";
 import type { RequestMeta } from "../../functions/core/pairing-deps.ts";
 import type { DeviceCredentials, RealmDevice } from "../../functions/core/use-cases/authenticate.ts";
@@ -34,8 +35,9 @@ export interface MemoryFleet extends MemoryWorld {
 export async function memoryFleet(
   settings: Record<string, unknown> = {},
   realm = "unit",
+  budget?: BudgetRates,
 ): Promise<MemoryFleet> {
-  const world = createMemoryWorld();
+  const world = createMemoryWorld(budget ? { budget } : {});
   const { publicKey, privateKey } = await generateKeyPair("ES256", { extractable: true });
   await createRealm(world.deps, {
     realm_name: realm,

@@ -3,6 +3,7 @@ import { exportPKCS8, exportSPKI, generateKeyPair, SignJWT } from "jose";
 import { loadConfig } from "../../functions/adapters/config.ts";
 import { createPairingDeps, setPairingDeps } from "../../functions/adapters/container.ts";
 import { ApiClient } from "../../functions/contracts/client.ts";
+import { type BudgetRates, UNLIMITED_BUDGET } from "../../functions/core/aws-budget.ts";
 import type { Clock } from "../../functions/core/ports/system.ts";
 import { startApiServer } from "../../local/api-server.ts";
 import { freePort } from "../../local/ports.ts";
@@ -63,13 +64,18 @@ export async function startLocalTether(
     dashboard?: () => Record<string, unknown>;
     /** Serve these Lambda bundles instead of the sources; they build their own adapters (real clock). */
     handlersDir?: string;
+    /**
+     * The AWS request budget's rates; unlimited by default (tests move the clock, and a budget's state would
+     * carry across them), set by the tests of the budget itself.
+     */
+    budget?: BudgetRates;
   } = {},
 ): Promise<LocalTether> {
   const bed = testBed();
   // Expected failures (500s from injected faults) would fill the output; TETHER_TEST_LOG_LEVEL=INFO shows them.
   process.env.POWERTOOLS_LOG_LEVEL = process.env.TETHER_TEST_LOG_LEVEL ?? "SILENT";
   const brokerUrl = `mqtts://localhost:${bed.brokerPort}/`;
-  Object.assign(process.env, localFunctionEnv(bed.env, brokerUrl));
+  Object.assign(process.env, localFunctionEnv(bed.env, brokerUrl, options.budget ?? UNLIMITED_BUDGET));
   const clock = new MovableClock();
   if (!options.handlersDir) setPairingDeps(createPairingDeps(loadConfig(), bed.clients, clock));
   const adminToken = randomBytes(16).toString("hex");

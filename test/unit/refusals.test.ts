@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  AwsBudgetExceededError,
   BearerMissingError,
   ClaimMissingError,
   DependencyUnavailableError,
@@ -65,6 +66,7 @@ const CASES: [Error, string, number, unknown][] = [
     429,
     { detail: "Another credentials request for this device is in progress" },
   ],
+  [new AwsBudgetExceededError(3), "Rejected_AWS_BUDGET_EXCEEDED", 429, { detail: "Too many requests" }],
   [new ThrottledError(2), "Rejected_THROTTLED", 429, { detail: "Too many requests" }],
   [
     new DependencyUnavailableError(5),

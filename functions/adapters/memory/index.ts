@@ -1,7 +1,9 @@
+import { type BudgetRates, ShardedBudget, UNLIMITED_BUDGET } from "../../core/aws-budget.ts";
 import type { PairingDeps } from "../../core/pairing-deps.ts";
 import type { DeviceStore } from "../../core/ports/device-store.ts";
 import type { Clock } from "../../core/ports/system.ts";
 import { LazySecretHasher } from "../../core/secrets.ts";
+import { MemoryBudgetCells } from "./budget-cells.ts";
 import { fleet } from "./fleet.ts";
 import { ledger } from "./ledger.ts";
 import { realmsAndDevices } from "./realms-and-devices.ts";
@@ -13,6 +15,7 @@ import {
   MemoryTransportRegistry,
 } from "./world.ts";
 
+export { MemoryBudgetCells } from "./budget-cells.ts";
 export { MemoryTables } from "./tables.ts";
 export {
   Faults,
@@ -56,10 +59,12 @@ export interface MemoryWorld {
   readonly connections: MemoryConnectionControl;
   readonly faults: Faults;
   readonly clock: ManualClock;
+  readonly budgetCells: MemoryBudgetCells;
 }
 
 /** Every port of the pairing use-cases in memory, wired as the container wires the AWS adapters. */
-export function createMemoryWorld(options: { clock?: ManualClock } = {}): MemoryWorld {
+/** Unlimited unless `budget` gives the lanes' rates. */
+export function createMemoryWorld(options: { clock?: ManualClock; budget?: BudgetRates } = {}): MemoryWorld {
   const clock = options.clock ?? new ManualClock();
   const faults = new Faults();
   const tables = new MemoryTables();
@@ -67,11 +72,13 @@ export function createMemoryWorld(options: { clock?: ManualClock } = {}): Memory
   const ca = new MemoryCertificateAuthority(clock, faults);
   const transport = new MemoryTransportRegistry(faults);
   const connections = new MemoryConnectionControl(faults);
+  const budgetCells = new MemoryBudgetCells();
   const deps: PairingDeps = {
     store,
     ca,
     transport,
     connections,
+    budget: new ShardedBudget(budgetCells, options.budget ?? UNLIMITED_BUDGET),
     clock,
     hasher: new LazySecretHasher(async () => Buffer.alloc(32, 7)),
     settings: {
@@ -80,5 +87,5 @@ export function createMemoryWorld(options: { clock?: ManualClock } = {}): Memory
       defaultCertificateValiditySeconds: 7 * 86_400,
     },
   };
-  return { deps, tables, store, ca, transport, connections, faults, clock };
+  return { deps, tables, store, ca, transport, connections, faults, clock, budgetCells };
 }

@@ -2,7 +2,9 @@ import { createHash } from "node:crypto";
 import { canonicalDeviceId, realmNameSchema } from "../../contracts/ids.ts";
 import type { CredentialsRequest } from "../../contracts/pairing.ts";
 import { charge, retryAfterSeconds } from "../admission.ts";
+import { budgetRetryAfterSeconds } from "../aws-budget.ts";
 import {
+  AwsBudgetExceededError,
   DeviceInhibitedError,
   IssuanceBudgetExceededError,
   IssuanceInProgressError,
@@ -59,13 +61,14 @@ const IN_PROGRESS_RETRY_SECONDS = 2;
  *
  * Admission (core/admission.ts): one issuance per device at a time, and a budget of billed issuances per hour
  * (a realm setting); the repeat of the last billed issuance (same CSR) is admitted over budget, and an attempt
- * Private CA refused or throttled costs nothing. Over budget is 429 before any Private CA or IoT call. Beyond
+ * Private CA refused or throttled costs nothing. Then the account's shared AWS request budget (core/aws-budget.ts)
+ * admits the issuance's calls. Over either budget is 429 before any Private CA or IoT call. Beyond
  * the realm's cap on live certificates the oldest superseded one loses its grace (the sweeper removes it).
  */
 export async function issueCredentials(
   deps: DepsOf<
     RealmStore & DeviceRegistry & IssuanceSlot & CertificateLedger,
-    "ca" | "transport" | "clock" | "hasher"
+    "ca" | "transport" | "clock" | "hasher" | "budget"
   >,
   call: DeviceCredentials & { readonly protocol: string },
   input: RequestInput<CredentialsRequest["data"]>,
@@ -109,6 +112,14 @@ export async function issueCredentials(
   const charge = { ...chargeBudget(device.issuance?.tat, started.getTime(), realm), key };
   let billed = false;
   try {
+    // The account's AWS budget, after the device's own admission (so only a device with its credentials can
+    // spend it) and before any Private CA or IoT call: over it, the request ends here, its slot given back.
+    const budget = await deps.budget.take("issuance", 1, started.getTime());
+    if (!budget.admitted) {
+      throw new AwsBudgetExceededError(
+        budgetRetryAfterSeconds(budget.retryAt, started.getTime(), device.deviceId),
+      );
+    }
     // The intent is written alongside each CA call, never before it: a crash leaves a trail, at no latency.
     const intentDeadline = new Date(started.getTime() + INTENT_DEADLINE_MS).toISOString();
     const intent: IssuanceIntent = {

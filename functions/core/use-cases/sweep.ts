@@ -14,13 +14,11 @@ export interface SweepOptions {
   readonly pageSize: number;
   /** The most items this run works on: its share of the account's quotas over the time it has. */
   readonly maxItems: number;
-  /** Items started per second at most: the sweeper's share of the lowest quota its calls meet. */
-  readonly itemsPerSecond: number;
   /** Whether there is time for another round (the function's remaining time against a margin). */
   readonly hasTime: () => boolean;
   /** Items worked on at once. */
   readonly concurrency?: number;
-  /** How pacing waits (the simulator's virtual time); real time by default. */
+  /** How waiting for the budget waits (the simulator's virtual time); real time by default. */
   readonly sleep?: (ms: number) => Promise<void>;
 }
 
@@ -53,31 +51,26 @@ export const SWEEP_BACKLOG_METRICS = {
 export const BACKLOG_COUNT_CAP = 10_000;
 
 /**
- * How a run is bounded on AWS (stage settings may change the rate): the sweeper runs every minute for at most
- * 50 s, starting at most `itemsPerSecond` items a second. The default, 8, is 80 % of the 10 requests per second
- * AWS IoT's lowest-quota call on its path allows by default (DescribeCertificate; RegisterCertificateWithoutCA,
- * issuance's, is 10 too, and AttachPolicy 15: AWS IoT Core endpoints and quotas, as the aws-samples Thingpress
- * project lists them, checked 2025-06), leaving the rest to issuance's compensations, unregister and revoke.
- * That drains 24,000 items an hour, 576,000 a day: a 1,000,000-device fleet on 7-day certificates supersedes
- * about 230,000 a day.
+ * How a run is bounded on AWS: the sweeper runs every minute for at most 50 s, each item admitted by the sweep
+ * lane of the shared AWS request budget (core/aws-budget.ts). With AWS's default quotas that lane is 8 items a
+ * second (80 % of DescribeCertificate's 10), so a run works on up to 400 items: 24,000 an hour, 576,000 a day,
+ * while a 1,000,000-device fleet on 7-day certificates supersedes about 230,000 a day.
  */
 export const SWEEP_DEFAULTS = {
   pageSize: 100,
-  itemsPerSecond: 8,
   runSeconds: 50,
   periodSeconds: 60,
 } as const;
 
 /**
- * A run bounded by items alone, unpaced: tests, `npm run sweep` and `npm start` (whose emulated AWS has no
- * quotas to share). `maxItems` may be Infinity: the run then drains everything due.
+ * A run bounded by items alone (and by the budget, as every run): tests, `npm run sweep` and `npm start`.
+ * `maxItems` may be Infinity: the run then drains everything due.
  */
 export function boundedRun(shards: number, maxItems: number): SweepOptions {
   return {
     shards,
     pageSize: SWEEP_DEFAULTS.pageSize,
     maxItems,
-    itemsPerSecond: Number.POSITIVE_INFINITY,
     hasTime: () => true,
   };
 }
@@ -100,7 +93,7 @@ const REVOCATION = { superseded: "SUPERSEDED", revoked: "CESSATION_OF_OPERATION"
  * changes last and conditionally, so a run that dies midway is finished by the next one and nothing is done twice.
  */
 export async function sweep(
-  deps: DepsOf<Store, "transport" | "ca" | "clock">,
+  deps: DepsOf<Store, "transport" | "ca" | "clock" | "budget">,
   options: SweepOptions,
 ): Promise<SweepReport> {
   const now = deps.clock.now().toISOString();
@@ -119,7 +112,7 @@ export async function sweep(
   let found = 0;
   let rounds = 0;
   const concurrency = options.concurrency ?? 4;
-  const pace = pacer(options.itemsPerSecond, options.sleep);
+  const pace = admitter(deps, options.sleep);
   // Every shard has a cursor; a shard leaves the rotation once a page comes back short (nothing more is due).
   const cursors = new Map<number, string | undefined>(
     Array.from({ length: options.shards }, (_, shard) => [shard, undefined]),
@@ -146,8 +139,8 @@ export async function sweep(
     }
     found += due.length;
     await inBatches(due, concurrency, async (item) => {
-      await pace();
       try {
+        await pace();
         if (item.kind === "realm") {
           const purged = await purgeRealm(deps, item.realm, now, {
             concurrency,
@@ -174,15 +167,21 @@ export async function sweep(
   return { found, outcomes, truncated: cursors.size > 0, rounds };
 }
 
-/** Spaces the starts of work to at most `perSecond` a second (in this run: one function, one pacer). */
-function pacer(perSecond: number, sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))) {
-  const gap = 1000 / perSecond;
-  let next = 0;
+/**
+ * Waits until the sweep lane of the shared AWS request budget admits one more item: the sweeper's pace is its
+ * reserved share of the account's quotas, whatever else runs (another run overlapping this one included).
+ */
+function admitter(
+  deps: DepsOf<unknown, "clock" | "budget">,
+  sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms)),
+) {
   return async () => {
-    const now = performance.now();
-    const at = Math.max(now, next);
-    next = at + gap;
-    if (at > now) await sleep(at - now);
+    for (;;) {
+      const now = deps.clock.now().getTime();
+      const decision = await deps.budget.take("sweep", 1, now);
+      if (decision.admitted) return;
+      await sleep(Math.max(1, decision.retryAt - now));
+    }
   };
 }
 
@@ -266,8 +265,8 @@ async function clearIntent(
 
 /**
  * Devices of a deleted realm purged per visit at most (fewer when the run has less room left); each device is
- * paced like any item. The realm stays due, so the next run goes on. At the default pace (8 a second, 400 a
- * run) a 100,000-device realm takes some 250 runs, about four hours; until its turn a device's certificate still
+ * admitted by the budget like any item. The realm stays due, so the next run goes on. At the default pace (8 a
+ * second, 400 a run) a 100,000-device realm takes some 250 runs, about four hours; until its turn a device's certificate still
  * works on MQTT (never beyond its expiry).
  */
 export const REALM_PURGE_BATCH = 500;

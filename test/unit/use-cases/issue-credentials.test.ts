@@ -1,6 +1,7 @@
 import { X509Certificate } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import {
+  AwsBudgetExceededError,
   DeviceNotFoundError,
   ForbiddenError,
   IssuanceBudgetExceededError,
@@ -80,6 +81,33 @@ describe("issueCredentials on the in-memory adapters", () => {
     expect(fleet.ca.requests).toBe(requests);
     fleet.clock.advance(3_600_000);
     await expect(fleet.pair(deviceId, secret)).resolves.toBeDefined();
+  });
+
+  it("refuses over the account's AWS budget before any CA or IoT call, gives the slot back, and admits again later", async () => {
+    // One issuance per cell per 4,000 s: four cells, so at most four are admitted before the budget refuses.
+    const fleet = await memoryFleet({}, "unit", { issuance: 0.001, sweep: null, burstSeconds: 1 });
+    const devices = await Promise.all(Array.from({ length: 6 }, () => fleet.register()));
+    const outcomes: unknown[] = [];
+    for (const d of devices) outcomes.push(await fleet.pair(d.deviceId, d.secret).catch((e: unknown) => e));
+    const refused = outcomes.filter((o): o is AwsBudgetExceededError => o instanceof AwsBudgetExceededError);
+    expect(refused.length).toBeGreaterThanOrEqual(2);
+    expect(outcomes.length - refused.length).toBeLessThanOrEqual(4);
+    // Nothing reached AWS for the refused ones: no CA request, no IoT certificate, no intent, no slot held.
+    expect(fleet.ca.requests).toBe(outcomes.length - refused.length);
+    for (const [i, outcome] of outcomes.entries()) {
+      if (!(outcome instanceof AwsBudgetExceededError)) continue;
+      const d = devices[i] as (typeof devices)[number];
+      expect(fleet.transport.active(fleet.realm, d.deviceId)).toEqual([]);
+      expect((await fleet.store.listHoldings(fleet.realm, d.deviceId)).intents).toEqual([]);
+      const { device } = await fleet.store.getRealmAndDevice(fleet.realm, d.deviceId);
+      expect(device?.issuance?.lease).toBeUndefined();
+      // Told to come back when a cell has room (up to 4,000 s), spread per device.
+      expect(outcome.retryAfterSeconds).toBeGreaterThan(0);
+      expect(outcome.retryAfterSeconds).toBeLessThanOrEqual(8_001);
+    }
+    fleet.clock.advance(4_000_000);
+    const late = devices.find((_, i) => outcomes[i] instanceof AwsBudgetExceededError);
+    await expect(fleet.pair(late?.deviceId ?? "", late?.secret ?? "")).resolves.toBeDefined();
   });
 
   it("admits one issuance per device at a time", async () => {

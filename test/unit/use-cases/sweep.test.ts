@@ -48,8 +48,12 @@ describe("the sweeper at fleet size (in memory)", () => {
     expect((await sweep(fleet.deps, boundedRun(SWEEP_SHARDS, 100))).outcomes.superseded).toBe(2);
   });
 
-  it("paces its items to the quota share and stops taking rounds when its time is up", async () => {
-    const fleet = await memoryFleet({ grace_seconds: 0, issuance_budget_per_hour: 100 });
+  it("takes its items from the budget's sweep lane and stops taking rounds when its time is up", async () => {
+    const fleet = await memoryFleet({ grace_seconds: 0, issuance_budget_per_hour: 100 }, "unit", {
+      issuance: null,
+      sweep: 2,
+      burstSeconds: 1,
+    });
     for (let i = 0; i < 10; i++) {
       const d = await fleet.register();
       await fleet.pair(d.deviceId, d.secret);
@@ -59,16 +63,17 @@ describe("the sweeper at fleet size (in memory)", () => {
     let slept = 0;
     const paced = await sweep(fleet.deps, {
       ...boundedRun(SWEEP_SHARDS, 100),
-      itemsPerSecond: 2,
       concurrency: 1,
-      // Virtual time: each wait is counted, not spent.
+      // Virtual time: each wait moves the clock instead of spending time.
       sleep: async (ms) => {
         slept += ms;
+        fleet.clock.advance(ms);
       },
     });
     expect(paced.outcomes.superseded).toBe(10);
-    // Ten starts at two a second: the last starts about 4.5 s after the first.
-    expect(slept).toBeGreaterThanOrEqual(4000);
+    // Two a second, after a burst of at most one per cell (four): the tenth is admitted 3 s in at the earliest.
+    expect(slept).toBeGreaterThanOrEqual(3000);
+    expect(fleet.budgetCells.writes).toBeGreaterThanOrEqual(10);
 
     const again = await memoryFleet({ grace_seconds: 0, issuance_budget_per_hour: 100 });
     for (let i = 0; i < 10; i++) {
