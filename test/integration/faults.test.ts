@@ -6,6 +6,7 @@ import { createPairingDeps, pairingDeps, setPairingDeps } from "../../functions/
 import { SWEEP_SHARDS } from "../../functions/adapters/table-schema.ts";
 import { randomDeviceId } from "../../functions/contracts/ids.ts";
 import { iotCertificateId } from "../../functions/core/certificate-id.ts";
+import { INTENT_DEADLINE_MS } from "../../functions/core/use-cases/issue-credentials.ts";
 import { REALM_PURGE_DELAY_MS } from "../../functions/core/use-cases/realms.ts";
 import { boundedRun, sweep } from "../../functions/core/use-cases/sweep.ts";
 import { generateKeyAndCsr } from "../../local/x509.ts";
@@ -193,6 +194,75 @@ describe("faults, backpressure and concurrency", () => {
       expect(await activeOrphans()).toEqual([]);
     },
   );
+
+  describe("throttling at every pair of issuance and compensation steps: 429/503, never 500, nothing left ACTIVE", () => {
+    const STEPS = [
+      "IssueCertificateCommand",
+      "GetCertificateCommand",
+      "RegisterCertificateWithoutCACommand",
+      "AttachPolicyCommand",
+      "AttachThingPrincipalCommand",
+      "TransactWriteItemsCommand",
+      // The compensation's own calls (removing a registered certificate from IoT).
+      "DescribeCertificateCommand",
+      "UpdateCertificateCommand",
+      "DetachPolicyCommand",
+      "DetachThingPrincipalCommand",
+      "DeleteCertificateCommand",
+    ];
+    const pairs = STEPS.flatMap((a, i) => STEPS.slice(i).map((b) => [a, b] as const));
+    const statuses = new Map<number, number>();
+    let leftForTheSweeper = 0;
+    afterAll(() => {
+      console.info(
+        `throttle pairs: ${pairs.length} cases, statuses ${JSON.stringify(Object.fromEntries(statuses))}, ACTIVE certificates left for the sweeper ${leftForTheSweeper}`,
+      );
+    });
+
+    /** Every ACTIVE IoT certificate's id (the registry is paged: 250 a page). */
+    async function activeIds(): Promise<Set<string>> {
+      const ids = new Set<string>();
+      let marker: string | undefined;
+      do {
+        const page = await testBed().clients.iot.send(
+          new ListCertificatesCommand({ pageSize: 250, ...(marker ? { marker } : {}) }),
+        );
+        for (const c of page.certificates ?? []) if (c.status === "ACTIVE") ids.add(c.certificateId ?? "");
+        marker = page.nextMarker;
+      } while (marker);
+      return ids;
+    }
+    /** ACTIVE certificates made since `before` that the device's records do not know. */
+    async function orphansSince(before: Set<string>, deviceId: string): Promise<string[]> {
+      const known = new Set(
+        (await pairingDeps().store.listCertificates(realm.name, deviceId)).map((c) => c.iotCertificateId),
+      );
+      return [...(await activeIds())].filter((id) => !before.has(id) && !known.has(id));
+    }
+
+    it.each(pairs)("%s + %s", async (a, b) => {
+      const deviceId = randomDeviceId();
+      const secret = await registerDevice(tether, realm, deviceId);
+      const before = await activeIds();
+      // Throttled for the whole request, the compensation's retries included.
+      const throttle = () => awsError("ThrottlingException", 400);
+      inject([
+        { command: a, times: 100, error: throttle },
+        ...(b === a ? [] : [{ command: b, times: 100, error: throttle }]),
+      ]);
+      const answer = await credentials(deviceId, secret);
+      setPairingDeps(createPairingDeps(loadConfig(), testBed().clients, tether.clock));
+      statuses.set(answer.status, (statuses.get(answer.status) ?? 0) + 1);
+      expect([201, 429, 503]).toContain(answer.status);
+      if (answer.status !== 201) expect(Number(answer.headers.get("retry-after"))).toBeGreaterThan(0);
+      // Whatever the compensation could not remove is found by the sweeper once its intent is due.
+      leftForTheSweeper += (await orphansSince(before, deviceId)).length;
+      tether.clock.advance(INTENT_DEADLINE_MS + 1_000);
+      await sweep(pairingDeps(), boundedRun(SWEEP_SHARDS, 1_000));
+      expect(await orphansSince(before, deviceId)).toEqual([]);
+      expect((await credentials(deviceId, secret)).status).toBe(201);
+    });
+  });
 
   describe("backpressure", () => {
     it.each([

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { charge, retryAfterSeconds } from "../../functions/core/admission.ts";
 import type { CertificateRecord } from "../../functions/core/model.ts";
-import { overTheCap } from "../../functions/core/use-cases/issue-credentials.ts";
+import { overTheCap } from "../../functions/core/use-cases/record-issuance.ts";
 
 describe("GCRA admission", () => {
   const hour = { count: 4, periodMs: 3_600_000 };

@@ -5,32 +5,32 @@ import { charge, retryAfterSeconds } from "../admission.ts";
 import { budgetRetryAfterSeconds } from "../aws-budget.ts";
 import {
   AwsBudgetExceededError,
+  DependencyUnavailableError,
   DeviceInhibitedError,
+  DomainError,
   IssuanceBudgetExceededError,
   IssuanceInProgressError,
   MalformedRequestError,
   ThrottledError,
-  WrongSecretError,
 } from "../errors.ts";
 import { deviceCommonName } from "../identity.ts";
 import type { CertificateRecord, Device, IssuanceIntent, Realm } from "../model.ts";
 import type { DepsOf, RequestInput, RequestMeta } from "../pairing-deps.ts";
-import {
-  type CertificateLedger,
-  ConcurrentIssuanceError,
-  type DeviceRegistry,
-  type IssuanceCharge,
-  type IssuanceSlot,
-  type RealmStore,
-} from "../ports/device-store.ts";
+import type { CertificateLedger, DeviceRegistry, IssuanceSlot, RealmStore } from "../ports/device-store.ts";
 import { certificateFacts, type InspectedCsr, inspectCsr } from "../x509.ts";
 import { admitIssuance, authenticateDevice, type DeviceCredentials } from "./authenticate.ts";
+import { IN_PROGRESS_RETRY_SECONDS, recordAsCurrent } from "./record-issuance.ts";
 
 export const ASTARTE_MQTT_V1 = "astarte_mqtt_v1";
-/** Enough for a burst of parallel requests for one device to all land (each loser re-reads and retries). */
-const RECORD_ATTEMPTS = 50;
-/** An issuance not finished by then was abandoned (functions time out long before). */
-const INTENT_DEADLINE_MS = 10 * 60_000;
+/**
+ * An issuance not finished by then was abandoned (functions time out long before): Private CA's idempotency window
+ * for IssueCertificate (five minutes, per its API reference) and half a minute more. Not sooner: within that window
+ * a client's retry with the same CSR gets the same certificate back and may still record it, so the sweeper must
+ * not revoke it as an orphan before then.
+ */
+export const INTENT_DEADLINE_MS = 5.5 * 60_000;
+/** How often a compensation step is tried while AWS throttles it or is briefly unavailable. */
+const COMPENSATION_ATTEMPTS = 4;
 
 export interface IssuedCredentials {
   readonly certificatePem: string;
@@ -46,8 +46,6 @@ export interface IssuedCredentials {
  * than the API's functions may run (15 s), so a slot is never taken from a request still running.
  */
 export const ISSUANCE_LEASE_MS = 30_000;
-/** What a request refused because another of the same device is in flight is told to wait. */
-const IN_PROGRESS_RETRY_SECONDS = 2;
 
 /**
  * Trades a device's CSR for a short-lived client certificate registered in IoT Core.
@@ -209,27 +207,44 @@ export async function issueCredentials(
         attached.status === "rejected" ? attached.reason : (recorded as PromiseRejectedResult).reason;
       // First the record (which brings the intent back, so a failure below still leaves a trail for the
       // sweeper), then IoT, then the intent.
+      // Each step is retried while AWS throttles it: the compensation competes for the same quotas that may have
+      // failed the issuance.
       const cleanupFailures: unknown[] = [];
       if (recorded.status === "fulfilled") {
-        await deps.store
-          .rollbackIssuance({
+        await persist(() =>
+          deps.store.rollbackIssuance({
             certificate: record,
             restoredCurrentSerial: recorded.value.superseded,
             unconfirm: device.firstCredentialsRequest === undefined,
             intent: { ...intent, certificateRef },
             intentDeadline,
-          })
-          .catch((error: unknown) => cleanupFailures.push(error));
+          }),
+        ).catch((error: unknown) => cleanupFailures.push(error));
       }
-      await deps.transport
-        .removeCertificate(realm.name, device.deviceId, registered.certificateId, registered.certificateArn)
-        .then(() => deps.store.deleteIntent(intent))
+      await persist(() =>
+        deps.transport.removeCertificate(
+          realm.name,
+          device.deviceId,
+          registered.certificateId,
+          registered.certificateArn,
+        ),
+      )
+        .then(() => persist(() => deps.store.deleteIntent(intent)))
         .catch((error: unknown) => cleanupFailures.push(error));
       if (cleanupFailures.length > 0) {
-        throw new AggregateError(
+        // What is left (the certificate, perhaps still ACTIVE) has its intent, due at the deadline: the sweeper
+        // finishes it within a minute of that. The client is told why its request failed: a throttle or an outage
+        // stays a 429 or a 503 with its Retry-After, never a 500.
+        const both = new AggregateError(
           [failure, ...cleanupFailures],
           "issuance failed and its compensation failed too",
         );
+        if (failure instanceof ThrottledError)
+          throw new ThrottledError(failure.retryAfterSeconds, { cause: both });
+        if (failure instanceof DependencyUnavailableError) {
+          throw new DependencyUnavailableError(failure.retryAfterSeconds, { cause: both });
+        }
+        throw failure instanceof DomainError ? failure : both;
       }
       throw failure;
     }
@@ -255,6 +270,22 @@ export async function issueCredentials(
   }
 }
 
+/**
+ * Runs a compensation step, again after a jittered backoff (full jitter: up to 0.2, 0.4, 0.8 s) while AWS
+ * throttles it or is briefly unavailable: about 1.4 s at most, well inside the function's time.
+ */
+async function persist<T>(step: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await step();
+    } catch (error) {
+      const transient = error instanceof ThrottledError || error instanceof DependencyUnavailableError;
+      if (!transient || attempt >= COMPENSATION_ATTEMPTS) throw error;
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 100 * 2 ** attempt));
+    }
+  }
+}
+
 /** Why the slot was not taken, for a device whose credentials were good (read from its record as it was). */
 function refusedAdmission(device: Device, key: string, now: number): Error {
   const { lease, admitAt, lastKey } = device.issuance ?? {};
@@ -269,100 +300,6 @@ function refusedAdmission(device: Device, key: string, now: number): Error {
 /** The device's issuance budget after one more billed issuance. */
 function chargeBudget(tat: number | undefined, now: number, realm: Realm) {
   return charge(tat, now, { count: realm.issuanceBudgetPerHour, periodMs: 3_600_000 });
-}
-
-interface RecordOptions {
-  readonly graceSeconds: number;
-  readonly maxLive: number;
-  /** The device's certificates as read during this issuance (for the cap on live certificates). */
-  readonly certificates: readonly CertificateRecord[];
-  readonly meta: RequestMeta;
-  readonly intentRequestId: string;
-  readonly lease: number;
-  readonly charge: IssuanceCharge;
-}
-
-/**
- * Records the certificate as current and supersedes the previous one. The write is conditional on the
- * device's current serial; if something else changed it (the sweeper expiring it, a revocation), re-read and
- * supersede what is current now. Resolves to the serial it superseded (for a rollback) and how many grace
- * periods the cap on live certificates cut.
- */
-async function recordAsCurrent(
-  deps: DepsOf<DeviceRegistry & CertificateLedger, "clock">,
-  device: Device,
-  record: CertificateRecord,
-  options: RecordOptions,
-): Promise<{ superseded: string | undefined; graceCuts: number }> {
-  let current = device;
-  let certificates = options.certificates;
-  for (let attempt = 1; ; attempt++) {
-    const now = deps.clock.now();
-    const previous = current.currentSerial;
-    const graceCuts = overTheCap(certificates, previous, now.toISOString(), options.maxLive);
-    try {
-      await deps.store.recordIssuance({
-        certificate: record,
-        expectedCurrentSerial: previous,
-        superseded: previous
-          ? {
-              serial: previous,
-              graceUntil: new Date(now.getTime() + options.graceSeconds * 1000).toISOString(),
-            }
-          : undefined,
-        requestIp: options.meta.sourceIp,
-        now: now.toISOString(),
-        intentRequestId: options.intentRequestId,
-        secretHash: device.secretHash ?? "",
-        lease: options.lease,
-        charge: options.charge,
-        graceCuts,
-      });
-      return { superseded: previous, graceCuts: graceCuts.length };
-    } catch (error) {
-      if (!(error instanceof ConcurrentIssuanceError)) throw error;
-      // Still contended after many rounds: tell the client to come back, rather than fail it.
-      if (attempt >= RECORD_ATTEMPTS) throw new ThrottledError(1, { cause: error });
-      // A little jitter so the losers of one round do not collide again in the next.
-      await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(20 * attempt, 250)));
-      const [{ device: reread }, listed] = await Promise.all([
-        deps.store.getRealmAndDevice(record.realm, record.deviceId),
-        deps.store.listCertificates(record.realm, record.deviceId),
-      ]);
-      // The device may have been unregistered, re-registered, given a new secret or inhibited meanwhile, or its
-      // slot taken by another request past its lease: then this certificate must not count (the fence; the
-      // caller compensates).
-      if (!reread?.secretHash || reread.secretHash !== device.secretHash) throw new WrongSecretError();
-      if (reread.credentialsInhibited) throw new DeviceInhibitedError();
-      if (reread.issuance?.lease !== options.lease)
-        throw new IssuanceInProgressError(IN_PROGRESS_RETRY_SECONDS);
-      current = reread;
-      certificates = listed;
-    }
-  }
-}
-
-/**
- * The superseded certificates still in grace that must lose it so that, with the new certificate and the one it
- * supersedes, no more than `maxLive` are live: the oldest first. The one being superseded now is never cut.
- */
-export function overTheCap(
-  certificates: readonly CertificateRecord[],
-  superseding: string | undefined,
-  now: string,
-  maxLive: number,
-): string[] {
-  const inGrace = certificates
-    .filter(
-      (c) =>
-        c.state === "superseded" &&
-        c.serial !== superseding &&
-        c.graceUntil !== undefined &&
-        c.graceUntil > now,
-    )
-    .sort((a, b) => a.issuedAt.localeCompare(b.issuedAt));
-  const live = 1 + (superseding ? 1 : 0) + inGrace.length;
-  return inGrace.slice(0, Math.max(0, live - maxLive)).map((c) => c.serial);
 }
 
 /**
