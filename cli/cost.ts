@@ -34,6 +34,8 @@ export interface CostInput {
   /** Messages each device publishes per minute (IoT messaging). */
   readonly messagesPerMinute: number;
   readonly caMode?: CaMode;
+  /** Certificates a device gets a month, when measured (the fleet simulator); by default renewals at 2/3 of the validity. */
+  readonly certificatesPerDeviceMonth?: number;
 }
 
 export interface CostLine {
@@ -68,7 +70,8 @@ export function estimateCost(input: CostInput): {
 } {
   const caMode = input.caMode ?? "short-lived";
   const renewEverySeconds = (input.validitySeconds * 2) / 3;
-  const certificatesPerDevice = (MINUTES_PER_MONTH * 60) / renewEverySeconds;
+  const certificatesPerDevice =
+    input.certificatesPerDeviceMonth ?? (MINUTES_PER_MONTH * 60) / renewEverySeconds;
   const certificates = certificatesPerDevice * input.devices;
   // Per renewal: info + credentials + verify; ~2 more for reconnects.
   const requests = certificates * 5;

@@ -68,15 +68,26 @@ export function decide(
 export class ShardedBudget implements RequestBudget {
   readonly #closedUntil = new Map<string, number>();
   readonly #budgets: Partial<Record<BudgetLane, CellBudget>>;
+  readonly #random: () => number;
+  readonly #shards: number;
 
+  /**
+   * `shards` other than {@link BUDGET_SHARDS} only for the fleet simulator, whose scaled-down rates would
+   * otherwise leave each cell less than one unit of burst.
+   */
   constructor(
     private readonly cells: BudgetCells,
     rates: BudgetRates,
-    private readonly random: () => number = Math.random,
+    options: { readonly random?: () => number; readonly shards?: number } = {},
   ) {
+    this.#random = options.random ?? Math.random;
+    this.#shards = options.shards ?? BUDGET_SHARDS;
+    const shards = this.#shards;
     this.#budgets = {
-      ...(rates.issuance !== null ? { issuance: cellBudget(rates.issuance, rates.burstSeconds) } : {}),
-      ...(rates.sweep !== null ? { sweep: cellBudget(rates.sweep, rates.burstSeconds) } : {}),
+      ...(rates.issuance !== null
+        ? { issuance: cellBudget(rates.issuance, rates.burstSeconds, shards) }
+        : {}),
+      ...(rates.sweep !== null ? { sweep: cellBudget(rates.sweep, rates.burstSeconds, shards) } : {}),
     };
   }
 
@@ -85,10 +96,12 @@ export class ShardedBudget implements RequestBudget {
     if (!budget) return { admitted: true };
     if (units > budget.count)
       throw new Error(`cannot take ${units} units at once from ${lane} (at most ${budget.count})`);
-    const first = Math.floor(this.random() * BUDGET_SHARDS);
-    const second = (first + 1 + Math.floor(this.random() * (BUDGET_SHARDS - 1))) % BUDGET_SHARDS;
+    const shards = this.#shards;
+    const first = Math.floor(this.#random() * shards);
+    const tried =
+      shards > 1 ? [first, (first + 1 + Math.floor(this.#random() * (shards - 1))) % shards] : [first];
     let retryAt = Number.POSITIVE_INFINITY;
-    for (const shard of [first, second]) {
+    for (const shard of tried) {
       const key = `${lane}#${shard}`;
       const closed = this.#closedUntil.get(key);
       if (closed !== undefined && closed > now) {

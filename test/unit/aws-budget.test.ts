@@ -68,7 +68,7 @@ describe("the AWS request budget's arithmetic", () => {
       seed = (seed * 16807) % 2147483647;
       return seed / 2147483647;
     };
-    const budget = new ShardedBudget(cells, { issuance: 8, sweep: null, burstSeconds: 2 }, random);
+    const budget = new ShardedBudget(cells, { issuance: 8, sweep: null, burstSeconds: 2 }, { random });
     let admitted = 0;
     // 100 callers a second for 60 s against 8 a second.
     for (let ms = 0; ms < 60_000; ms += 10) {

@@ -11,6 +11,7 @@ import {
   certificateOut,
   compare,
   copy,
+  type IntentRow,
   intentOut,
   type MemoryTables,
   type Mutable,
@@ -37,28 +38,15 @@ export function ledger(t: MemoryTables): Ledger {
         due.push({ deadline: row.purgeAt, key: `REALMS#${name}`, item: { kind: "realm", realm: name } });
       }
     }
-    for (const certificates of t.certificates.values()) {
-      for (const row of certificates.values()) {
-        if (row.deadline === undefined || row.deadline > now || shardOf(row.record.deviceId) !== shard)
-          continue;
-        const { realm, deviceId, serial } = row.record;
-        due.push({
-          deadline: row.deadline,
-          key: `${realm}#${deviceId}#CERT#${serial}`,
-          item: { kind: "certificate", record: certificateOut(row) },
-        });
-      }
-    }
-    for (const intents of t.intents.values()) {
-      for (const row of intents.values()) {
-        if (row.deadline > now || shardOf(row.intent.deviceId) !== shard) continue;
-        const { realm, deviceId, requestId } = row.intent;
-        due.push({
-          deadline: row.deadline,
-          key: `${realm}#${deviceId}#INTENT#${requestId}`,
-          item: { kind: "intent", intent: intentOut(row) },
-        });
-      }
+    for (const entry of t.dueEntries(shard, now)) {
+      due.push({
+        deadline: entry.deadline,
+        key: entry.key,
+        item:
+          entry.kind === "certificate"
+            ? { kind: "certificate", record: certificateOut(entry.row as CertificateRow) }
+            : { kind: "intent", intent: intentOut(entry.row as IntentRow) },
+      });
     }
     return due.sort((a, b) => compare(a.deadline, b.deadline) || compare(a.key, b.key));
   }
@@ -98,10 +86,9 @@ export function ledger(t: MemoryTables): Ledger {
         cuts.every((cut) => cut?.record.state === "superseded");
       if (!holds || !device) throw new ConcurrentIssuanceError();
 
-      t.certificatesOf(c.realm, c.deviceId).set(c.serial, {
-        record: copy(c) as Mutable<CertificateRecord>,
-        deadline: c.notAfter,
-      });
+      const row: CertificateRow = { record: copy(c) as Mutable<CertificateRecord>, deadline: c.notAfter };
+      t.certificatesOf(c.realm, c.deviceId).set(c.serial, row);
+      t.indexDue("certificate", row);
       device.currentSerial = c.serial;
       device.firstCredentialsRequest ??= now;
       if (requestIp) device.lastCredentialsRequestIp = requestIp;
@@ -115,6 +102,7 @@ export function ledger(t: MemoryTables): Ledger {
         previous.record.state = "superseded";
         previous.record.graceUntil = superseded.graceUntil;
         previous.deadline = superseded.graceUntil;
+        t.indexDue("certificate", previous);
         t.event(
           {
             realm: c.realm,
@@ -131,6 +119,7 @@ export function ledger(t: MemoryTables): Ledger {
         if (!cut) continue;
         cut.record.graceUntil = now;
         cut.deadline = now;
+        t.indexDue("certificate", cut);
         t.event(
           {
             realm: c.realm,
@@ -161,22 +150,21 @@ export function ledger(t: MemoryTables): Ledger {
       t.certificatesOf(c.realm, c.deviceId).delete(c.serial);
       device.currentSerial = restoredCurrentSerial;
       if (unconfirm) device.firstCredentialsRequest = undefined;
-      t.intentsOf(intent.realm, intent.deviceId).set(intent.requestId, {
-        intent: copy(intent) as Mutable<IssuanceIntent>,
-        deadline: intentDeadline,
-      });
+      const put: IntentRow = { intent: copy(intent) as Mutable<IssuanceIntent>, deadline: intentDeadline };
+      t.intentsOf(intent.realm, intent.deviceId).set(intent.requestId, put);
+      t.indexDue("intent", put);
       if (restored) {
         restored.record.state = "current";
         restored.record.graceUntil = undefined;
         restored.deadline = restored.record.notAfter;
+        t.indexDue("certificate", restored);
       }
     },
 
     async putIntent(intent, deadline) {
-      t.intentsOf(intent.realm, intent.deviceId).set(intent.requestId, {
-        intent: copy(intent) as Mutable<IssuanceIntent>,
-        deadline,
-      });
+      const row: IntentRow = { intent: copy(intent) as Mutable<IssuanceIntent>, deadline };
+      t.intentsOf(intent.realm, intent.deviceId).set(intent.requestId, row);
+      t.indexDue("intent", row);
     },
 
     async setIntentCertificate(intent, certificateRef) {
@@ -252,6 +240,7 @@ export function ledger(t: MemoryTables): Ledger {
         // Due for the sweeper now: it takes the certificate out of IoT and revokes it in the CA.
         row.record.state = "revoked";
         row.deadline = now;
+        t.indexDue("certificate", row);
         t.event({ realm, deviceId, type: "revoked", at: now, serial });
       }
       // A revoked certificate is no longer the device's current one; the next issuance supersedes nothing.

@@ -6,7 +6,7 @@ import type {
   IssuanceIntent,
   Realm,
 } from "../../core/model.ts";
-import { sweepShardOf } from "../table-schema.ts";
+import { SWEEP_SHARDS, sweepShardOf } from "../table-schema.ts";
 
 /**
  * The state of the in-memory store: what the DynamoDB table holds, as typed rows. Every operation of the
@@ -46,7 +46,25 @@ export interface EventRow {
   seq: number;
 }
 
+/** A row's place on the sweep index: where DynamoDB's `by-deadline` GSI would list it. */
+export interface DueEntry {
+  readonly deadline: string;
+  readonly key: string;
+  readonly kind: "certificate" | "intent";
+  readonly row: CertificateRow | IntentRow;
+  /** The device's key and the row's id under it, to tell whether the row is still stored. */
+  readonly owner: string;
+  readonly id: string;
+}
+
 export class MemoryTables {
+  /**
+   * The sweep index, per shard, in (deadline, key) order: what DynamoDB's GSI keeps, so finding what is due
+   * costs what is due, not the whole table (the fleet simulator sweeps a 50,000-device store every virtual
+   * minute). Every write that sets a row's deadline adds it here; an entry whose row has since moved or gone is
+   * stale and dropped when a query meets it.
+   */
+  readonly dueIndex: DueEntry[][] = Array.from({ length: SWEEP_SHARDS }, () => []);
   readonly realms = new Map<string, RealmRow>();
   readonly devices = new Map<string, DeviceRow>();
   readonly certificates = new Map<string, Map<string, CertificateRow>>();
@@ -64,6 +82,70 @@ export class MemoryTables {
 
   intentsOf(realm: string, deviceId: string): Map<string, IntentRow> {
     return rowsOf(this.intents, deviceKey(realm, deviceId));
+  }
+
+  /** Puts a row on the sweep index at its deadline (call wherever a row's deadline is set). */
+  indexDue(kind: "certificate", row: CertificateRow): void;
+  indexDue(kind: "intent", row: IntentRow): void;
+  indexDue(kind: "certificate" | "intent", row: CertificateRow | IntentRow): void {
+    const { deadline } = row;
+    if (deadline === undefined) return;
+    const owned =
+      kind === "certificate"
+        ? {
+            realm: (row as CertificateRow).record.realm,
+            deviceId: (row as CertificateRow).record.deviceId,
+            id: (row as CertificateRow).record.serial,
+            tag: "CERT",
+          }
+        : {
+            realm: (row as IntentRow).intent.realm,
+            deviceId: (row as IntentRow).intent.deviceId,
+            id: (row as IntentRow).intent.requestId,
+            tag: "INTENT",
+          };
+    const entry: DueEntry = {
+      deadline,
+      key: `${owned.realm}#${owned.deviceId}#${owned.tag}#${owned.id}`,
+      kind,
+      row,
+      owner: deviceKey(owned.realm, owned.deviceId),
+      id: owned.id,
+    };
+    const list = this.dueIndex[shardOf(owned.deviceId)] as DueEntry[];
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      const m = list[mid] as DueEntry;
+      if (m.deadline < deadline || (m.deadline === deadline && m.key <= entry.key)) lo = mid + 1;
+      else hi = mid;
+    }
+    const before = list[lo - 1];
+    if (before && before.row === row && before.deadline === deadline) return;
+    list.splice(lo, 0, entry);
+  }
+
+  /** Whether an index entry still stands for its row: the row still stored, still at that deadline. */
+  #live(entry: DueEntry): boolean {
+    const rows =
+      entry.kind === "certificate" ? this.certificates.get(entry.owner) : this.intents.get(entry.owner);
+    return rows?.get(entry.id) === entry.row && entry.row.deadline === entry.deadline;
+  }
+
+  /** The live entries of a shard due at `now`, in index order; stale ones met on the way are dropped. */
+  dueEntries(shard: number, now: string): DueEntry[] {
+    const list = this.dueIndex[shard] as DueEntry[];
+    const due: DueEntry[] = [];
+    let i = 0;
+    for (; i < list.length && (list[i] as DueEntry).deadline <= now; i++) {
+      const entry = list[i] as DueEntry;
+      const last = due.at(-1);
+      if (last && last.row === entry.row && last.deadline === entry.deadline) continue;
+      if (this.#live(entry)) due.push(entry);
+    }
+    if (i > due.length) this.dueIndex[shard] = due.concat(list.slice(i));
+    return due;
   }
 
   /** Records a credential event under its device (the timeline, and the outbox on AWS). */

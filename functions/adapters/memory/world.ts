@@ -154,6 +154,8 @@ export class MemoryTransportRegistry implements TransportRegistry {
     certificatePem: string,
   ): Promise<{ certificateId: string; certificateArn: string }> {
     this.faults.check("registerCertificate");
+    // IoT Core refuses what is not a certificate (parsed once per certificate: registering is not on a hot path
+    // here, except in the fleet simulator); the id is the DER's hash.
     const id = iotCertificateId(new X509Certificate(certificatePem).raw);
     const existing = this.certificates.get(id);
     if (existing) {
@@ -210,8 +212,10 @@ export class MemoryTransportRegistry implements TransportRegistry {
     return [...this.certificates.values()].filter((c) => c.thing === thing && c.status === "ACTIVE");
   }
 
+  /** The certificate an ARN names (`…:cert/<id>`, as IoT's ARNs end), found by its id. */
   private byArn(arn: string): MemoryIotCertificate | undefined {
-    return [...this.certificates.values()].find((c) => c.arn === arn);
+    const found = this.certificates.get(arn.slice(arn.lastIndexOf("/") + 1));
+    return found?.arn === arn ? found : undefined;
   }
 }
 

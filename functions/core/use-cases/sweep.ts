@@ -180,7 +180,8 @@ function admitter(
       const now = deps.clock.now().getTime();
       const decision = await deps.budget.take("sweep", 1, now);
       if (decision.admitted) return;
-      await sleep(Math.max(1, decision.retryAt - now));
+      // From the time as it is now: items waiting together wait for the same moment, not one after another.
+      await sleep(Math.max(1, decision.retryAt - deps.clock.now().getTime()));
     }
   };
 }
