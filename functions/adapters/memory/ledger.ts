@@ -42,10 +42,15 @@ export function ledger(t: MemoryTables): Ledger {
       due.push({
         deadline: entry.deadline,
         key: entry.key,
-        item:
-          entry.kind === "certificate"
-            ? { kind: "certificate", record: certificateOut(entry.row as CertificateRow) }
-            : { kind: "intent", intent: intentOut(entry.row as IntentRow) },
+        item: { kind: "certificate", record: certificateOut(entry.row as CertificateRow) },
+      });
+    }
+    for (const row of t.dueIntents(shard, now)) {
+      const { realm, deviceId, requestId } = row.intent;
+      due.push({
+        deadline: row.deadline,
+        key: `${realm}#${deviceId}#INTENT#${requestId}`,
+        item: { kind: "intent", intent: intentOut(row) },
       });
     }
     return due.sort((a, b) => compare(a.deadline, b.deadline) || compare(a.key, b.key));
@@ -152,7 +157,7 @@ export function ledger(t: MemoryTables): Ledger {
       if (unconfirm) device.firstCredentialsRequest = undefined;
       const put: IntentRow = { intent: copy(intent) as Mutable<IssuanceIntent>, deadline: intentDeadline };
       t.intentsOf(intent.realm, intent.deviceId).set(intent.requestId, put);
-      t.indexDue("intent", put);
+      t.noteIntent(put);
       if (restored) {
         restored.record.state = "current";
         restored.record.graceUntil = undefined;
@@ -164,7 +169,7 @@ export function ledger(t: MemoryTables): Ledger {
     async putIntent(intent, deadline) {
       const row: IntentRow = { intent: copy(intent) as Mutable<IssuanceIntent>, deadline };
       t.intentsOf(intent.realm, intent.deviceId).set(intent.requestId, row);
-      t.indexDue("intent", row);
+      t.noteIntent(row);
     },
 
     async setIntentCertificate(intent, certificateRef) {

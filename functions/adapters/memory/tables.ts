@@ -65,6 +65,12 @@ export class MemoryTables {
    * stale and dropped when a query meets it.
    */
   readonly dueIndex: DueEntry[][] = Array.from({ length: SWEEP_SHARDS }, () => []);
+  /**
+   * Intents written since the last look, live or not: an intent lives for one request (deleted by the record
+   * that completes it), so the few still stored are found here rather than on the index, where a retry storm's
+   * short-lived intents would pile up as stale entries. Dead ones are dropped when {@link dueIntents} meets them.
+   */
+  readonly #recentIntents = new Set<IntentRow>();
   readonly realms = new Map<string, RealmRow>();
   readonly devices = new Map<string, DeviceRow>();
   readonly certificates = new Map<string, Map<string, CertificateRow>>();
@@ -124,6 +130,25 @@ export class MemoryTables {
     const before = list[lo - 1];
     if (before && before.row === row && before.deadline === deadline) return;
     list.splice(lo, 0, entry);
+  }
+
+  /** Notes an intent written (call wherever one is put). */
+  noteIntent(row: IntentRow): void {
+    this.#recentIntents.add(row);
+  }
+
+  /** The stored intents of a shard due at `now` (any order); intents no longer stored are forgotten. */
+  dueIntents(shard: number, now: string): IntentRow[] {
+    const due: IntentRow[] = [];
+    for (const row of this.#recentIntents) {
+      const { realm, deviceId, requestId } = row.intent;
+      if (this.intents.get(deviceKey(realm, deviceId))?.get(requestId) !== row) {
+        this.#recentIntents.delete(row);
+        continue;
+      }
+      if (row.deadline <= now && shardOf(deviceId) === shard) due.push(row);
+    }
+    return due;
   }
 
   /** Whether an index entry still stands for its row: the row still stored, still at that deadline. */
