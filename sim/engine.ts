@@ -272,7 +272,8 @@ export async function runScenario(
       lastPaired = Math.max(lastPaired, now);
       return result.renewAfter.getTime();
     } catch (error) {
-      const status = errorResponse(error, "sim").statusCode ?? 500;
+      const response = errorResponse(error, "sim");
+      const status = response.statusCode ?? 500;
       d.waitingSince ??= now;
       d.attempts++;
       if (status === 403) {
@@ -285,9 +286,7 @@ export async function runScenario(
       } else if (status >= 500 && !(error instanceof DomainError && status === 503)) {
         if (now >= t0) http5xx++;
       }
-      const retryAfter = Number(
-        (errorResponse(error, "sim").headers as Record<string, string> | undefined)?.["retry-after"],
-      );
+      const retryAfter = Number((response.headers as Record<string, string> | undefined)?.["retry-after"]);
       // The SDK: Retry-After × (1 + random); otherwise exponential backoff with full jitter; after six attempts
       // its renewal timer tries again a minute later.
       const backoff =

@@ -42,7 +42,7 @@ export function ledger(t: MemoryTables): Ledger {
       due.push({
         deadline: entry.deadline,
         key: entry.key,
-        item: { kind: "certificate", record: certificateOut(entry.row as CertificateRow) },
+        item: { kind: "certificate", record: certificateOut(entry.row) },
       });
     }
     for (const row of t.dueIntents(shard, now)) {
@@ -93,7 +93,7 @@ export function ledger(t: MemoryTables): Ledger {
 
       const row: CertificateRow = { record: copy(c) as Mutable<CertificateRecord>, deadline: c.notAfter };
       t.certificatesOf(c.realm, c.deviceId).set(c.serial, row);
-      t.indexDue("certificate", row);
+      t.indexDue(row);
       device.currentSerial = c.serial;
       device.firstCredentialsRequest ??= now;
       if (requestIp) device.lastCredentialsRequestIp = requestIp;
@@ -107,7 +107,7 @@ export function ledger(t: MemoryTables): Ledger {
         previous.record.state = "superseded";
         previous.record.graceUntil = superseded.graceUntil;
         previous.deadline = superseded.graceUntil;
-        t.indexDue("certificate", previous);
+        t.indexDue(previous);
         t.event(
           {
             realm: c.realm,
@@ -124,7 +124,7 @@ export function ledger(t: MemoryTables): Ledger {
         if (!cut) continue;
         cut.record.graceUntil = now;
         cut.deadline = now;
-        t.indexDue("certificate", cut);
+        t.indexDue(cut);
         t.event(
           {
             realm: c.realm,
@@ -162,7 +162,7 @@ export function ledger(t: MemoryTables): Ledger {
         restored.record.state = "current";
         restored.record.graceUntil = undefined;
         restored.deadline = restored.record.notAfter;
-        t.indexDue("certificate", restored);
+        t.indexDue(restored);
       }
     },
 
@@ -245,7 +245,7 @@ export function ledger(t: MemoryTables): Ledger {
         // Due for the sweeper now: it takes the certificate out of IoT and revokes it in the CA.
         row.record.state = "revoked";
         row.deadline = now;
-        t.indexDue("certificate", row);
+        t.indexDue(row);
         t.event({ realm, deviceId, type: "revoked", at: now, serial });
       }
       // A revoked certificate is no longer the device's current one; the next issuance supersedes nothing.

@@ -46,12 +46,11 @@ export interface EventRow {
   seq: number;
 }
 
-/** A row's place on the sweep index: where DynamoDB's `by-deadline` GSI would list it. */
+/** A certificate's place on the sweep index: where DynamoDB's `by-deadline` GSI would list it. */
 export interface DueEntry {
   readonly deadline: string;
   readonly key: string;
-  readonly kind: "certificate" | "intent";
-  readonly row: CertificateRow | IntentRow;
+  readonly row: CertificateRow;
   /** The device's key and the row's id under it, to tell whether the row is still stored. */
   readonly owner: string;
   readonly id: string;
@@ -90,35 +89,19 @@ export class MemoryTables {
     return rowsOf(this.intents, deviceKey(realm, deviceId));
   }
 
-  /** Puts a row on the sweep index at its deadline (call wherever a row's deadline is set). */
-  indexDue(kind: "certificate", row: CertificateRow): void;
-  indexDue(kind: "intent", row: IntentRow): void;
-  indexDue(kind: "certificate" | "intent", row: CertificateRow | IntentRow): void {
+  /** Puts a certificate on the sweep index at its deadline (call wherever its deadline is set). */
+  indexDue(row: CertificateRow): void {
     const { deadline } = row;
     if (deadline === undefined) return;
-    const owned =
-      kind === "certificate"
-        ? {
-            realm: (row as CertificateRow).record.realm,
-            deviceId: (row as CertificateRow).record.deviceId,
-            id: (row as CertificateRow).record.serial,
-            tag: "CERT",
-          }
-        : {
-            realm: (row as IntentRow).intent.realm,
-            deviceId: (row as IntentRow).intent.deviceId,
-            id: (row as IntentRow).intent.requestId,
-            tag: "INTENT",
-          };
+    const { realm, deviceId, serial } = row.record;
     const entry: DueEntry = {
       deadline,
-      key: `${owned.realm}#${owned.deviceId}#${owned.tag}#${owned.id}`,
-      kind,
+      key: `${realm}#${deviceId}#CERT#${serial}`,
       row,
-      owner: deviceKey(owned.realm, owned.deviceId),
-      id: owned.id,
+      owner: deviceKey(realm, deviceId),
+      id: serial,
     };
-    const list = this.dueIndex[shardOf(owned.deviceId)] as DueEntry[];
+    const list = this.dueIndex[shardOf(deviceId)] as DueEntry[];
     let lo = 0;
     let hi = list.length;
     while (lo < hi) {
@@ -153,9 +136,9 @@ export class MemoryTables {
 
   /** Whether an index entry still stands for its row: the row still stored, still at that deadline. */
   #live(entry: DueEntry): boolean {
-    const rows =
-      entry.kind === "certificate" ? this.certificates.get(entry.owner) : this.intents.get(entry.owner);
-    return rows?.get(entry.id) === entry.row && entry.row.deadline === entry.deadline;
+    return (
+      this.certificates.get(entry.owner)?.get(entry.id) === entry.row && entry.row.deadline === entry.deadline
+    );
   }
 
   /** The live entries of a shard due at `now`, in index order; stale ones met on the way are dropped. */
