@@ -357,8 +357,13 @@ export async function runScenario(
     if (next === nextSample) {
       const backlog = (await measureBacklog(deps, SWEEP_SHARDS, 1_000_000)).count;
       // Drained: nobody has waited an hour for a certificate, and the sweeper's backlog fits in one run.
+      // (A device that is offline is not waiting on Tether, whatever it was doing before it left.)
       const waitingLong = devices.some(
-        (d) => d.waitingSince !== undefined && !d.inhibited && next - d.waitingSince > HOUR,
+        (d) =>
+          d.waitingSince !== undefined &&
+          !d.inhibited &&
+          !(d.offline && next >= d.offline.from && next < d.offline.until) &&
+          next - d.waitingSince > HOUR,
       );
       series.push({
         hour: (next - t0) / HOUR,
