@@ -99,10 +99,11 @@ export class PairingClient {
           const refusal = new PairingError(error.status, error.body);
           if (error.status !== 429 && error.status < 500) throw refusal;
           lastError = refusal;
-          // Never sooner than the server asks, and spread above it (up to twice as long), so devices refused
-          // together do not come back together.
+          // Never sooner than the server asks, and spread above it (full jitter over as long again, at most
+          // 30 s), so devices refused together do not come back together; not later, since a long wait is a turn
+          // Tether keeps for this device (for 10 minutes from its start).
           if (error.retryAfterSeconds !== undefined) {
-            retryAfterMs = error.retryAfterSeconds * 1000 * (1 + Math.random());
+            retryAfterMs = retryAfterWait(error.retryAfterSeconds, Math.random());
           }
         }
       }
@@ -116,4 +117,12 @@ export class PairingClient {
     const cap = Math.min(this.#retry.maxDelayMs, this.#retry.baseDelayMs * 2 ** (attempt - 1));
     return Math.floor(Math.random() * cap);
   }
+}
+
+/**
+ * How long the SDK waits when told `Retry-After: seconds`: that long, plus a full jitter over as long again
+ * capped at 30 s (`random` in [0, 1)).
+ */
+export function retryAfterWait(seconds: number, random: number): number {
+  return seconds * 1000 + random * Math.min(seconds * 1000, 30_000);
 }

@@ -13,6 +13,7 @@ import { registerDevice } from "../functions/core/use-cases/register-device.ts";
 import { measureBacklog, SWEEP_DEFAULTS, sweep } from "../functions/core/use-cases/sweep.ts";
 import { verifyCredentials } from "../functions/core/use-cases/verify-credentials.ts";
 import { errorResponse } from "../functions/http/errors.ts";
+import { retryAfterWait } from "../sdk/pairing-client.ts";
 import { csrPem, deviceKey } from "./fast-x509.ts";
 import { simWorld } from "./world.ts";
 
@@ -80,6 +81,7 @@ interface Device {
   inhibited: boolean;
   expiredWhileOnline: boolean;
   nonce: number;
+  csr: string | undefined;
 }
 
 /** A binary heap of (time, device index) events. */
@@ -197,6 +199,7 @@ export async function runScenario(
       inhibited: false,
       expiredWhileOnline: false,
       nonce: 0,
+      csr: undefined,
     });
   }
 
@@ -245,8 +248,12 @@ export async function runScenario(
   };
 
   const pair = async (d: Device, now: number): Promise<number | undefined> => {
-    d.nonce++;
-    const csr = csrPem(d.key, `${REALM}/${d.id}`, `n${d.nonce}`);
+    // The SDK makes one CSR for a renewal and sends it again on each of its retries (six), then starts over.
+    if (d.csr === undefined || d.attempts % 6 === 0) {
+      d.nonce++;
+      d.csr = csrPem(d.key, `${REALM}/${d.id}`, `n${d.nonce}`);
+    }
+    const csr = d.csr;
     const call = { realmName: REALM, deviceIdText: d.id, secret: d.secret, protocol: "astarte_mqtt_v1" };
     const meta = { sourceIp: undefined, requestId: randomBytes(6).toString("hex") };
     attempts++;
@@ -269,6 +276,7 @@ export async function runScenario(
       }
       d.waitingSince = undefined;
       d.attempts = 0;
+      d.csr = undefined;
       lastPaired = Math.max(lastPaired, now);
       return result.renewAfter.getTime();
     } catch (error) {
@@ -287,11 +295,11 @@ export async function runScenario(
         if (now >= t0) http5xx++;
       }
       const retryAfter = Number((response.headers as Record<string, string> | undefined)?.["retry-after"]);
-      // The SDK: Retry-After × (1 + random); otherwise exponential backoff with full jitter; after six attempts
-      // its renewal timer tries again a minute later.
+      // The SDK (its own function): Retry-After plus a jitter of up to as long again, at most 30 s; otherwise
+      // exponential backoff with full jitter; after six attempts its renewal timer tries again a minute later.
       const backoff =
         Number.isFinite(retryAfter) && retryAfter > 0
-          ? retryAfter * 1000 * (1 + random())
+          ? retryAfterWait(retryAfter, random())
           : random() * Math.min(60_000, 500 * 2 ** Math.min(d.attempts, 10));
       return now + backoff + (d.attempts % 6 === 0 ? 60_000 : 0) - 1;
     }

@@ -30,6 +30,13 @@ export const UNLIMITED_BUDGET: BudgetRates = { issuance: null, sweep: null, burs
  */
 export const BUDGET_SHARDS = 4;
 
+/**
+ * The rate a lane's queue hands out turns at, as a share of the lane's own: a little under it, so the admission
+ * bucket the turns' calls pass has room for devices that come a little late (or a little early for the
+ * bucket) instead of running full and refusing them in a loop.
+ */
+export const QUEUE_RATE_SHARE = 0.9;
+
 /** One cell's bucket: `count` units per `periodMs` (a burst of `count`, then one every `periodMs / count`). */
 export interface CellBudget {
   readonly count: number;
@@ -45,18 +52,25 @@ export function cellBudget(perSecond: number, burstSeconds: number, shards = BUD
 /**
  * The GCRA decision for `units` at `now` against a cell whose theoretical arrival time is `tat` (the generic
  * cell rate algorithm, as core/admission.ts; here for several units at once): admitted when the bucket has room,
- * with the new `tat`; otherwise the time at which it would have.
+ * with the new `tat`; a turn reserved (charged now, the caller's from `retryAt`) when it will have room within
+ * `queueMs`; otherwise refused, with the time from which a take could reserve again.
  */
 export function decide(
   tat: number | undefined,
   now: number,
   units: number,
   budget: CellBudget,
-): { admitted: true; tat: number } | { admitted: false; retryAt: number } {
+  queueMs = 0,
+):
+  | { admitted: true; tat: number }
+  | { admitted: false; reserved: true; retryAt: number; tat: number }
+  | { admitted: false; retryAt: number } {
   const interval = budget.periodMs / budget.count;
   const next = Math.max(tat ?? now, now) + units * interval;
-  if (next - budget.periodMs <= now) return { admitted: true, tat: next };
-  return { admitted: false, retryAt: next - budget.periodMs };
+  const turn = next - budget.periodMs;
+  if (turn <= now) return { admitted: true, tat: next };
+  if (turn <= now + queueMs) return { admitted: false, reserved: true, retryAt: turn, tat: next };
+  return { admitted: false, retryAt: turn - queueMs };
 }
 
 /**
@@ -68,6 +82,7 @@ export function decide(
 export class ShardedBudget implements RequestBudget {
   readonly #closedUntil = new Map<string, number>();
   readonly #budgets: Partial<Record<BudgetLane, CellBudget>>;
+  readonly #queues: Partial<Record<BudgetLane, CellBudget>>;
   readonly #random: () => number;
   readonly #shards: number;
 
@@ -89,27 +104,50 @@ export class ShardedBudget implements RequestBudget {
         : {}),
       ...(rates.sweep !== null ? { sweep: cellBudget(rates.sweep, rates.burstSeconds, shards) } : {}),
     };
+    this.#queues = Object.fromEntries(
+      (["issuance", "sweep"] as const).flatMap((lane) => {
+        const rate = rates[lane];
+        return rate === null ? [] : [[lane, cellBudget(rate * QUEUE_RATE_SHARE, rates.burstSeconds, shards)]];
+      }),
+    );
   }
 
   async take(lane: BudgetLane, units: number, now: number): Promise<BudgetDecision> {
-    const budget = this.#budgets[lane];
+    return this.#charge(lane, units, now, 0);
+  }
+
+  /**
+   * The queue's cells are the lane's cells `shards … 2·shards − 1`, at {@link QUEUE_RATE_SHARE} of its rate. The
+   * first cell tried is asked for a turn now,
+   * the second (or the only one) for a turn now or later: a caller queues on one cell, not two.
+   */
+  async reserve(lane: BudgetLane, now: number, queueMs: number): Promise<BudgetDecision> {
+    return this.#charge(lane, 1, now, queueMs);
+  }
+
+  async #charge(lane: BudgetLane, units: number, now: number, queueMs: number): Promise<BudgetDecision> {
+    const budget = queueMs > 0 ? this.#queues[lane] : this.#budgets[lane];
     if (!budget) return { admitted: true };
     if (units > budget.count)
       throw new Error(`cannot take ${units} units at once from ${lane} (at most ${budget.count})`);
     const shards = this.#shards;
+    const offset = queueMs > 0 ? shards : 0;
     const first = Math.floor(this.#random() * shards);
     const tried =
       shards > 1 ? [first, (first + 1 + Math.floor(this.#random() * (shards - 1))) % shards] : [first];
     let retryAt = Number.POSITIVE_INFINITY;
-    for (const shard of tried) {
-      const key = `${lane}#${shard}`;
+    for (const [index, shard] of tried.entries()) {
+      const queue = index === tried.length - 1 ? queueMs : 0;
+      // A cell this instance saw full (with no turn left to reserve, for the queue) is not written to before it
+      // has room again.
+      const key = `${lane}#${offset + shard}${queue > 0 ? "#queue" : ""}`;
       const closed = this.#closedUntil.get(key);
       if (closed !== undefined && closed > now) {
         retryAt = Math.min(retryAt, closed);
         continue;
       }
-      const decision = await this.cells.charge(lane, shard, units, now, budget);
-      if (decision.admitted) return decision;
+      const decision = await this.cells.charge(lane, offset + shard, units, now, budget, queue);
+      if (decision.admitted || decision.reserved) return decision;
       this.#closedUntil.set(key, decision.retryAt);
       retryAt = Math.min(retryAt, decision.retryAt);
     }

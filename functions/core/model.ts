@@ -55,6 +55,12 @@ export interface IssuanceAdmission {
   readonly admitAt: number | undefined;
   /** Idempotency key of the last billed issuance: a retry with the same CSR is a free replay. */
   readonly lastKey: string | undefined;
+  /**
+   * A turn the account's AWS request budget reserved for the device (use-cases/issuance-turn.ts): from `turnAt`
+   * to `turnUntil` (epoch ms) its next issuance is admitted without taking from the budget again.
+   */
+  readonly turnAt?: number | undefined;
+  readonly turnUntil?: number | undefined;
 }
 
 /**

@@ -33,6 +33,38 @@ export function budgetCellsContract(name: string, cells: () => BudgetCells): voi
       expect((await c.charge("issuance", 1, 4, now, budget)).admitted).toBe(true);
     });
 
+    it("reserves turns one interval apart within the queue, then says when turns open again", async () => {
+      const c = cells();
+      for (let i = 0; i < 4; i++)
+        expect((await c.charge("issuance", 2, 1, now, budget, 2_000)).admitted).toBe(true);
+      for (const turn of [500, 1_000, 1_500, 2_000]) {
+        expect(await c.charge("issuance", 2, 1, now, budget, 2_000)).toEqual({
+          admitted: false,
+          reserved: true,
+          retryAt: now + turn,
+        });
+      }
+      // The queue is full: refused, told when the next turn falls within it (turn 2,500 less the 2,000 queue).
+      expect(await c.charge("issuance", 2, 1, now, budget, 2_000)).toEqual({
+        admitted: false,
+        retryAt: now + 500,
+      });
+      // A take that may not queue is refused as before, and the turns reserved are not handed out again.
+      expect((await c.charge("issuance", 2, 1, now + 2_000, budget)).admitted).toBe(false);
+    });
+
+    it("hands out distinct turns when many callers race to queue on one cell", async () => {
+      const c = cells();
+      const decisions = await Promise.all(
+        Array.from({ length: 20 }, () => c.charge("sweep", 3, 1, now, budget, 1_000)),
+      );
+      expect(decisions.filter((d) => d.admitted)).toHaveLength(4);
+      const turns = decisions.flatMap((d) => (!d.admitted && d.reserved ? [d.retryAt] : []));
+      expect(new Set(turns).size).toBe(turns.length);
+      expect(turns.length).toBeLessThanOrEqual(2);
+      for (const turn of turns) expect([now + 500, now + 1_000]).toContain(turn);
+    });
+
     it("admits no more than the bucket holds when many callers race for one cell", async () => {
       const c = cells();
       const decisions = await Promise.all(

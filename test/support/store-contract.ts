@@ -215,6 +215,22 @@ export function storeContract(name: string, makeStore: () => DeviceStore): void 
       expect(after).toEqual({ lease: undefined, tat: 500, admitAt: 400, lastKey: "k1" });
       expect((await begin({ now: 200, key: "k2" })).acquired).toBe(false);
       expect((await begin({ now: 200, key: "k1" })).acquired).toBe(true);
+      // A turn kept with the slot's release goes to the next request that takes the slot (and off the device).
+      await store.endIssuance({
+        realm: r,
+        deviceId: d,
+        lease: 230,
+        charge: undefined,
+        turn: { at: 900, until: 1500 },
+      });
+      expect((await store.getRealmAndDevice(r, d)).device?.issuance).toMatchObject({
+        turnAt: 900,
+        turnUntil: 1500,
+      });
+      const taking = await begin({ now: 300, key: "k1" });
+      expect(taking.acquired).toBe(true);
+      expect(taking.device?.issuance).toMatchObject({ turnAt: 900, turnUntil: 1500 });
+      expect((await store.getRealmAndDevice(r, d)).device?.issuance?.turnAt).toBeUndefined();
       await store.setCredentialsInhibited(r, d, true, T0);
       expect((await begin({ now: 1000 })).acquired).toBe(false);
     });

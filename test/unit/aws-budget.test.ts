@@ -6,6 +6,7 @@ import {
   cellBudget,
   DEFAULT_BUDGET_RATES,
   decide,
+  QUEUE_RATE_SHARE,
   ShardedBudget,
 } from "../../functions/core/aws-budget.ts";
 import {
@@ -78,6 +79,27 @@ describe("the AWS request budget's arithmetic", () => {
     expect(admitted).toBeGreaterThanOrEqual(8 * 60 * 0.9);
     // Refusals known to this instance are not written again before the cell has room: far fewer writes than calls.
     expect(cells.writes).toBeLessThan(6_000 / 2);
+  });
+
+  it("orders turns on the lane's queue, cells apart from the admission bucket's", async () => {
+    const cells = new MemoryBudgetCells();
+    // The queue runs at 90 % of the lane: at 2.5 a second and a 2 s burst, admissions get a burst of 5, turns one
+    // of 4 and then one every 444 ms.
+    const budget = new ShardedBudget(cells, { issuance: 2.5, sweep: null, burstSeconds: 2 }, { shards: 1 });
+    expect(QUEUE_RATE_SHARE).toBe(0.9);
+    const interval = 1000 / (2.5 * 0.9);
+    const turns = [];
+    for (let i = 0; i < 9; i++) turns.push(await budget.reserve("issuance", 0, 2_000));
+    expect(turns.filter((t) => t.admitted)).toHaveLength(4);
+    for (const [i, turn] of turns.slice(4, 8).entries()) {
+      expect(turn).toMatchObject({ admitted: false, reserved: true });
+      expect(turn.admitted ? 0 : turn.retryAt).toBeCloseTo((i + 1) * interval, 6);
+    }
+    expect(turns[8]).toMatchObject({ admitted: false });
+    expect(turns[8]?.admitted === false && turns[8].reserved).toBeFalsy();
+    // The admission bucket is untouched by the queue: its burst is all there.
+    for (let i = 0; i < 5; i++) expect((await budget.take("issuance", 1, 0)).admitted).toBe(true);
+    expect((await budget.take("issuance", 1, 0)).admitted).toBe(false);
   });
 
   it("leaves an unlimited lane alone, and refuses a take larger than a cell's burst", async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { jittered } from "../../functions/http/errors.ts";
-import { PairingClient } from "../../sdk/pairing-client.ts";
+import { PairingClient, retryAfterWait } from "../../sdk/pairing-client.ts";
 
 describe("retries spread out", () => {
   it("answers Retry-After between the base and twice it, in whole seconds", () => {
@@ -42,5 +42,12 @@ describe("retries spread out", () => {
     expect(waits).toHaveLength(20);
     expect(waits.every((ms) => ms >= 3000 && ms <= 6000)).toBe(true);
     expect(new Set(waits.map((ms) => Math.round(ms))).size).toBeGreaterThan(10);
+  });
+
+  it("spreads a long Retry-After by 30 s at most: the turn Tether holds lasts 10 minutes", () => {
+    expect(retryAfterWait(3, 0)).toBe(3_000);
+    expect(retryAfterWait(3, 0.5)).toBe(4_500);
+    expect(retryAfterWait(3_600, 0)).toBe(3_600_000);
+    expect(retryAfterWait(3_600, 0.999)).toBeLessThanOrEqual(3_630_000);
   });
 });

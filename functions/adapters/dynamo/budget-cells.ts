@@ -19,7 +19,8 @@ const ATTEMPTS = 3;
  * case a busy cell is in (`tat` at or after now: add the units' interval to it) and, when the condition's
  * returned item shows an idle one, writes the other (`tat` before now or absent: set it to now plus the
  * interval). An admission costs one write unit when the cell is busy, two when it was idle (when cost does not
- * matter); a refusal one, and returns when the cell has room again.
+ * matter); a refusal one, and returns when the cell has room again. A take that may queue (`queueMs`) is the same
+ * write with a later limit: the cell's new time, returned by the write, says whether it got room now or a turn.
  */
 export class DynamoBudgetCells extends DynamoTable implements BudgetCells {
   async charge(
@@ -28,13 +29,14 @@ export class DynamoBudgetCells extends DynamoTable implements BudgetCells {
     units: number,
     now: number,
     budget: { readonly count: number; readonly periodMs: number },
+    queueMs = 0,
   ): Promise<BudgetDecision> {
     const add = (units * budget.periodMs) / budget.count;
     let busy = true;
     let tat: number | undefined;
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
       try {
-        await aws(() =>
+        const written = await aws(() =>
           this.dynamo.send(
             new UpdateItemCommand({
               TableName: this.tableName,
@@ -46,7 +48,7 @@ export class DynamoBudgetCells extends DynamoTable implements BudgetCells {
                     ExpressionAttributeValues: m({
                       ":add": add,
                       ":now": now,
-                      ":limit": now + budget.periodMs - add,
+                      ":limit": now + budget.periodMs + queueMs - add,
                     }),
                   }
                 : {
@@ -54,17 +56,21 @@ export class DynamoBudgetCells extends DynamoTable implements BudgetCells {
                     ConditionExpression: "attribute_not_exists(tat) OR tat < :now",
                     ExpressionAttributeValues: m({ ":next": now + add, ":now": now }),
                   }),
+              ReturnValues: "UPDATED_NEW",
               ReturnValuesOnConditionCheckFailure: "ALL_OLD",
             }),
           ),
         );
-        return { admitted: true };
+        // The cell's new time says whether the units are usable now or from a reserved turn.
+        const next = written.Attributes ? unmarshall(written.Attributes).tat : undefined;
+        const turn = typeof next === "number" ? next - budget.periodMs : now;
+        return turn <= now ? { admitted: true } : { admitted: false, reserved: true, retryAt: turn };
       } catch (error) {
         if (!(error instanceof ConditionalCheckFailedException)) throw error;
         const old = error.Item ? unmarshall(error.Item) : undefined;
         tat = typeof old?.tat === "number" ? old.tat : undefined;
-        if (tat !== undefined && tat + add - budget.periodMs > now) {
-          return { admitted: false, retryAt: tat + add - budget.periodMs };
+        if (tat !== undefined && tat + add - budget.periodMs > now + queueMs) {
+          return { admitted: false, retryAt: tat + add - budget.periodMs - queueMs };
         }
         busy = tat !== undefined && tat >= now;
       }

@@ -19,7 +19,7 @@ export class DynamoIssuanceSlot extends DynamoTable implements IssuanceSlot {
           new UpdateItemCommand({
             TableName: this.tableName,
             Key: m(deviceKey(input.realm, input.deviceId)),
-            UpdateExpression: "SET issuanceLease = :lease",
+            UpdateExpression: "SET issuanceLease = :lease REMOVE issuanceTurnAt, issuanceTurnUntil",
             // Never creates an item: a device without this secret (or without any) fails the first term.
             ConditionExpression:
               "secretHash = :secret AND credentialsInhibited = :false" +
@@ -45,20 +45,23 @@ export class DynamoIssuanceSlot extends DynamoTable implements IssuanceSlot {
   }
 
   async endIssuance(input: EndIssuanceInput): Promise<void> {
-    const { charge } = input;
+    const { charge, turn } = input;
+    const sets = [
+      ...(charge ? ["issuanceTat = :tat", "issuanceAdmitAt = :admit", "lastIssuanceKey = :key"] : []),
+      ...(turn ? ["issuanceTurnAt = :turnAt", "issuanceTurnUntil = :turnUntil"] : []),
+    ];
     await applied(() =>
       this.dynamo.send(
         new UpdateItemCommand({
           TableName: this.tableName,
           Key: m(deviceKey(input.realm, input.deviceId)),
-          UpdateExpression: charge
-            ? "SET issuanceTat = :tat, issuanceAdmitAt = :admit, lastIssuanceKey = :key REMOVE issuanceLease"
-            : "REMOVE issuanceLease",
+          UpdateExpression: `${sets.length > 0 ? `SET ${sets.join(", ")} ` : ""}REMOVE issuanceLease`,
           // Only our own slot: one that expired and was taken by another request is theirs.
           ConditionExpression: "issuanceLease = :lease",
           ExpressionAttributeValues: m({
             ":lease": input.lease,
             ...(charge ? { ":tat": charge.tat, ":admit": charge.admitAt, ":key": charge.key } : {}),
+            ...(turn ? { ":turnAt": turn.at, ":turnUntil": turn.until } : {}),
           }),
         }),
       ),

@@ -241,6 +241,8 @@ export function toDevice(item: Item): Device {
       tat: optionalNumber(item.issuanceTat),
       admitAt: optionalNumber(item.issuanceAdmitAt),
       lastKey: item.lastIssuanceKey === undefined ? undefined : String(item.lastIssuanceKey),
+      turnAt: optionalNumber(item.issuanceTurnAt),
+      turnUntil: optionalNumber(item.issuanceTurnUntil),
     },
   };
 }

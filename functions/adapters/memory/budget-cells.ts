@@ -13,12 +13,19 @@ export class MemoryBudgetCells implements BudgetCells {
     units: number,
     now: number,
     budget: { readonly count: number; readonly periodMs: number },
+    queueMs = 0,
   ): Promise<BudgetDecision> {
     this.writes++;
     const key = `${lane}#${shard}`;
-    const decision = decide(this.#tat.get(key), now, units, budget);
-    if (!decision.admitted) return decision;
-    this.#tat.set(key, decision.tat);
-    return { admitted: true };
+    const decision = decide(this.#tat.get(key), now, units, budget, queueMs);
+    if (decision.admitted) {
+      this.#tat.set(key, decision.tat);
+      return { admitted: true };
+    }
+    if ("reserved" in decision) {
+      this.#tat.set(key, decision.tat);
+      return { admitted: false, reserved: true, retryAt: decision.retryAt };
+    }
+    return decision;
   }
 }

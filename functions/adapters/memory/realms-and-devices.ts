@@ -186,7 +186,11 @@ export function realmsAndDevices(t: MemoryTables): RealmsAndDevices {
         !row.device.credentialsInhibited &&
         (issuance.lease === undefined || issuance.lease <= input.now) &&
         (issuance.admitAt === undefined || issuance.admitAt <= input.now || issuance.lastKey === input.key);
-      if (admitted) issuance.lease = input.leaseUntil;
+      if (admitted) {
+        issuance.lease = input.leaseUntil;
+        issuance.turnAt = undefined;
+        issuance.turnUntil = undefined;
+      }
       return { acquired: admitted, device: before };
     },
 
@@ -199,6 +203,10 @@ export function realmsAndDevices(t: MemoryTables): RealmsAndDevices {
         issuance.tat = input.charge.tat;
         issuance.admitAt = input.charge.admitAt;
         issuance.lastKey = input.charge.key;
+      }
+      if (input.turn) {
+        issuance.turnAt = input.turn.at;
+        issuance.turnUntil = input.turn.until;
       }
       issuance.lease = undefined;
     },

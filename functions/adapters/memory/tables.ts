@@ -220,6 +220,8 @@ export function deviceOut(row: DeviceRow): Device {
       tat: d.issuance.tat,
       admitAt: d.issuance.admitAt,
       lastKey: d.issuance.lastKey,
+      turnAt: d.issuance.turnAt,
+      turnUntil: d.issuance.turnUntil,
     },
   });
 }

@@ -70,6 +70,8 @@ export interface EndIssuanceInput {
   readonly lease: number;
   /** Set when the CA issued (and billed) a certificate that was not recorded. */
   readonly charge: IssuanceCharge | undefined;
+  /** A turn reserved for the device's next attempt (epoch ms), kept with it. */
+  readonly turn?: { readonly at: number; readonly until: number } | undefined;
 }
 
 export interface PresenceUpdate {
@@ -151,10 +153,14 @@ export interface IssuanceSlot {
    * Takes the device's one issuance slot, in a single conditional write that also admits the request: only
    * for the device's own secret, not inhibited, no other issuance holding the slot, and the budget admitting
    * (or the key repeating the last billed issuance). Returns the device as it was, either way, so the caller
-   * can tell why it was refused.
+   * can tell why it was refused. Taking the slot also takes the device's reserved turn, if it has one: the
+   * request holds it now, and hands it back with the slot if it does not use it.
    */
   beginIssuance(input: BeginIssuanceInput): Promise<BeginIssuanceResult>;
-  /** Gives the slot back (if still held by `lease`), charging the budget when a certificate was billed. */
+  /**
+   * Gives the slot back (if still held by `lease`), charging the budget when a certificate was billed, and
+   * keeping the turn the request reserved or did not use.
+   */
   endIssuance(input: EndIssuanceInput): Promise<void>;
 }
 

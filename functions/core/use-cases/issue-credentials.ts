@@ -2,7 +2,6 @@ import { createHash } from "node:crypto";
 import { canonicalDeviceId, realmNameSchema } from "../../contracts/ids.ts";
 import type { CredentialsRequest } from "../../contracts/pairing.ts";
 import { charge, retryAfterSeconds } from "../admission.ts";
-import { budgetRetryAfterSeconds } from "../aws-budget.ts";
 import {
   AwsBudgetExceededError,
   DependencyUnavailableError,
@@ -19,6 +18,7 @@ import type { DepsOf, RequestInput, RequestMeta } from "../pairing-deps.ts";
 import type { CertificateLedger, DeviceRegistry, IssuanceSlot, RealmStore } from "../ports/device-store.ts";
 import { certificateFacts, type InspectedCsr, inspectCsr } from "../x509.ts";
 import { admitIssuance, authenticateDevice, type DeviceCredentials } from "./authenticate.ts";
+import { admitOnBudget, type Turn } from "./issuance-turn.ts";
 import { IN_PROGRESS_RETRY_SECONDS, recordAsCurrent } from "./record-issuance.ts";
 
 export const ASTARTE_MQTT_V1 = "astarte_mqtt_v1";
@@ -109,14 +109,15 @@ export async function issueCredentials(
 
   const charge = { ...chargeBudget(device.issuance?.tat, started.getTime(), realm), key };
   let billed = false;
+  let turn: Turn | undefined;
   try {
     // The account's AWS budget, after the device's own admission (so only a device with its credentials can
-    // spend it) and before any Private CA or IoT call: over it, the request ends here, its slot given back.
-    const budget = await deps.budget.take("issuance", 1, started.getTime());
+    // spend it) and before any Private CA or IoT call: over it, the request ends here, its slot given back with
+    // the turn it holds for later (issuance-turn.ts).
+    const budget = await admitOnBudget(deps.budget, device, started.getTime());
     if (!budget.admitted) {
-      throw new AwsBudgetExceededError(
-        budgetRetryAfterSeconds(budget.retryAt, started.getTime(), device.deviceId),
-      );
+      turn = budget.turn;
+      throw new AwsBudgetExceededError(budget.retryAfterSeconds);
     }
     // The intent is written alongside each CA call, never before it: a crash leaves a trail, at no latency.
     const intentDeadline = new Date(started.getTime() + INTENT_DEADLINE_MS).toISOString();
@@ -264,6 +265,7 @@ export async function issueCredentials(
         deviceId: device.deviceId,
         lease,
         charge: billed ? charge : undefined,
+        turn,
       })
       .catch(() => undefined);
     throw error;

@@ -101,13 +101,98 @@ describe("issueCredentials on the in-memory adapters", () => {
       expect((await fleet.store.listHoldings(fleet.realm, d.deviceId)).intents).toEqual([]);
       const { device } = await fleet.store.getRealmAndDevice(fleet.realm, d.deviceId);
       expect(device?.issuance?.lease).toBeUndefined();
-      // Told to come back when a cell has room (up to 4,000 s), spread per device.
+      // Told to come back at its turn in the queue (one every 4,444 s per cell), kept on its record.
       expect(outcome.retryAfterSeconds).toBeGreaterThan(0);
-      expect(outcome.retryAfterSeconds).toBeLessThanOrEqual(8_001);
+      expect(outcome.retryAfterSeconds).toBeLessThanOrEqual(2 * 4_445);
+      expect(device?.issuance?.turnAt).toBeDefined();
     }
-    fleet.clock.advance(4_000_000);
-    const late = devices.find((_, i) => outcomes[i] instanceof AwsBudgetExceededError);
-    await expect(fleet.pair(late?.deviceId ?? "", late?.secret ?? "")).resolves.toBeDefined();
+    const i = outcomes.findIndex((o) => o instanceof AwsBudgetExceededError);
+    const late = devices[i] as (typeof devices)[number];
+    let wait = (outcomes[i] as AwsBudgetExceededError).retryAfterSeconds;
+    for (let attempt = 0; ; attempt++) {
+      fleet.clock.advance(wait * 1000);
+      const outcome = await fleet.pair(late.deviceId, late.secret).catch((e: unknown) => e);
+      if (!(outcome instanceof AwsBudgetExceededError)) {
+        expect(outcome).toHaveProperty("certificatePem");
+        break;
+      }
+      expect(attempt).toBeLessThan(3);
+      wait = outcome.retryAfterSeconds;
+    }
+  });
+
+  it("queues devices the account's budget cannot admit now: one turn each, kept, used once", async () => {
+    // Four cells of one issuance per 10 s each: a burst of 4, then a turn every 2.5 s across the lane.
+    const fleet = await memoryFleet({ issuance_budget_per_hour: 100 }, "unit", {
+      issuance: 0.4,
+      sweep: null,
+      burstSeconds: 10,
+    });
+    const devices = await Promise.all(Array.from({ length: 12 }, () => fleet.register()));
+    const first: unknown[] = [];
+    for (const d of devices) first.push(await fleet.pair(d.deviceId, d.secret).catch((e: unknown) => e));
+    const waiting = devices.filter((_, i) => first[i] instanceof AwsBudgetExceededError);
+    expect(waiting.length).toBeGreaterThanOrEqual(8);
+    const waits = first.filter((o): o is AwsBudgetExceededError => o instanceof AwsBudgetExceededError);
+    // Each has its own turn (a cell's turns are 10 s apart), within the hour the queue holds.
+    expect(Math.max(...waits.map((w) => w.retryAfterSeconds))).toBeLessThanOrEqual(3_600);
+    for (const d of waiting) {
+      const { device } = await fleet.store.getRealmAndDevice(fleet.realm, d.deviceId);
+      expect(device?.issuance?.turnAt).toBeGreaterThanOrEqual(fleet.clock.now().getTime());
+      expect(device?.issuance?.lease).toBeUndefined();
+    }
+    const writes = fleet.budgetCells.writes;
+    // Coming back early changes nothing: told the same time again, and the budget is not asked.
+    const longest = Math.max(...waits.map((w) => w.retryAfterSeconds));
+    const last = waiting[waits.findIndex((w) => w.retryAfterSeconds === longest)];
+    const early = await fleet.pair(last?.deviceId ?? "", last?.secret ?? "").catch((e: unknown) => e);
+    expect(early).toBeInstanceOf(AwsBudgetExceededError);
+    expect(fleet.budgetCells.writes).toBe(writes);
+    // Each comes back at its turn and pairs. Its calls still pass the admission bucket: one that finds it full
+    // for the moment is told to come back in seconds, and keeps its turn (it does not queue again).
+    const start = fleet.clock.now().getTime();
+    const order = waiting
+      .map((d, i) => ({ d, at: start + (waits[i]?.retryAfterSeconds ?? 0) * 1000 }))
+      .sort((a, b) => a.at - b.at);
+    for (const { d, at } of order) {
+      fleet.clock.set(new Date(Math.max(at, fleet.clock.now().getTime())));
+      const { device: before } = await fleet.store.getRealmAndDevice(fleet.realm, d.deviceId);
+      for (let attempt = 0; ; attempt++) {
+        const outcome = await fleet.pair(d.deviceId, d.secret).catch((e: unknown) => e);
+        if (!(outcome instanceof AwsBudgetExceededError)) break;
+        expect(attempt).toBeLessThan(5);
+        expect(outcome.retryAfterSeconds).toBeLessThanOrEqual(21);
+        const { device } = await fleet.store.getRealmAndDevice(fleet.realm, d.deviceId);
+        expect(device?.issuance?.turnAt).toBe(before?.issuance?.turnAt);
+        fleet.clock.advance(outcome.retryAfterSeconds * 1000);
+      }
+    }
+    expect(fleet.budgetCells.writes).toBeGreaterThanOrEqual(writes + waiting.length);
+    expect(fleet.ca.requests).toBe(devices.length);
+    for (const d of waiting) {
+      const { device } = await fleet.store.getRealmAndDevice(fleet.realm, d.deviceId);
+      expect(device?.issuance?.turnAt).toBeUndefined();
+    }
+  });
+
+  it("lets a turn lapse when the device does not come back in time, and charges the budget anew", async () => {
+    const fleet = await memoryFleet({ issuance_budget_per_hour: 100 }, "unit", {
+      issuance: 0.4,
+      sweep: null,
+      burstSeconds: 10,
+    });
+    const devices = await Promise.all(Array.from({ length: 8 }, () => fleet.register()));
+    const outcomes: unknown[] = [];
+    for (const d of devices) outcomes.push(await fleet.pair(d.deviceId, d.secret).catch((e: unknown) => e));
+    const i = outcomes.findIndex((o) => o instanceof AwsBudgetExceededError);
+    const late = devices[i] as (typeof devices)[number];
+    const wait = (outcomes[i] as AwsBudgetExceededError).retryAfterSeconds;
+    // Held for 10 minutes past its start; a day later it is gone, and the device queues again (its turn is now,
+    // the queue being empty) before its calls pass the admission bucket: two writes.
+    fleet.clock.advance((wait + 86_400) * 1000);
+    const writes = fleet.budgetCells.writes;
+    await fleet.pair(late.deviceId, late.secret);
+    expect(fleet.budgetCells.writes).toBe(writes + 2);
   });
 
   it("admits one issuance per device at a time", async () => {
