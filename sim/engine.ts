@@ -333,7 +333,10 @@ export async function runScenario(
     }).finally(() => {
       world.awsClock = clock;
     });
-    if (at >= t0) swept += report.found - report.outcomes.skipped - report.outcomes.failed;
+    if (at >= t0) {
+      const { skipped, failed, revocation_deferred } = report.outcomes;
+      swept += report.found - skipped - failed - revocation_deferred;
+    }
     if (purgeAt !== undefined && purged && purgeDone === undefined && report.outcomes.realm_removed > 0) {
       purgeDone = at;
     }

@@ -87,6 +87,11 @@ export interface CertificateRecord {
   readonly graceUntil: string | undefined;
   /** Why it was retired, once it is. */
   readonly retiredReason?: RetiredReason | undefined;
+  /**
+   * Already out of IoT (unusable on MQTT); only its revocation in the CA is left, the CA having been unavailable
+   * when the sweeper tried. The sweeper comes back to it later (or retires it as expired at its expiry).
+   */
+  readonly revocationPending?: boolean | undefined;
 }
 
 /**

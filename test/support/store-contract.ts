@@ -335,8 +335,17 @@ export function storeContract(name: string, makeStore: () => DeviceStore): void 
       expect((await dueOf(d, at(10))).map((x) => (x.kind === "certificate" ? x.record.serial : ""))).toEqual([
         "01",
       ]);
+      // Its revocation deferred: marked, and due again only at the new deadline (from the state read only).
+      const pending = (await store.getCertificate(r, d, "01")) as CertificateRecord;
+      expect(await store.deferRevocation({ ...pending, state: "current" }, at(30))).toBe(false);
+      expect(await store.deferRevocation(pending, at(30))).toBe(true);
+      expect(await dueOf(d, at(29))).toEqual([]);
+      const [again] = await dueOf(d, at(30));
+      expect(again).toMatchObject({ kind: "certificate", record: { serial: "01", revocationPending: true } });
       const superseded = (await store.getCertificate(r, d, "01")) as CertificateRecord;
+      expect(superseded.revocationPending).toBe(true);
       expect(await store.retireCertificate(superseded, "superseded", at(10))).toBe(true);
+      expect(await store.deferRevocation(superseded, at(40))).toBe(false);
       expect(await store.getCertificate(r, d, "01")).toMatchObject({
         state: "retired",
         retiredReason: "superseded",

@@ -267,5 +267,6 @@ export function toCertificate(item: Item): CertificateRecord {
     state: item.state as CertificateRecord["state"],
     graceUntil: item.graceUntil === undefined ? undefined : String(item.graceUntil),
     retiredReason: item.retiredReason as CertificateRecord["retiredReason"],
+    ...(item.revocationPending === true ? { revocationPending: true } : {}),
   };
 }

@@ -1,4 +1,10 @@
-import { type AttributeValue, BatchWriteItemCommand, QueryCommand } from "@aws-sdk/client-dynamodb";
+import {
+  type AttributeValue,
+  BatchWriteItemCommand,
+  ConditionalCheckFailedException,
+  QueryCommand,
+  UpdateItemCommand,
+} from "@aws-sdk/client-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import type { CertificateRecord, IssuanceIntent, RetiredReason } from "../../core/model.ts";
 import type { DueItem, DuePage, SweepQueue } from "../../core/ports/device-store.ts";
@@ -106,6 +112,27 @@ export class DynamoSweepQueue extends DynamoTable implements SweepQueue {
     ]);
     const oldest = first.Items?.[0] ? String(unmarshall(first.Items[0]).deadline) : undefined;
     return { count: counted.Count ?? 0, oldest };
+  }
+
+  async deferRevocation(record: CertificateRecord, until: string): Promise<boolean> {
+    try {
+      await aws(() =>
+        this.dynamo.send(
+          new UpdateItemCommand({
+            TableName: this.tableName,
+            Key: m(certKey(record.realm, record.deviceId, record.serial)),
+            UpdateExpression: "SET #deadline = :until, revocationPending = :true",
+            ConditionExpression: "#state = :seen AND attribute_exists(#deadline)",
+            ExpressionAttributeNames: { "#state": "state", "#deadline": "deadline" },
+            ExpressionAttributeValues: m({ ":until": until, ":true": true, ":seen": record.state }),
+          }),
+        ),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
   }
 
   async retireCertificate(record: CertificateRecord, reason: RetiredReason, now: string): Promise<boolean> {

@@ -218,6 +218,15 @@ export function ledger(t: MemoryTables): Ledger {
       return { count: Math.min(due.length, cap), oldest: due[0]?.deadline };
     },
 
+    async deferRevocation(record, until) {
+      const row: CertificateRow | undefined = certificate(record.realm, record.deviceId, record.serial);
+      if (row?.record.state !== record.state || row.deadline === undefined) return false;
+      row.record.revocationPending = true;
+      row.deadline = until;
+      t.indexDue(row);
+      return true;
+    },
+
     async retireCertificate(record, reason, now) {
       const row: CertificateRow | undefined = certificate(record.realm, record.deviceId, record.serial);
       if (row?.record.state !== record.state) return false;

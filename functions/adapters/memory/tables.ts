@@ -240,6 +240,7 @@ export function certificateOut(row: CertificateRow): CertificateRecord {
     state: r.state,
     graceUntil: r.graceUntil,
     retiredReason: r.retiredReason,
+    ...(r.revocationPending === true ? { revocationPending: true } : {}),
   });
 }
 

@@ -208,6 +208,11 @@ export interface SweepQueue {
    */
   retireCertificate(record: CertificateRecord, reason: RetiredReason, now: string): Promise<boolean>;
   /**
+   * Notes that a certificate is out of IoT while its revocation waits for the CA, and moves its sweep deadline to
+   * `until`, so items behind it are not held up. Conditional on its state being the one read.
+   */
+  deferRevocation(record: CertificateRecord, until: string): Promise<boolean>;
+  /**
    * What a purge must undo, in one read: the device's certificates and its issuances that have not finished
    * (or never will).
    */

@@ -1,4 +1,5 @@
 import { iotCertificateId } from "../certificate-id.ts";
+import { DependencyUnavailableError, ThrottledError } from "../errors.ts";
 import type { CertificateRecord, IssuanceIntent, RetiredReason } from "../model.ts";
 import type { DepsOf } from "../pairing-deps.ts";
 import type { CertificateLedger, FleetView, RealmStore, SweepQueue } from "../ports/device-store.ts";
@@ -25,7 +26,8 @@ export interface SweepOptions {
 /**
  * What the sweeper can do with a due item (each is a `Swept_<outcome>` metric): realm_purging is a deleted realm
  * with devices left (some were purged this run); realm_removed one with none left (its record gone, its name
- * free again); device_purged counts devices of deleted realms purged.
+ * free again); device_purged counts devices of deleted realms purged; revocation_deferred a certificate taken
+ * out of IoT whose revocation waits for the CA.
  */
 export const SWEEP_OUTCOMES = [
   "expired",
@@ -36,10 +38,18 @@ export const SWEEP_OUTCOMES = [
   "realm_purging",
   "realm_removed",
   "device_purged",
+  "revocation_deferred",
   "skipped",
   "failed",
 ] as const;
 export type SweepOutcome = (typeof SWEEP_OUTCOMES)[number];
+
+/**
+ * How long a certificate already out of IoT waits before the sweeper tries its revocation again, the CA having been
+ * unavailable (or throttling): an hour, so a day's CA outage costs each such certificate some 24 tries, and never
+ * past its expiry (an expired certificate needs no revocation).
+ */
+export const REVOCATION_RETRY_MS = 3_600_000;
 
 /** The backlog figures each run reports after it (the alarm watches the oldest due item's age). */
 export const SWEEP_BACKLOG_METRICS = {
@@ -97,18 +107,7 @@ export async function sweep(
   options: SweepOptions,
 ): Promise<SweepReport> {
   const now = deps.clock.now().toISOString();
-  const outcomes: Record<SweepOutcome, number> = {
-    expired: 0,
-    superseded: 0,
-    revoked: 0,
-    intent_cleared: 0,
-    intent_orphan_removed: 0,
-    realm_purging: 0,
-    realm_removed: 0,
-    device_purged: 0,
-    skipped: 0,
-    failed: 0,
-  };
+  const outcomes = Object.fromEntries(SWEEP_OUTCOMES.map((o) => [o, 0])) as Record<SweepOutcome, number>;
   let found = 0;
   let rounds = 0;
   const concurrency = options.concurrency ?? 4;
@@ -219,14 +218,27 @@ async function retire(
 ): Promise<SweepOutcome> {
   const reason = retiredReason(record, now);
   if (!reason) return "skipped";
-  await deps.transport.removeCertificate(
-    record.realm,
-    record.deviceId,
-    record.iotCertificateId,
-    record.iotCertificateArn,
-  );
+  if (!record.revocationPending) {
+    await deps.transport.removeCertificate(
+      record.realm,
+      record.deviceId,
+      record.iotCertificateId,
+      record.iotCertificateArn,
+    );
+  }
   // An expired certificate needs no revocation; a superseded or revoked one is revoked before it expires.
-  if (reason !== "expired") await deps.ca.revokeCertificate(record.serial, REVOCATION[reason]);
+  if (reason !== "expired") {
+    try {
+      await deps.ca.revokeCertificate(record.serial, REVOCATION[reason]);
+    } catch (error) {
+      if (!(error instanceof DependencyUnavailableError || error instanceof ThrottledError)) throw error;
+      // Out of IoT, which is what makes it unusable; the revocation waits for the CA, off the head of the queue
+      // (items due behind it are not held up while the CA is down), and no longer than the certificate lives.
+      const until = Math.min(Date.parse(record.notAfter), Date.parse(now) + REVOCATION_RETRY_MS);
+      const deferred = await deps.store.deferRevocation(record, new Date(until).toISOString());
+      return deferred ? "revocation_deferred" : "skipped";
+    }
+  }
   return (await deps.store.retireCertificate(record, reason, now)) ? reason : "skipped";
 }
 

@@ -1,6 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { SWEEP_SHARDS, sweepShardOf } from "../../../functions/adapters/table-schema.ts";
-import { boundedRun, measureBacklog, sweep } from "../../../functions/core/use-cases/sweep.ts";
+import { DependencyUnavailableError } from "../../../functions/core/errors.ts";
+import {
+  boundedRun,
+  measureBacklog,
+  REVOCATION_RETRY_MS,
+  sweep,
+} from "../../../functions/core/use-cases/sweep.ts";
 import { memoryFleet } from "../../support/memory-fleet.ts";
 
 /** Device ids of `count` devices whose sweep shard is `shard` (ids are random; the shard is their hash). */
@@ -46,6 +52,35 @@ describe("the sweeper at fleet size (in memory)", () => {
     expect(report.truncated).toBe(false);
     // The next run finishes the two that failed.
     expect((await sweep(fleet.deps, boundedRun(SWEEP_SHARDS, 100))).outcomes.superseded).toBe(2);
+  });
+
+  it("takes a certificate out of IoT while the CA is down, and leaves its revocation for later, off the queue's head", async () => {
+    const fleet = await memoryFleet({ grace_seconds: 0, issuance_budget_per_hour: 100 });
+    const devices = await devicesIn(fleet, 2, 3);
+    const superseded: string[] = [];
+    for (const d of devices) {
+      superseded.push((await fleet.pair(d.deviceId, d.secret)).record.serial);
+      await fleet.pair(d.deviceId, d.secret);
+    }
+    fleet.clock.advance(1000);
+    for (let i = 0; i < 3; i++) fleet.faults.fail("revokeCertificate", new DependencyUnavailableError(5));
+    const first = await sweep(fleet.deps, boundedRun(SWEEP_SHARDS, 100));
+    expect(first.outcomes).toMatchObject({ revocation_deferred: 3, failed: 0 });
+    for (const [i, d] of devices.entries()) {
+      // Unusable on MQTT already (the current one is left), its revocation still owed.
+      expect(fleet.transport.active(fleet.realm, d.deviceId)).toHaveLength(1);
+      expect(await fleet.store.getCertificate(fleet.realm, d.deviceId, superseded[i] ?? "")).toMatchObject({
+        state: "superseded",
+        revocationPending: true,
+      });
+    }
+    // Not due again for an hour: the next runs see what is behind them, not them.
+    fleet.clock.advance(REVOCATION_RETRY_MS - 60_000);
+    expect((await measureBacklog(fleet.deps, SWEEP_SHARDS, 100)).count).toBe(0);
+    fleet.clock.advance(60_000);
+    const later = await sweep(fleet.deps, boundedRun(SWEEP_SHARDS, 100));
+    expect(later.outcomes).toMatchObject({ superseded: 3, failed: 0 });
+    for (const serial of superseded) expect(fleet.ca.revoked.get(serial)).toBe("SUPERSEDED");
   });
 
   it("takes its items from the budget's sweep lane and stops taking rounds when its time is up", async () => {
