@@ -6,6 +6,7 @@ import { join, resolve } from "node:path";
 import { exportPKCS8, exportSPKI, generateKeyPair, SignJWT } from "jose";
 import { createAwsClients } from "../functions/adapters/aws-clients.ts";
 import { SWEEP_SHARDS } from "../functions/adapters/table-schema.ts";
+import { TimerSweepSchedule } from "../functions/adapters/timer-sweep-schedule.ts";
 import { randomDeviceId } from "../functions/contracts/ids.ts";
 import type { PairingDeps } from "../functions/core/pairing-deps.ts";
 import { boundedRun, sweep } from "../functions/core/use-cases/sweep.ts";
@@ -129,16 +130,15 @@ try {
   });
   stops.push(() => api.close());
 
-  // The sweeper runs on a timer here, as EventBridge runs it every minute on AWS.
-  const sweepTimer = setInterval(() => {
-    sweep(ready(), boundedRun(SWEEP_SHARDS, Number.POSITIVE_INFINITY)).then(
-      (report) => {
-        if (report.found > 0) log(`sweep: ${JSON.stringify(report.outcomes)}`);
-      },
-      (error: unknown) => log(`sweep failed: ${(error as Error).message}`),
-    );
-  }, sweepIntervalSeconds * 1000);
-  stops.push(async () => clearInterval(sweepTimer));
+  // The sweeper runs on a timer here, one run at a time, as EventBridge runs it every minute on AWS
+  // (core/ports/sweep-schedule.ts states how the two differ).
+  const sweeps = new TimerSweepSchedule(sweepIntervalSeconds * 1000, (error) =>
+    log(`sweep failed: ${(error as Error).message}`),
+  ).start(async () => {
+    const report = await sweep(ready(), boundedRun(SWEEP_SHARDS, Number.POSITIVE_INFINITY));
+    if (report.found > 0) log(`sweep: ${JSON.stringify(report.outcomes)}`);
+  });
+  stops.push(() => sweeps.stop());
 
   // Files a device, the CLI and the walkthrough read.
   await mkdir(STATE_DIR, { recursive: true });

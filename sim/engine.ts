@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { exportSPKI, generateKeyPair } from "jose";
 import { estimateCost } from "../cli/cost.ts";
-import { ManualClock } from "../functions/adapters/memory/index.ts";
+import { ManualClock, VirtualSweepSchedule } from "../functions/adapters/memory/index.ts";
 import { SWEEP_SHARDS } from "../functions/adapters/table-schema.ts";
 import { randomDeviceId } from "../functions/contracts/ids.ts";
 import { DomainError } from "../functions/core/errors.ts";
@@ -306,7 +306,8 @@ export async function runScenario(
   };
 
   const series: { hour: number; backlog: number; rate429: number }[] = [];
-  let nextSweep = start.getTime() + 60_000;
+  // The sweeper's schedule: its virtual-time adapter, a run a minute (core/ports/sweep-schedule.ts).
+  const schedule = new VirtualSweepSchedule(SWEEP_DEFAULTS.periodSeconds * 1000, start.getTime() + 60_000);
   let nextSample = t0;
   const drainFrom = spec.outage ? t0 + (spec.outage.atDay * DAY + spec.outage.hours * HOUR) : undefined;
   let drainedAt: number | undefined;
@@ -316,7 +317,7 @@ export async function runScenario(
   let inhibited = false;
   let swept = 0;
 
-  const runSweep = async (at: number) => {
+  const runSweep = async (at: number): Promise<void> => {
     // The run's own clock: it sleeps (waiting on its lane) in virtual time, from its scheduled start.
     const runClock = new ManualClock(new Date(at));
     const runDeps = { ...deps, clock: runClock };
@@ -341,12 +342,13 @@ export async function runScenario(
       purgeDone = at;
     }
   };
+  const sweeps = schedule.start((at) => runSweep(at.getTime()));
 
   let lastProgress = -1;
   for (;;) {
     const next = Math.min(
       events.peek(),
-      nextSweep,
+      schedule.nextAt(),
       nextSample,
       purgeAt !== undefined && !purged ? purgeAt : Infinity,
     );
@@ -401,9 +403,8 @@ export async function runScenario(
       }
       continue;
     }
-    if (next === nextSweep) {
-      await runSweep(next);
-      nextSweep += SWEEP_DEFAULTS.periodSeconds * 1000;
+    if (next === schedule.nextAt()) {
+      await schedule.runDue(next);
       continue;
     }
     const { at, who } = events.pop();
@@ -457,6 +458,7 @@ export async function runScenario(
     if (again !== undefined) events.push(Math.max(again, at + 1), who);
   }
   clock.set(new Date(end));
+  await sweeps.stop();
   await runSweep(end);
 
   const backlogEnd = (await measureBacklog(deps, SWEEP_SHARDS, 1_000_000)).count;

@@ -62,9 +62,10 @@ export function simWorld(scale: number, start: Date): SimWorld {
     if (outage && now >= outage.from && now < outage.until) throw new DependencyUnavailableError(5);
     const quota = quotas[operation as keyof typeof quotas];
     if (quota === undefined) return;
-    // AWS's own throttle: the operation's quota at this scale, a bucket one second deep (at least one call).
+    // AWS's own throttle: the operation's quota at this scale, a bucket as deep in calls as the full-scale one
+    // second (so 1/scale seconds deep here: a burst is a number of calls, and it must not shrink below one).
     const perSecond = quota * scale;
-    const count = Math.max(1, Math.floor(perSecond));
+    const count = Math.max(1, Math.floor(quota));
     const d = decide(tats.get(operation), now, 1, { count, periodMs: (count / perSecond) * 1000 });
     if (!d.admitted) {
       throttledByAws.set(operation, (throttledByAws.get(operation) ?? 0) + 1);
@@ -98,10 +99,16 @@ export function simWorld(scale: number, start: Date): SimWorld {
       };
     },
   }) as TransportRegistry;
-  // One cell per lane: at a twentieth of the rates, four cells would each hold less than one unit of burst.
+  // One cell per lane holding the four full-scale cells' burst, in units: at a twentieth of the rates, four cells
+  // of two seconds would each hold less than one unit, and every other arrival would be refused for it. Bursts are
+  // counts of requests, so they keep their size and last 1/scale as long.
   const budget = new ShardedBudget(
     memory.budgetCells,
-    { issuance: rates.issuance, sweep: rates.sweep, burstSeconds: DEFAULT_BUDGET_POLICY.burstSeconds },
+    {
+      issuance: rates.issuance,
+      sweep: rates.sweep,
+      burstSeconds: DEFAULT_BUDGET_POLICY.burstSeconds / scale,
+    },
     { shards: 1 },
   );
   Object.assign(world, { deps: { ...memory.deps, ca, transport, budget } });

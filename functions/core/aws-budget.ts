@@ -18,7 +18,7 @@ export interface BudgetRates {
  * What AWS's default quotas give (core/aws-quotas.ts, DEFAULT_AWS_QUOTAS with the default policy; a unit test
  * holds the two equal): the functions' budget when the stack sets none.
  */
-export const DEFAULT_BUDGET_RATES: BudgetRates = { issuance: 8, sweep: 8, burstSeconds: 2 };
+export const DEFAULT_BUDGET_RATES: BudgetRates = { issuance: 8, sweep: 8, burstSeconds: 1 };
 
 /** No lane limited: for the emulator-backed tests and benchmarks that measure something else. */
 export const UNLIMITED_BUDGET: BudgetRates = { issuance: null, sweep: null, burstSeconds: 1 };

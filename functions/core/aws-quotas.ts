@@ -82,7 +82,12 @@ export interface BudgetPolicy {
   readonly burstSeconds: number;
 }
 
-export const DEFAULT_BUDGET_POLICY: BudgetPolicy = { headroom: 0.8, burstSeconds: 2 };
+/**
+ * One second of burst: a lane spends at most its rate × 1 s at once, which stays inside one second of its binding
+ * quota (8 of RegisterCertificateWithoutCA's 10). AWS documents rates, not how deep its buckets are; with two
+ * seconds a burst of 16 could be throttled by a bucket that holds one second's 10 (the simulator showed it).
+ */
+export const DEFAULT_BUDGET_POLICY: BudgetPolicy = { headroom: 0.8, burstSeconds: 1 };
 
 /** A lane's admissible rate (units a second), and the operation that binds it. */
 export interface LaneRate {

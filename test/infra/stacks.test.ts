@@ -182,7 +182,7 @@ describe("Tether's CDK app (stage prod)", () => {
       expect(JSON.parse(fn.Properties.Environment.Variables.REQUEST_BUDGET)).toEqual({
         issuance: 8,
         sweep: 8,
-        burstSeconds: 2,
+        burstSeconds: 1,
       });
     }
     const policies = JSON.stringify(t.stateless.findResources("AWS::IAM::Policy"));
@@ -442,7 +442,7 @@ describe("stage settings", () => {
     expect(JSON.parse(fn?.Properties.Environment.Variables.REQUEST_BUDGET)).toEqual({
       issuance: 12,
       sweep: 12,
-      burstSeconds: 2,
+      burstSeconds: 1,
     });
   }, 120_000);
 

@@ -17,6 +17,7 @@ import {
 
 export { MemoryBudgetCells } from "./budget-cells.ts";
 export { MemoryTables } from "./tables.ts";
+export { VirtualSweepSchedule } from "./virtual-sweep-schedule.ts";
 export {
   Faults,
   MemoryCertificateAuthority,

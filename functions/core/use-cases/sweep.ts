@@ -111,7 +111,7 @@ export async function sweep(
   let found = 0;
   let rounds = 0;
   const concurrency = options.concurrency ?? 4;
-  const pace = admitter(deps, options.sleep);
+  const pace = admitter(deps, options.hasTime, options.sleep);
   // Every shard has a cursor; a shard leaves the rotation once a page comes back short (nothing more is due).
   const cursors = new Map<number, string | undefined>(
     Array.from({ length: options.shards }, (_, shard) => [shard, undefined]),
@@ -157,21 +157,29 @@ export async function sweep(
             ? await retire(deps, item.record, now)
             : await clearIntent(deps, item.intent);
         outcomes[outcome]++;
-      } catch {
-        // Left in the index: the next run tries again (this one has paged past it).
-        outcomes.failed++;
+      } catch (error) {
+        // Left in the index: the next run tries again (this one has paged past it). One the lane had no room for
+        // before the run's time was up was not worked on at all.
+        if (error instanceof OutOfTime) found--;
+        else outcomes.failed++;
       }
     });
   }
   return { found, outcomes, truncated: cursors.size > 0, rounds };
 }
 
+/** The run's time was up before the lane had room for the item: it is left for the next run. */
+class OutOfTime extends Error {}
+
 /**
  * Waits until the sweep lane of the shared AWS request budget admits one more item: the sweeper's pace is its
- * reserved share of the account's quotas, whatever else runs (another run overlapping this one included).
+ * reserved share of the account's quotas, whatever else runs (another run overlapping this one included). It
+ * waits no more once the run's time is up: a run ends at most one wait (a cell's interval, half a second at the
+ * default rates) past its time, however congested the lane, well inside its function's timeout.
  */
 function admitter(
   deps: DepsOf<unknown, "clock" | "budget">,
+  hasTime: () => boolean,
   sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms)),
 ) {
   return async () => {
@@ -179,6 +187,7 @@ function admitter(
       const now = deps.clock.now().getTime();
       const decision = await deps.budget.take("sweep", 1, now);
       if (decision.admitted) return;
+      if (!hasTime()) throw new OutOfTime("the run's time is up");
       // From the time as it is now: items waiting together wait for the same moment, not one after another.
       await sleep(Math.max(1, decision.retryAt - deps.clock.now().getTime()));
     }
@@ -305,8 +314,11 @@ async function purgeRealm(
     await deps.store.removeDeletedRealm(realm);
     return 0;
   }
+  // The realm's item was admitted by the lane: that unit is the first device's.
+  let paid = true;
   await inBatches(devices, concurrency, async ({ deviceId }) => {
-    await run.pace();
+    if (paid) paid = false;
+    else await run.pace();
     const { certificates, intents } = await deps.store.listHoldings(realm, deviceId);
     for (const intent of intents) await clearIntent(deps, intent);
     const live = certificates.filter((record) => record.state !== "retired");

@@ -110,6 +110,35 @@ describe("the sweeper at fleet size (in memory)", () => {
     expect(slept).toBeGreaterThanOrEqual(3000);
     expect(fleet.budgetCells.writes).toBeGreaterThanOrEqual(10);
 
+    // A run whose time is up stops waiting on the lane: what it had no room for is left for the next run.
+    const busy = await memoryFleet({ grace_seconds: 0, issuance_budget_per_hour: 100 }, "unit", {
+      issuance: null,
+      sweep: 0.05,
+      burstSeconds: 1,
+    });
+    for (let i = 0; i < 10; i++) {
+      const d = await busy.register();
+      await busy.pair(d.deviceId, d.secret);
+      await busy.pair(d.deviceId, d.secret);
+    }
+    busy.clock.advance(1000);
+    const endAt = busy.clock.now().getTime() + 50_000;
+    const cut = await sweep(busy.deps, {
+      ...boundedRun(SWEEP_SHARDS, 100),
+      concurrency: 1,
+      hasTime: () => busy.clock.now().getTime() < endAt,
+      sleep: async (ms) => {
+        busy.clock.advance(ms);
+      },
+    });
+    // A burst of one per cell, then one every 80 s per cell: the wait that starts inside the run's 50 s is
+    // finished, no other; none counted as failed.
+    expect(cut.outcomes.failed).toBe(0);
+    expect(cut.outcomes.superseded).toBeLessThan(10);
+    expect(cut.found).toBe(cut.outcomes.superseded);
+    expect(busy.clock.now().getTime()).toBeLessThanOrEqual(endAt + 80_000);
+    expect((await measureBacklog(busy.deps, SWEEP_SHARDS, 100)).count).toBe(10 - cut.outcomes.superseded);
+
     const again = await memoryFleet({ grace_seconds: 0, issuance_budget_per_hour: 100 });
     for (let i = 0; i < 10; i++) {
       const d = await again.register();
