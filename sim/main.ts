@@ -6,6 +6,7 @@ import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { agreement } from "./agree.ts";
 import { runScenario, type ScenarioResult } from "./engine.ts";
 import { plotSvg } from "./plot.ts";
 import { SCENARIOS } from "./scenarios.ts";
@@ -20,6 +21,8 @@ const { values } = parseArgs({
     readme: { type: "boolean", default: false },
     /** Scenarios run at once, each in its own process (default: one per core). */
     parallel: { type: "string" },
+    /** Also run every scenario at 1/N and report whether the two scales agree (exit 1 if not). */
+    agree: { type: "string" },
     /** Internal: run this one scenario and print its full result as JSON (a child of the parent run). */
     worker: { type: "string" },
   },
@@ -35,10 +38,10 @@ const outDir = resolve(values.out);
 await mkdir(outDir, { recursive: true });
 
 /** Runs one scenario here, with its progress bar on stderr. */
-async function runHere(spec: (typeof SCENARIOS)[number]): Promise<ScenarioResult> {
+async function runHere(spec: (typeof SCENARIOS)[number], at = divisor): Promise<ScenarioResult> {
   const run = values.days ? { ...spec, days: Number(values.days) } : spec;
   return runScenario(run, {
-    scale: 1 / divisor,
+    scale: 1 / at,
     onProgress: (done) => {
       if (!process.stderr.isTTY && Math.round(done * 100) % 10 !== 0) return;
       const width = 30;
@@ -58,8 +61,8 @@ async function runHere(spec: (typeof SCENARIOS)[number]): Promise<ScenarioResult
  * Runs one scenario in a child process (the engine is single-threaded: scenarios run side by side on the cores,
  * each exactly as it would alone).
  */
-function runInChild(spec: (typeof SCENARIOS)[number]): Promise<ScenarioResult> {
-  const args = [fileURLToPath(import.meta.url), "--worker", spec.name, "--scale", String(divisor)];
+function runInChild(spec: (typeof SCENARIOS)[number], at: number): Promise<ScenarioResult> {
+  const args = [fileURLToPath(import.meta.url), "--worker", spec.name, "--scale", String(at)];
   if (values.days) args.push("--days", values.days);
   const child = spawn(process.execPath, [...process.execArgv, ...args], {
     stdio: ["ignore", "pipe", "inherit"],
@@ -87,25 +90,40 @@ if (values.worker) {
 
 const wallStart = performance.now();
 const chosen = SCENARIOS.filter((s) => wanted.includes(s.name));
-const parallel = Math.max(1, Math.min(chosen.length, Number(values.parallel ?? availableParallelism())));
+const agreeDivisor = values.agree === undefined ? undefined : Number(values.agree);
+if (agreeDivisor !== undefined && !(agreeDivisor >= 1))
+  throw new Error("--agree N compares with 1/N (N ≥ 1)");
+// Every scenario at the run's scale, and at the compared one if asked.
+const jobs = [...chosen.keys()].flatMap((index) => [
+  { index, at: divisor },
+  ...(agreeDivisor === undefined ? [] : [{ index, at: agreeDivisor }]),
+]);
+const parallel = Math.max(1, Math.min(jobs.length, Number(values.parallel ?? availableParallelism())));
 const results: ScenarioResult[] = new Array(chosen.length);
+const compared: ScenarioResult[] = new Array(chosen.length);
 const timings: string[] = new Array(chosen.length);
-let nextIndex = 0;
+let nextJob = 0;
 // The longest first (steady), so the others share the remaining cores while it runs.
-const order = [...chosen.keys()].sort((a, b) => weight(chosen[b]) - weight(chosen[a]));
+jobs.sort((a, b) => weight(chosen[b.index]) / b.at - weight(chosen[a.index]) / a.at);
 await Promise.all(
   Array.from({ length: parallel }, async () => {
     for (;;) {
-      const index = order[nextIndex++];
-      if (index === undefined) return;
-      const spec = chosen[index] as (typeof chosen)[number];
+      const job = jobs[nextJob++];
+      if (job === undefined) return;
+      const spec = chosen[job.index] as (typeof chosen)[number];
       const started = performance.now();
-      const result = parallel > 1 ? await runInChild(spec) : await runHere(spec);
+      const result = parallel > 1 ? await runInChild(spec, job.at) : await runHere(spec, job.at);
       const seconds = (performance.now() - started) / 1000;
-      process.stderr.write(`${process.stderr.isTTY ? "\n" : ""}${spec.name}: ${seconds.toFixed(0)} s\n`);
-      timings[index] = `${spec.name} ${seconds.toFixed(0)} s`;
+      process.stderr.write(
+        `${process.stderr.isTTY ? "\n" : ""}${spec.name} at 1/${job.at}: ${seconds.toFixed(0)} s\n`,
+      );
+      if (job.at !== divisor) {
+        compared[job.index] = result;
+        continue;
+      }
+      timings[job.index] = `${spec.name} ${seconds.toFixed(0)} s`;
       await writeFile(join(outDir, `${spec.name}.svg`), plotSvg(result));
-      results[index] = result;
+      results[job.index] = result;
     }
   }),
 );
@@ -119,8 +137,28 @@ function weight(spec: (typeof SCENARIOS)[number] | undefined): number {
 }
 
 const summary = results.map(({ series: _series, ...rest }) => rest);
+const agreements =
+  agreeDivisor === undefined
+    ? undefined
+    : results.map((r, i) => ({
+        name: r.name,
+        scales: [r.scale, compared[i]?.scale],
+        figures: agreement(r, compared[i] as ScenarioResult),
+      }));
+if (agreements) {
+  for (const a of agreements) {
+    for (const f of a.figures) {
+      process.stderr.write(
+        `${a.name} ${f.figure}: ${f.a} at ${a.scales[0]}, ${f.b} at ${a.scales[1]} (${(f.difference * 100).toFixed(1)} %) ${f.agrees ? "agrees" : "DISAGREES"}\n`,
+      );
+    }
+  }
+  if (agreements.some((a) => a.figures.some((f) => !f.agrees))) process.exitCode = 1;
+}
 if (values.json) {
-  process.stdout.write(`${JSON.stringify({ scenarios: summary }, null, 2)}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ scenarios: summary, ...(agreements ? { agreement: agreements } : {}) }, null, 2)}\n`,
+  );
 } else {
   for (const r of summary) {
     process.stdout.write(

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { agreement } from "../../sim/agree.ts";
 import { runScenario } from "../../sim/engine.ts";
 import { SCENARIOS } from "../../sim/scenarios.ts";
 
@@ -52,4 +53,19 @@ describe("fleet simulator, every scenario at 1/2000", () => {
     expect(r.http5xx).toBe(0);
     expect(r.dueBacklogEnd).toBe(0);
   }, 120_000);
+});
+
+/**
+ * Scaling down keeps the story: the same scenario at two scales gives the same backlog (brought to full scale),
+ * past-grace p99 and 429 share, within 10 % (or a floor where a figure is near nothing; sim/agree.ts).
+ * `npm run simulate -- --scale 20 --agree 40` does the same at the issue's scales.
+ */
+describe("fleet simulator, two scales", () => {
+  it.each(["steady", "outage"])("%s agrees at 1/1000 and 1/2000", async (name) => {
+    const [a, b] = await Promise.all([
+      runScenario(scenario(name), { scale: 1 / 1000 }),
+      runScenario(scenario(name), { scale: 1 / 2000 }),
+    ]);
+    for (const figure of agreement(a, b)) expect(figure).toMatchObject({ agrees: true });
+  }, 300_000);
 });
