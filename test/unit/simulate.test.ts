@@ -61,11 +61,15 @@ describe("fleet simulator, every scenario at 1/2000", () => {
  * `npm run simulate -- --scale 20 --agree 40` does the same at the issue's scales.
  */
 describe("fleet simulator, two scales", () => {
-  it.each(["steady", "outage"])("%s agrees at 1/1000 and 1/2000", async (name) => {
-    const [a, b] = await Promise.all([
-      runScenario(scenario(name), { scale: 1 / 1000 }),
-      runScenario(scenario(name), { scale: 1 / 2000 }),
-    ]);
-    for (const figure of agreement(a, b)) expect(figure).toMatchObject({ agrees: true });
-  }, 300_000);
+  it.each(["steady", "outage"])(
+    "%s agrees at 1/1000 and 1/2000",
+    async (name) => {
+      const [a, b] = await Promise.all([
+        runScenario(scenario(name), { scale: 1 / 1000 }),
+        runScenario(scenario(name), { scale: 1 / 2000 }),
+      ]);
+      for (const figure of agreement(a, b)) expect(figure).toMatchObject({ agrees: true });
+    },
+    300_000,
+  );
 });
