@@ -12,9 +12,9 @@ import type { RequestBudget } from "../ports/request-budget.ts";
 
 /**
  * How far ahead a turn may be reserved: long enough to hold the backlog of a day's disruption (a 24-hour outage of
- * a 1,000,000-device fleet leaves about 230,000 renewals waiting, 8 hours of turns at the default 8 a second), so
- * every waiting device holds a turn and asks about twice. Only an authenticated device reserves, one turn at a
- * time; a turn it does not come back for is one unit of capacity lost.
+ * a 1,000,000-device fleet leaves about 230,000 renewals waiting, 9 hours of turns at the default queue's 7.2 a
+ * second), so every waiting device holds a turn and asks about twice. Only an authenticated device reserves, one
+ * turn at a time; a turn it does not come back for is one unit of capacity lost.
  */
 export const ISSUANCE_QUEUE_MS = 24 * 3_600_000;
 
