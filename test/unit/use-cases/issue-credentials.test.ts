@@ -175,6 +175,30 @@ describe("issueCredentials on the in-memory adapters", () => {
     }
   });
 
+  it("tells a device to come back in an hour or two when even the queue is full, and keeps no turn for it", async () => {
+    // One turn every 12.3 h per cell: a day's queue holds one ahead of each cell's admission.
+    const fleet = await memoryFleet({ issuance_budget_per_hour: 100 }, "unit", {
+      issuance: 0.0001,
+      sweep: null,
+      burstSeconds: 1,
+    });
+    const devices = await Promise.all(Array.from({ length: 16 }, () => fleet.register()));
+    const outcomes: unknown[] = [];
+    for (const d of devices) outcomes.push(await fleet.pair(d.deviceId, d.secret).catch((e: unknown) => e));
+    const turnless: number[] = [];
+    for (const [i, d] of devices.entries()) {
+      const outcome = outcomes[i];
+      if (!(outcome instanceof AwsBudgetExceededError)) continue;
+      const { device } = await fleet.store.getRealmAndDevice(fleet.realm, d.deviceId);
+      if (device?.issuance?.turnAt === undefined) turnless.push(outcome.retryAfterSeconds);
+    }
+    expect(turnless.length).toBeGreaterThan(0);
+    for (const wait of turnless) {
+      expect(wait).toBeGreaterThanOrEqual(3_600);
+      expect(wait).toBeLessThanOrEqual(7_201);
+    }
+  });
+
   it("lets a turn lapse when the device does not come back in time, and charges the budget anew", async () => {
     const fleet = await memoryFleet({ issuance_budget_per_hour: 100 }, "unit", {
       issuance: 0.4,
