@@ -344,7 +344,14 @@ export async function runScenario(
   };
   const sweeps = schedule.start((at) => runSweep(at.getTime()));
 
+  // Progress over the whole simulated span, warm-up included (a 1/20 warm-up takes minutes), whole percents.
   let lastProgress = -1;
+  const report = (at: number) => {
+    const progress = Math.floor(((at - start.getTime()) / (end - start.getTime())) * 100);
+    if (progress === lastProgress) return;
+    lastProgress = progress;
+    options.onProgress?.(progress / 100);
+  };
   for (;;) {
     const next = Math.min(
       events.peek(),
@@ -396,15 +403,12 @@ export async function runScenario(
         drainedAt = next;
       }
       nextSample += HOUR;
-      const progress = Math.floor(((next - t0) / (end - t0)) * 100);
-      if (progress !== lastProgress) {
-        lastProgress = progress;
-        options.onProgress?.(progress / 100);
-      }
+      report(next);
       continue;
     }
     if (next === schedule.nextAt()) {
       await schedule.runDue(next);
+      report(next);
       continue;
     }
     const { at, who } = events.pop();
