@@ -98,18 +98,16 @@ export class ShardedBudget implements RequestBudget {
     this.#random = options.random ?? Math.random;
     this.#shards = options.shards ?? BUDGET_SHARDS;
     const shards = this.#shards;
-    this.#budgets = {
-      ...(rates.issuance !== null
-        ? { issuance: cellBudget(rates.issuance, rates.burstSeconds, shards) }
-        : {}),
-      ...(rates.sweep !== null ? { sweep: cellBudget(rates.sweep, rates.burstSeconds, shards) } : {}),
-    };
-    this.#queues = Object.fromEntries(
-      (["issuance", "sweep"] as const).flatMap((lane) => {
-        const rate = rates[lane];
-        return rate === null ? [] : [[lane, cellBudget(rate * QUEUE_RATE_SHARE, rates.burstSeconds, shards)]];
-      }),
-    );
+    // Each limited lane's cells, at its rate (admissions) or at the queue's share of it (turns).
+    const cellsAt = (share: number): Partial<Record<BudgetLane, CellBudget>> =>
+      Object.fromEntries(
+        (["issuance", "sweep"] as const).flatMap((lane) => {
+          const rate = rates[lane];
+          return rate === null ? [] : [[lane, cellBudget(rate * share, rates.burstSeconds, shards)]];
+        }),
+      );
+    this.#budgets = cellsAt(1);
+    this.#queues = cellsAt(QUEUE_RATE_SHARE);
   }
 
   async take(lane: BudgetLane, units: number, now: number): Promise<BudgetDecision> {
