@@ -14,6 +14,41 @@ import {
   laneRates,
 } from "../functions/core/aws-quotas.ts";
 
+/** Private CA's usage modes, as the stage settings spell them. */
+export const CA_USAGE_MODES = {
+  "short-lived": "SHORT_LIVED_CERTIFICATE",
+  "general-purpose": "GENERAL_PURPOSE",
+} as const;
+
+const caSettingsSchema = z.discriminatedUnion("mode", [
+  z.object({
+    mode: z.literal("create"),
+    /**
+     * Fixed at the CA's creation. short-lived: $50 a month and a flat price per certificate; general-purpose:
+     * $400 a month and a per-certificate price that falls with the month's volume.
+     */
+    usage: z.enum(["short-lived", "general-purpose"]).default("short-lived"),
+    commonName: z.string().min(1).max(64).default("Tether device root CA"),
+  }),
+  z.object({
+    mode: z.literal("import"),
+    arn: z.string().regex(/^arn:aws[a-z-]*:acm-pca:[a-z0-9-]+:\d{12}:certificate-authority\/[0-9a-f-]+$/),
+    signingAlgorithm: z.enum(["SHA256WITHECDSA", "SHA384WITHECDSA", "SHA256WITHRSA", "SHA384WITHRSA"]),
+  }),
+]);
+export type CaSettings = z.infer<typeof caSettingsSchema>;
+
+/** Why a retiring CA cannot stand beside the issuing one, or undefined when it can. */
+export function retiringCaProblem(issuing: CaSettings, retiring: CaSettings): string | undefined {
+  if (issuing.mode === "create" && retiring.mode === "create" && issuing.usage === retiring.usage) {
+    return `the issuing CA is already the stack's ${issuing.usage} CA: a created CA's mode is fixed, so a move creates a CA of the other usage (or imports one) and retires this one`;
+  }
+  if (issuing.mode === "import" && retiring.mode === "import" && issuing.arn === retiring.arn) {
+    return "the retiring CA is the issuing CA";
+  }
+  return undefined;
+}
+
 /**
  * Stage settings, read from CDK context (`cdk.json` or `-c tether=<json>`) and validated before anything is
  * built: a typo fails the synth with a message instead of deploying something unintended.
@@ -32,19 +67,23 @@ export const stageSettingsSchema = z.object({
     .string()
     .regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/)
     .optional(),
-  certificateAuthority: z
-    .discriminatedUnion("mode", [
-      z.object({
-        mode: z.literal("create"),
-        commonName: z.string().min(1).max(64).default("Tether device root CA"),
-      }),
-      z.object({
-        mode: z.literal("import"),
-        arn: z.string().regex(/^arn:aws[a-z-]*:acm-pca:[a-z0-9-]+:\d{12}:certificate-authority\/[0-9a-f-]+$/),
-        signingAlgorithm: z.enum(["SHA256WITHECDSA", "SHA384WITHECDSA", "SHA256WITHRSA", "SHA384WITHRSA"]),
-      }),
-    ])
-    .default({ mode: "create", commonName: "Tether device root CA" }),
+  /**
+   * The CA new certificates come from: one the stack creates, in the usage mode given, or an existing one
+   * imported by ARN. Either mode issues Tether's certificates of 7 days at most; the price differs
+   * (`tether cost` prices both for a fleet and names the cheaper one).
+   */
+  certificateAuthority: caSettingsSchema.default({
+    mode: "create",
+    usage: "short-lived",
+    commonName: "Tether device root CA",
+  }),
+  /**
+   * The CA the stage is moving away from (a CA's mode is fixed when it is created, so changing it means a new
+   * CA): still trusted by verify and asked to revoke the certificates it issued, never to issue. Keep it for at
+   * least the longest certificate validity (7 days) after the deploy that makes the new CA the issuing one,
+   * then remove it (README, "Changing the CA").
+   */
+  retiringCertificateAuthority: caSettingsSchema.optional(),
   /** Default validity of device certificates, for realms that do not set their own. */
   certificateValiditySeconds: z
     .number()
@@ -168,6 +207,11 @@ export function parseStageSettings(context: unknown): StageSettings {
     .superRefine((settings, context) => {
       const problem = settings.region === undefined ? undefined : regionProblem(settings.region);
       if (problem) context.addIssue({ code: "custom", path: ["region"], message: problem });
+      const retiring = settings.retiringCertificateAuthority;
+      const caProblem = retiring && retiringCaProblem(settings.certificateAuthority, retiring);
+      if (caProblem) {
+        context.addIssue({ code: "custom", path: ["retiringCertificateAuthority"], message: caProblem });
+      }
     })
     .safeParse(value);
   if (!parsed.success) {

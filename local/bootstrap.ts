@@ -106,7 +106,7 @@ export async function ensureTable(dynamo: DynamoDBClient, tableName: string): Pr
   await waitUntilTableExists({ client: dynamo, maxWaitTime: 30, minDelay: 1 }, { TableName: tableName });
 }
 
-/** Finds the ACTIVE local root CA by its tag, or creates one: create → CSR → self-issue → import. */
+/** Finds the ACTIVE local root CA by its tag, or creates one. */
 export async function ensureRootCa(pca: ACMPCAClient): Promise<{ caArn: string; caCertPem: string }> {
   const existing = await findTaggedActiveCa(pca);
   if (existing) {
@@ -115,17 +115,36 @@ export async function ensureRootCa(pca: ACMPCAClient): Promise<{ caArn: string; 
     );
     if (out.Certificate) return { caArn: existing, caCertPem: out.Certificate };
   }
+  // Short-lived mode: certificates of at most 7 days, at a fraction of the general-purpose price.
+  return createRootCa(pca, {
+    usageMode: "SHORT_LIVED_CERTIFICATE",
+    commonName: "Tether local root CA",
+    tags: [CA_TAG],
+  });
+}
+
+/**
+ * A new, active root CA as the stack builds one: create → CSR → self-issue → import. (moto records no usage
+ * mode: it reports every CA as short-lived and enforces neither mode's validity bounds.)
+ */
+export async function createRootCa(
+  pca: ACMPCAClient,
+  options: {
+    readonly usageMode: "SHORT_LIVED_CERTIFICATE" | "GENERAL_PURPOSE";
+    readonly commonName: string;
+    readonly tags?: { Key: string; Value: string }[];
+  },
+): Promise<{ caArn: string; caCertPem: string }> {
   const created = await pca.send(
     new CreateCertificateAuthorityCommand({
       CertificateAuthorityType: "ROOT",
-      // Short-lived mode: certificates of at most 7 days, at a fraction of the general-purpose price.
-      UsageMode: "SHORT_LIVED_CERTIFICATE",
+      UsageMode: options.usageMode,
       CertificateAuthorityConfiguration: {
         KeyAlgorithm: "EC_prime256v1",
         SigningAlgorithm: "SHA256WITHECDSA",
-        Subject: { CommonName: "Tether local root CA", Organization: "Tether" },
+        Subject: { CommonName: options.commonName, Organization: "Tether" },
       },
-      Tags: [CA_TAG],
+      ...(options.tags ? { Tags: options.tags } : {}),
     }),
   );
   const caArn = required(created.CertificateAuthorityArn, "CertificateAuthorityArn");

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { exportSPKI, generateKeyPair } from "jose";
-import { estimateCost } from "../cli/cost.ts";
+import { type CaMode, estimateCost } from "../cli/cost.ts";
 import { ManualClock, VirtualSweepSchedule } from "../functions/adapters/memory/index.ts";
 import { SWEEP_SHARDS } from "../functions/adapters/table-schema.ts";
 import { randomDeviceId } from "../functions/contracts/ids.ts";
@@ -63,6 +63,8 @@ export interface ScenarioResult {
   readonly unpairedAtEnd: number;
   readonly throttledByAws: Readonly<Record<string, number>>;
   readonly lastPairedHours: number;
+  /** The CA mode the bill is priced in. */
+  readonly caMode: CaMode;
   readonly costPerMonthUsd: number;
   readonly series: readonly { readonly hour: number; readonly backlog: number; readonly rate429: number }[];
 }
@@ -166,7 +168,13 @@ function percentile(values: Float64Array, p: number): number {
  */
 export async function runScenario(
   spec: ScenarioSpec,
-  options: { readonly scale: number; readonly seed?: number; readonly onProgress?: (done: number) => void },
+  options: {
+    readonly scale: number;
+    readonly seed?: number;
+    readonly onProgress?: (done: number) => void;
+    /** The CA mode the month's bill is priced in (default short-lived, the stage's default). */
+    readonly caMode?: CaMode;
+  },
 ): Promise<ScenarioResult> {
   const { scale } = options;
   const random = seeded(options.seed ?? 7);
@@ -475,9 +483,11 @@ export async function runScenario(
   const graceValues = Float64Array.from(pastGrace);
   const days = (end - t0) / DAY;
   const issuedPerDevicePerMonth = count > 0 ? (issued / count / Math.max(days, 1e-9)) * 30 : 0;
-  // The month's bill for the full-scale fleet at the issuance rate measured here (short-lived CA mode, Tether's
-  // default), one message a minute per device.
+  // The month's bill for the full-scale fleet at the issuance rate measured here, in the CA mode asked for, one
+  // message a minute per device.
+  const caMode = options.caMode ?? "short-lived";
   const cost = estimateCost({
+    caMode,
     devices: spec.devices,
     validitySeconds: VALIDITY_SECONDS,
     messagesPerMinute: 1,
@@ -508,6 +518,7 @@ export async function runScenario(
     unpairedAtEnd: purged ? 0 : unpaired,
     throttledByAws: Object.fromEntries(world.throttledByAws),
     lastPairedHours: Number(((lastPaired - t0) / HOUR).toFixed(2)),
+    caMode,
     costPerMonthUsd: Math.round(cost.totalUsd),
     series,
   };

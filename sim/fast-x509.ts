@@ -159,13 +159,17 @@ export class FastCertificateAuthority implements CertificateAuthority {
     return found;
   }
 
-  async revokeCertificate(serial: string, _reason: RevocationReason): Promise<void> {
+  issuerOf(certificateRef: string): string {
+    return certificateRef.slice(0, certificateRef.indexOf("/certificate/"));
+  }
+
+  async revokeCertificate(serial: string, _reason: RevocationReason, _issuer?: string): Promise<void> {
     this.gate("acm-pca:RevokeCertificate");
     this.revoked.add(serial);
   }
 
-  async caCertificatePem(): Promise<string> {
-    return this.#rootPem();
+  async trustedCaCertificates(): Promise<readonly string[]> {
+    return [await this.#rootPem()];
   }
 
   /** Drops what no request can ask for again (issued long ago): the simulator's memory stays flat. */

@@ -1,4 +1,4 @@
-// `npm run simulate [-- --scale 20] [--scenario steady,factory] [--json] [--out dir]`: Tether's use-cases on the
+// `npm run simulate [-- --scale 20] [--scenario steady,factory] [--ca-mode general-purpose] [--json] [--out dir]`: Tether's use-cases on the
 // in-memory adapters, a fleet behaving as the SDK does, AWS's quotas modelled per operation, in virtual time.
 import { spawn } from "node:child_process";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
@@ -6,6 +6,7 @@ import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import type { CaMode } from "../cli/cost.ts";
 import { agreement } from "./agree.ts";
 import { runScenario, type ScenarioResult } from "./engine.ts";
 import { plotSvg } from "./plot.ts";
@@ -23,6 +24,8 @@ const { values } = parseArgs({
     parallel: { type: "string" },
     /** Also run every scenario at 1/N and report whether the two scales agree (exit 1 if not). */
     agree: { type: "string" },
+    /** The CA mode the month's bill is priced in: short-lived (the default) or general-purpose. */
+    "ca-mode": { type: "string", default: "short-lived" },
     /** Internal: run this one scenario and print its full result as JSON (a child of the parent run). */
     worker: { type: "string" },
   },
@@ -30,6 +33,9 @@ const { values } = parseArgs({
 const divisor = Number(values.scale);
 if (!Number.isFinite(divisor) || divisor < 1)
   throw new Error("--scale N runs 1/N of every fleet and quota (N ≥ 1)");
+const caMode = values["ca-mode"] as CaMode;
+if (caMode !== "short-lived" && caMode !== "general-purpose")
+  throw new Error("--ca-mode is short-lived or general-purpose");
 const wanted = values.scenario?.split(",") ?? SCENARIOS.map((s) => s.name);
 const unknown = wanted.filter((name) => !SCENARIOS.some((s) => s.name === name));
 if (unknown.length > 0)
@@ -42,6 +48,7 @@ async function runHere(spec: (typeof SCENARIOS)[number], at = divisor): Promise<
   const run = values.days ? { ...spec, days: Number(values.days) } : spec;
   return runScenario(run, {
     scale: 1 / at,
+    caMode,
     onProgress: (done) => {
       if (!process.stderr.isTTY && Math.round(done * 100) % 10 !== 0) return;
       const width = 30;
@@ -62,7 +69,15 @@ async function runHere(spec: (typeof SCENARIOS)[number], at = divisor): Promise<
  * each exactly as it would alone).
  */
 function runInChild(spec: (typeof SCENARIOS)[number], at: number): Promise<ScenarioResult> {
-  const args = [fileURLToPath(import.meta.url), "--worker", spec.name, "--scale", String(at)];
+  const args = [
+    fileURLToPath(import.meta.url),
+    "--worker",
+    spec.name,
+    "--scale",
+    String(at),
+    "--ca-mode",
+    caMode,
+  ];
   if (values.days) args.push("--days", values.days);
   const child = spawn(process.execPath, [...process.execArgv, ...args], {
     stdio: ["ignore", "pipe", "inherit"],
@@ -192,6 +207,7 @@ if (values.readme) {
     "unpairedAtEnd",
     "throttledByAws",
     "lastPairedHours",
+    "caMode",
     "costPerMonthUsd",
   ] as const;
   const rows = keys.map(

@@ -8,6 +8,8 @@ import { DEVICE_POLICY_NAME } from "../core/iot-policy.ts";
 export const ENV = {
   tableName: "TABLE_NAME",
   caArn: "CA_ARN",
+  /** A CA the stage is moving away from: trusted and revoked at, never issued from (empty: none). */
+  retiringCaArn: "CA_RETIRING_ARN",
   caSigningAlgorithm: "CA_SIGNING_ALGORITHM",
   devicePolicyName: "DEVICE_POLICY_NAME",
   defaultBrokerUrl: "DEFAULT_BROKER_URL",
@@ -41,6 +43,7 @@ const jsonText = z.pipe(
 const schema = z.object({
   [ENV.tableName]: z.string().check(z.minLength(1)),
   [ENV.caArn]: z.string().check(z.startsWith("arn:")),
+  [ENV.retiringCaArn]: z.optional(z.string().check(z.startsWith("arn:"))),
   [ENV.caSigningAlgorithm]: z._default(
     z.enum([
       "SHA256WITHECDSA",

@@ -45,6 +45,7 @@ const storeOf = (config: Config, clients: Pick<AwsClients, "dynamo">) =>
 const caOf = (config: Config, clients: Pick<AwsClients, "pca">, clock: Clock) =>
   new PrivateCaAuthority(clients.pca, {
     certificateAuthorityArn: config.CA_ARN,
+    retiringCertificateAuthorityArn: config.CA_RETIRING_ARN,
     signingAlgorithm: config.CA_SIGNING_ALGORITHM,
     clock,
   });

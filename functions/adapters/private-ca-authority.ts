@@ -12,6 +12,7 @@ import type {
   RevocationReason,
 } from "../core/ports/certificate-authority.ts";
 import type { Clock } from "../core/ports/system.ts";
+import { logger } from "../observability.ts";
 import { aws } from "./aws-errors.ts";
 import { fetchIssuedCertificate, type PollOptions } from "./pca-polling.ts";
 
@@ -36,8 +37,21 @@ export function pcaSerial(serial: string): string {
   return even.match(/../g)?.join(":") ?? even;
 }
 
+/** The CA a Private CA certificate ARN (`…:certificate-authority/<id>/certificate/<serial>`) belongs to. */
+export function issuingCaArn(certificateArn: string): string {
+  const at = certificateArn.indexOf("/certificate/");
+  if (at < 0) throw new Error(`not a Private CA certificate ARN: ${certificateArn}`);
+  return certificateArn.slice(0, at);
+}
+
 export interface PrivateCaOptions {
+  /** The CA new certificates come from. */
   readonly certificateAuthorityArn: string;
+  /**
+   * The CA the stage is moving away from, while certificates it issued are still valid: trusted by verify and
+   * asked to revoke its own certificates, never to issue.
+   */
+  readonly retiringCertificateAuthorityArn?: string | undefined;
   /** Must match the CA's key: SHA256WITHECDSA for an EC CA, SHA256WITHRSA for an RSA one. */
   readonly signingAlgorithm: SigningAlgorithm;
   readonly clock: Clock;
@@ -49,11 +63,11 @@ export interface PrivateCaOptions {
 /**
  * CertificateAuthority on AWS Private CA. The client-auth APIPassthrough template makes the subject CN the
  * device's own whatever the CSR says; validity is absolute and counted from the backdated notBefore, so the
- * whole lifetime stays within the short-lived CA's 7-day maximum.
+ * whole lifetime stays within the short-lived CA's 7-day maximum (and a general-purpose CA issues the same).
  */
 export class PrivateCaAuthority implements CertificateAuthority {
   readonly #templateArn: string;
-  #caPem: Promise<string> | undefined;
+  readonly #caPems = new Map<string, Promise<string>>();
 
   constructor(
     private readonly pca: ACMPCAClient,
@@ -92,22 +106,41 @@ export class PrivateCaAuthority implements CertificateAuthority {
 
   async fetchCertificate(certificateArn: string): Promise<string> {
     const { certificatePem } = await aws(() =>
-      fetchIssuedCertificate(
-        this.pca,
-        this.options.certificateAuthorityArn,
-        certificateArn,
-        this.options.poll,
-      ),
+      fetchIssuedCertificate(this.pca, issuingCaArn(certificateArn), certificateArn, this.options.poll),
     );
     return certificatePem;
   }
 
-  async revokeCertificate(serial: string, reason: RevocationReason): Promise<void> {
+  issuerOf(certificateArn: string): string {
+    return issuingCaArn(certificateArn);
+  }
+
+  /** The CAs configured, issuing first. */
+  #configured(): string[] {
+    const { certificateAuthorityArn, retiringCertificateAuthorityArn } = this.options;
+    return retiringCertificateAuthorityArn
+      ? [certificateAuthorityArn, retiringCertificateAuthorityArn]
+      : [certificateAuthorityArn];
+  }
+
+  async revokeCertificate(
+    serial: string,
+    reason: RevocationReason,
+    issuer: string | undefined,
+  ): Promise<void> {
+    // A record older than issuer tracking came from the CA configured then: the retiring one, once there is one.
+    const caArn = issuer ?? this.#configured().at(-1);
+    if (!caArn || !this.#configured().includes(caArn)) {
+      // Its CA left the stage before the certificate expired: nothing can revoke it (the role may not even call
+      // that CA). It is out of IoT already, which is what makes it unusable.
+      logger.warn("revocation skipped: the issuing CA is no longer configured", { serial, issuer });
+      return;
+    }
     try {
       await aws(() =>
         this.pca.send(
           new RevokeCertificateCommand({
-            CertificateAuthorityArn: this.options.certificateAuthorityArn,
+            CertificateAuthorityArn: caArn,
             CertificateSerial: pcaSerial(serial),
             RevocationReason: reason,
           }),
@@ -119,24 +152,28 @@ export class PrivateCaAuthority implements CertificateAuthority {
     }
   }
 
-  caCertificatePem(): Promise<string> {
+  trustedCaCertificates(): Promise<readonly string[]> {
+    return Promise.all(this.#configured().map((arn) => this.#caCertificate(arn)));
+  }
+
+  #caCertificate(caArn: string): Promise<string> {
     // Cached per container; a failed fetch is not cached.
-    this.#caPem ??= aws(() =>
-      this.pca.send(
-        new GetCertificateAuthorityCertificateCommand({
-          CertificateAuthorityArn: this.options.certificateAuthorityArn,
-        }),
-      ),
-    ).then(
-      (out) => {
-        if (!out.Certificate) throw new Error("Private CA returned no CA certificate");
-        return out.Certificate;
-      },
-      (error: unknown) => {
-        this.#caPem = undefined;
-        throw error;
-      },
-    );
-    return this.#caPem;
+    let pem = this.#caPems.get(caArn);
+    if (!pem) {
+      pem = aws(() =>
+        this.pca.send(new GetCertificateAuthorityCertificateCommand({ CertificateAuthorityArn: caArn })),
+      ).then(
+        (out) => {
+          if (!out.Certificate) throw new Error("Private CA returned no CA certificate");
+          return out.Certificate;
+        },
+        (error: unknown) => {
+          this.#caPems.delete(caArn);
+          throw error;
+        },
+      );
+      this.#caPems.set(caArn, pem);
+    }
+    return pem;
   }
 }

@@ -55,7 +55,10 @@ export function defaultQuotas(): AwsQuotas {
  * and Private CA): an issuance is IssueCertificate, GetCertificate (polled; two calls on a typical issue),
  * RegisterCertificateWithoutCA, AttachPolicy and AttachThingPrincipal; a swept certificate is DescribeCertificate,
  * UpdateCertificate (INACTIVE), DetachPolicy, DetachThingPrincipal, DeleteCertificate and, unless expired,
- * RevokeCertificate.
+ * RevokeCertificate. A swept intent that got as far as a certificate also calls GetCertificate once, an issuance
+ * operation: it is left out of the sweep lane (which would otherwise share it with issuance) and comes out of
+ * GetCertificate's headroom, which is wide: issuance spends 16 of its 75 a second at the default quotas, and such
+ * intents are issuances that died between IssueCertificate and their record, a handful a day.
  */
 export const LANE_CALLS: Readonly<Record<BudgetLane, Partial<Record<AwsOperationName, number>>>> = {
   issuance: {

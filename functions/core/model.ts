@@ -79,6 +79,11 @@ export interface CertificateRecord {
   /** IoT certificate id (SHA-256 of the DER) and ARN. */
   readonly iotCertificateId: string;
   readonly iotCertificateArn: string;
+  /**
+   * The CA that issued it (Private CA: the CA's ARN), where it is revoked; absent on records written before
+   * issuers were recorded.
+   */
+  readonly issuer?: string | undefined;
   readonly notBefore: string;
   readonly notAfter: string;
   readonly issuedAt: string;

@@ -181,12 +181,18 @@ export function commonNameOf(subject: string): string | undefined {
   return cns.length === 1 ? cns[0]?.slice(3) : undefined;
 }
 
-let caCache: { pem: string; certificate: X509Certificate } | undefined;
+const caCache = new Map<string, X509Certificate>();
 
-/** The CA certificate, parsed once per container (verify is on every device's reconnect path). */
+/** A CA certificate, parsed once per container (verify is on every device's reconnect path). */
 function parsedCa(pem: string): X509Certificate {
-  if (caCache?.pem !== pem) caCache = { pem, certificate: new X509Certificate(pem) };
-  return caCache.certificate;
+  let parsed = caCache.get(pem);
+  if (!parsed) {
+    // Two CAs at most are trusted at a time (the issuing one and a retiring one); a container lives long.
+    if (caCache.size >= 4) caCache.clear();
+    parsed = new X509Certificate(pem);
+    caCache.set(pem, parsed);
+  }
+  return parsed;
 }
 
 export type CertificateAssessment =
@@ -194,12 +200,13 @@ export type CertificateAssessment =
   | { readonly valid: false; readonly cause: VerifyCause; readonly facts?: CertificateFacts };
 
 /**
- * The X.509 half of verify: is this a leaf issued by our CA, with a good signature, within its validity,
- * naming this device? (Tether's own record — superseded, revoked — is checked by the use-case.)
+ * The X.509 half of verify: is this a leaf issued by one of our CAs (the issuing one, or one being retired),
+ * with a good signature, within its validity, naming this device? (Tether's own record — superseded, revoked —
+ * is checked by the use-case.)
  */
 export function assessCertificate(
   pem: string,
-  caPem: string,
+  caPems: readonly string[],
   expectedCn: string,
   now: Date,
 ): CertificateAssessment {
@@ -211,10 +218,13 @@ export function assessCertificate(
   } catch {
     return { valid: false, cause: "INVALID" };
   }
-  const ca = parsedCa(caPem);
   const facts = factsOf(cert);
-  if (!cert.checkIssued(ca)) return { valid: false, cause: "INVALID_ISSUER", facts };
-  if (!cert.verify(ca.publicKey)) return { valid: false, cause: "INVALID_SIGNATURE", facts };
+  // checkIssued compares names and key identifiers; two CAs may share a name, so the signature decides.
+  const issuers = caPems.map(parsedCa).filter((ca) => cert.checkIssued(ca));
+  if (issuers.length === 0) return { valid: false, cause: "INVALID_ISSUER", facts };
+  if (!issuers.some((ca) => cert.verify(ca.publicKey))) {
+    return { valid: false, cause: "INVALID_SIGNATURE", facts };
+  }
   // A device certificate is a leaf; one claiming to be a CA is not ours to accept.
   if (cert.ca) return { valid: false, cause: "INVALID", facts };
   if (now < facts.notBefore) return { valid: false, cause: "INVALID", facts };

@@ -5,18 +5,28 @@ import {
   CfnCertificateAuthorityActivation,
 } from "aws-cdk-lib/aws-acmpca";
 import { Construct } from "constructs";
-import type { StageSettings } from "../config.ts";
+import { CA_USAGE_MODES, type CaSettings } from "../config.ts";
 
 export interface PrivateCaProps {
-  readonly settings: StageSettings["certificateAuthority"];
+  readonly settings: CaSettings;
   readonly removalPolicy: RemovalPolicy;
 }
 
 /**
- * The private CA that signs device certificates: a root in SHORT_LIVED_CERTIFICATE mode (certificates of at
- * most 7 days, $50/month plus $0.058 each) with its self-signed certificate and activation, or an existing CA
- * imported by ARN. A short-lived CA must be the last in its hierarchy, and Private CA does not check a root's
- * own validity against the mode, so one root is enough.
+ * The construct id of a CA: one per usage mode, whether it issues or is being retired, so that moving from one
+ * mode to the other adds a CA and keeps the old one in place (the short-lived CA keeps the id it always had).
+ */
+export function privateCaId(settings: CaSettings, role: "issuing" | "retiring"): string {
+  if (settings.mode === "import") return role === "issuing" ? "ImportedCa" : "RetiringImportedCa";
+  return settings.usage === "short-lived" ? "DeviceCa" : "DeviceCaGeneralPurpose";
+}
+
+/**
+ * A private CA that signs device certificates: a root in the usage mode the stage chose, with its self-signed
+ * certificate and activation, or an existing CA imported by ARN. In SHORT_LIVED_CERTIFICATE mode certificates
+ * live 7 days at most and the CA must be the last in its hierarchy; Private CA does not check a root's own
+ * validity against the mode, so one root is enough. A GENERAL_PURPOSE root issues the same 7-day certificates
+ * (Tether caps validity itself), priced per certificate by monthly volume instead of flat.
  */
 export class PrivateCa extends Construct {
   readonly arn: string;
@@ -32,11 +42,11 @@ export class PrivateCa extends Construct {
     this.signingAlgorithm = "SHA256WITHECDSA";
     const ca = new CfnCertificateAuthority(this, "Authority", {
       type: "ROOT",
-      usageMode: "SHORT_LIVED_CERTIFICATE",
+      usageMode: CA_USAGE_MODES[props.settings.usage],
       keyAlgorithm: "EC_prime256v1",
       signingAlgorithm: this.signingAlgorithm,
       subject: { commonName: props.settings.commonName, organization: "Tether" },
-      // Short-lived certificates are revoked by expiry; IoT Core checks the registry, not a CRL.
+      // Device certificates live days and are revoked by expiry; IoT Core checks its registry, not a CRL.
       revocationConfiguration: {
         crlConfiguration: { enabled: false },
         ocspConfiguration: { enabled: false },

@@ -19,6 +19,8 @@ export interface FunctionContext {
   readonly table: TableV2;
   readonly hashKey: Secret;
   readonly caArn: string;
+  /** A CA being retired: verify trusts it and the sweeper revokes at it; nothing issues from it. */
+  readonly retiringCaArn?: string | undefined;
   readonly caSigningAlgorithm: string;
   readonly devicePolicyName: string;
   readonly brokerUrl: string;
@@ -51,6 +53,7 @@ export function tetherFunction(
   const environment = {
     [ENV.tableName]: context.table.tableName,
     [ENV.caArn]: context.caArn,
+    ...(context.retiringCaArn ? { [ENV.retiringCaArn]: context.retiringCaArn } : {}),
     [ENV.caSigningAlgorithm]: context.caSigningAlgorithm,
     [ENV.devicePolicyName]: context.devicePolicyName,
     [ENV.defaultBrokerUrl]: context.brokerUrl,
@@ -110,11 +113,13 @@ function roleFor(scope: Construct, name: FunctionName, props: FunctionContext): 
   if (access.hashKey) props.hashKey.grantRead(role);
   if (access.ca) {
     // IssueCertificate only with the one template Tether uses (client auth, subject passed through): the
-    // role cannot mint a CA certificate or any other kind from the private CA.
+    // role cannot mint a CA certificate or any other kind from the private CA. Only the issuing CA issues; a
+    // retiring one is read and revoked at.
     const issue = access.ca.filter((a) => a === "acm-pca:IssueCertificate");
     const others = access.ca.filter((a) => a !== "acm-pca:IssueCertificate");
     if (others.length > 0) {
-      role.addToPolicy(new PolicyStatement({ actions: others, resources: [props.caArn] }));
+      const cas = props.retiringCaArn ? [props.caArn, props.retiringCaArn] : [props.caArn];
+      role.addToPolicy(new PolicyStatement({ actions: others, resources: cas }));
     }
     if (issue.length > 0) {
       role.addToPolicy(

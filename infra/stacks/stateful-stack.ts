@@ -6,7 +6,7 @@ import type { StageSettings } from "../config.ts";
 import { CredentialEvents } from "../constructs/credential-events.ts";
 import { DeviceTable } from "../constructs/device-table.ts";
 import { IotTransport } from "../constructs/iot-transport.ts";
-import { PrivateCa } from "../constructs/private-ca.ts";
+import { PrivateCa, privateCaId } from "../constructs/private-ca.ts";
 
 export interface StatefulStackProps extends StackProps {
   readonly settings: StageSettings;
@@ -19,7 +19,10 @@ export interface StatefulStackProps extends StackProps {
 export class StatefulStack extends Stack {
   readonly table: TableV2;
   readonly hashKey: Secret;
+  /** The CA new certificates come from. */
   readonly ca: PrivateCa;
+  /** The CA being retired, trusted and revoked at until its certificates have expired. */
+  readonly retiringCa: PrivateCa | undefined;
   readonly transport: IotTransport;
   readonly events: CredentialEvents;
 
@@ -28,10 +31,17 @@ export class StatefulStack extends Stack {
     const retain = props.settings.stage !== "dev";
     const removalPolicy = retain ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
     this.table = new DeviceTable(this, "Devices", { retain }).table;
-    this.ca = new PrivateCa(this, "DeviceCa", {
-      settings: props.settings.certificateAuthority,
+    const { certificateAuthority, retiringCertificateAuthority } = props.settings;
+    this.ca = new PrivateCa(this, privateCaId(certificateAuthority, "issuing"), {
+      settings: certificateAuthority,
       removalPolicy,
     });
+    this.retiringCa =
+      retiringCertificateAuthority &&
+      new PrivateCa(this, privateCaId(retiringCertificateAuthority, "retiring"), {
+        settings: retiringCertificateAuthority,
+        removalPolicy,
+      });
     const hashKey = new Secret(this, "SecretHashKey", {
       description: "HMAC key Tether stores device credentials secrets under",
       generateSecretString: { passwordLength: 64, excludePunctuation: true },
@@ -53,6 +63,12 @@ export class StatefulStack extends Stack {
       value: this.ca.arn,
       description: "Private CA that signs device certificates",
     });
+    if (this.retiringCa) {
+      new CfnOutput(this, "RetiringCaArn", {
+        value: this.retiringCa.arn,
+        description: "Private CA being retired: trusted until the certificates it issued expire",
+      });
+    }
     new CfnOutput(this, "BrokerUrl", {
       value: this.transport.brokerUrl,
       description: "MQTT broker devices connect to",

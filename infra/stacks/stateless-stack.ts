@@ -33,6 +33,7 @@ export class StatelessStack extends Stack {
       table: stateful.table,
       hashKey: stateful.hashKey,
       caArn: stateful.ca.arn,
+      retiringCaArn: stateful.retiringCa?.arn,
       caSigningAlgorithm: stateful.ca.signingAlgorithm,
       devicePolicyName: stateful.transport.policyName,
       brokerUrl: stateful.transport.brokerUrl,

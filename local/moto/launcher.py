@@ -52,12 +52,37 @@ _revoke_certificate = ACMPCAResponse.revoke_certificate
 _SERIAL = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2})*$")
 
 
+# A CA knows only the certificates it issued: RevokeCertificate's documented ResourceNotFoundException is for
+# "a resource such as a private CA … or certificate [that] cannot be found". moto records any serial at any CA;
+# refuse a serial the CA never issued, so a revocation routed to the wrong CA (a stage moving between CAs)
+# fails here as it would on AWS.
+_issued_serials: dict[int, tuple[int, set[int]]] = {}
+
+
+def _serials_issued_by(ca) -> set[int]:  # type: ignore[no-untyped-def]
+    from cryptography import x509 as _x509
+
+    seen, serials = _issued_serials.get(id(ca), (0, set()))
+    pems = list(ca.issued_certificates.values())
+    for pem in pems[seen:]:  # issued_certificates only grows, in insertion order
+        serials.add(_x509.load_pem_x509_certificate(pem).serial_number)
+    _issued_serials[id(ca)] = (len(pems), serials)
+    return serials
+
+
 def _strict_revoke_certificate(self):  # type: ignore[no-untyped-def]
-    serial = json.loads(self.body).get("CertificateSerial") or ""
+    params = json.loads(self.body)
+    serial = params.get("CertificateSerial") or ""
     if not _SERIAL.match(serial):
         raise JsonRESTError(
             "InvalidRequestException",
             f"CertificateSerial {serial!r} is not colon-separated hexadecimal byte pairs",
+        )
+    ca = self.acmpca_backend.describe_certificate_authority(params.get("CertificateAuthorityArn"))
+    if int(serial.replace(":", ""), 16) not in _serials_issued_by(ca):
+        raise JsonRESTError(
+            "ResourceNotFoundException",
+            f"Certificate with serial {serial} was not issued by {params.get('CertificateAuthorityArn')}",
         )
     return _revoke_certificate(self)
 

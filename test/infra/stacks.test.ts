@@ -320,6 +320,10 @@ describe("Tether's CDK app (stage prod)", () => {
     });
     t.stateful.hasResourceProperties("AWS::ACMPCA::CertificateAuthorityActivation", { Status: "ACTIVE" });
     t.stateful.hasResource("AWS::ACMPCA::CertificateAuthority", { DeletionPolicy: "Retain" });
+    // The id a move to general-purpose keeps it under (the next describe block).
+    expect(Object.keys(t.stateful.findResources("AWS::ACMPCA::CertificateAuthority"))).toEqual([
+      expect.stringMatching(/^DeviceCaAuthority[0-9A-F]{8}$/),
+    ]);
   });
 
   it("keeps the table: on demand, PITR, TTL, deletion protection, retained outside dev", () => {
@@ -446,6 +450,46 @@ describe("stage settings", () => {
     });
   }, 120_000);
 
+  it("moves to a general-purpose CA beside the short-lived one, which stays trusted and revocable", () => {
+    const t = synth({
+      stage: "prod",
+      certificateAuthority: { mode: "create", usage: "general-purpose" },
+      retiringCertificateAuthority: { mode: "create", usage: "short-lived" },
+    });
+    const cas = t.stateful.findResources("AWS::ACMPCA::CertificateAuthority");
+    const byId = Object.fromEntries(
+      Object.entries(cas).map(([id, ca]) => [id.replace(/[0-9A-F]{8}$/, ""), ca.Properties.UsageMode]),
+    );
+    // The short-lived CA under the id it always had: the move adds a CA and replaces none.
+    expect(byId).toEqual({
+      DeviceCaAuthority: "SHORT_LIVED_CERTIFICATE",
+      DeviceCaGeneralPurposeAuthority: "GENERAL_PURPOSE",
+    });
+    const ids = Object.keys(cas);
+    const refOf = (prefix: string) => ({ "Fn::GetAtt": [ids.find((id) => id.startsWith(prefix)), "Arn"] });
+    expect(JSON.stringify(t.stateful.findOutputs("RetiringCaArn"))).toContain(
+      JSON.stringify(refOf("DeviceCaAuthority")),
+    );
+    // Every Tether function (CDK's own helpers have no TABLE_NAME) knows the retiring CA.
+    const variables = Object.values(t.stateless.findResources("AWS::Lambda::Function"))
+      .map((f) => f.Properties.Environment?.Variables ?? {})
+      .filter((v) => v.TABLE_NAME !== undefined);
+    expect(variables.length).toBeGreaterThan(10);
+    expect(variables.filter((v) => v.CA_RETIRING_ARN === undefined)).toEqual([]);
+    const statements = Object.values(t.stateless.findResources("AWS::IAM::Policy")).flatMap(
+      (p) => p.Properties.PolicyDocument.Statement as Statement[],
+    );
+    const withCa = (action: string) => statements.filter((st) => [st.Action].flat().includes(action));
+    // Only the new CA issues; revocation and trust reach both.
+    expect(withCa("acm-pca:IssueCertificate").map((st) => [st.Resource].flat().length)).toEqual([1]);
+    for (const action of ["acm-pca:RevokeCertificate", "acm-pca:GetCertificateAuthorityCertificate"]) {
+      expect(
+        withCa(action).map((st) => [st.Resource].flat().length),
+        action,
+      ).toEqual([2]);
+    }
+  }, 120_000);
+
   it("refuses invalid settings with a message that names them", () => {
     expect(() =>
       buildApp(new App({ context: { tether: { certificateValiditySeconds: 30 * 86_400 } } })),
@@ -456,6 +500,19 @@ describe("stage settings", () => {
     expect(() => buildApp(new App({ context: { tether: { quotas: { "iot:CreateThingz": 5 } } } }))).toThrow(
       /tether\.quotas/,
     );
+    // A created CA's mode is fixed: retiring "the same CA" would be retiring the issuing one.
+    expect(() =>
+      buildApp(
+        new App({
+          context: {
+            tether: {
+              certificateAuthority: { mode: "create", usage: "general-purpose" },
+              retiringCertificateAuthority: { mode: "create", usage: "general-purpose" },
+            },
+          },
+        }),
+      ),
+    ).toThrow(/tether\.retiringCertificateAuthority: .*mode is fixed/);
     // The sweeper's old fixed pace is refused with what replaced it, not silently ignored.
     expect(() => buildApp(new App({ context: { tether: { sweeper: { itemsPerSecond: 20 } } } }))).toThrow(
       /tether\.sweeper.*set `quotas`/,

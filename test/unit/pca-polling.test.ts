@@ -78,8 +78,8 @@ describe("PrivateCaAuthority.revokeCertificate", () => {
       signingAlgorithm: "SHA256WITHECDSA",
       clock: { now: () => new Date() },
     });
-    await authority.revokeCertificate("e8cbd2bedb122329", "SUPERSEDED");
-    await authority.revokeCertificate("e8cbd2bedb122329", "SUPERSEDED");
+    await authority.revokeCertificate("e8cbd2bedb122329", "SUPERSEDED", undefined);
+    await authority.revokeCertificate("e8cbd2bedb122329", "SUPERSEDED", undefined);
     const sent = pcaMock.commandCalls(RevokeCertificateCommand).map((c) => c.args[0].input);
     expect(sent[0]).toEqual({
       CertificateAuthorityArn: "arn:aws:acm-pca:eu-west-1:111122223333:certificate-authority/x",

@@ -261,6 +261,7 @@ export function toCertificate(item: Item): CertificateRecord {
     serial: String(item.serial),
     iotCertificateId: String(item.iotCertificateId),
     iotCertificateArn: String(item.iotCertificateArn),
+    ...(item.issuer === undefined ? {} : { issuer: String(item.issuer) }),
     notBefore: String(item.notBefore),
     notAfter: String(item.notAfter),
     issuedAt: String(item.issuedAt),

@@ -41,6 +41,8 @@ export class Faults {
 }
 
 const ALGORITHM = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" } as const;
+/** The in-memory CA's id, shaped like a Private CA ARN (certificate references start with it). */
+export const MEMORY_CA_ARN = "arn:aws:acm-pca:memory:000000000000:certificate-authority/memory";
 
 export class MemoryCertificateAuthority implements CertificateAuthority {
   /** Certificates issued, by reference (the CA's id for them). */
@@ -98,7 +100,7 @@ export class MemoryCertificateAuthority implements CertificateAuthority {
       notBefore: new Date(now - 60_000),
       notAfter: new Date(now + request.validitySeconds * 1000),
     });
-    const ref = `arn:aws:acm-pca:memory:000000000000:certificate-authority/memory/certificate/${serial}`;
+    const ref = `${MEMORY_CA_ARN}/certificate/${serial}`;
     this.issued.set(ref, { pem: cert.toString("pem"), serial });
     this.byKey.set(request.idempotencyKey, ref);
     return ref;
@@ -111,14 +113,26 @@ export class MemoryCertificateAuthority implements CertificateAuthority {
     return issued.pem;
   }
 
-  async revokeCertificate(serial: string, reason: RevocationReason): Promise<void> {
+  issuerOf(certificateRef: string): string {
+    return certificateRef.slice(0, certificateRef.indexOf("/certificate/"));
+  }
+
+  async revokeCertificate(
+    serial: string,
+    reason: RevocationReason,
+    issuer: string | undefined,
+  ): Promise<void> {
     this.faults.check("revokeCertificate");
+    // As Private CA does, a CA knows only its own certificates.
+    if (issuer !== undefined && issuer !== MEMORY_CA_ARN) {
+      throw new Error(`ResourceNotFoundException: ${issuer} is not this CA`);
+    }
     if (!this.revoked.has(serial)) this.revoked.set(serial, reason);
   }
 
-  async caCertificatePem(): Promise<string> {
-    this.faults.check("caCertificatePem");
-    return (await this.ca()).pem;
+  async trustedCaCertificates(): Promise<readonly string[]> {
+    this.faults.check("trustedCaCertificates");
+    return [(await this.ca()).pem];
   }
 }
 

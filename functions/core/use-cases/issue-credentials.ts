@@ -184,6 +184,7 @@ export async function issueCredentials(
       serial: facts.serial,
       iotCertificateId: registered.certificateId,
       iotCertificateArn: registered.certificateArn,
+      issuer: deps.ca.issuerOf(certificateRef),
       notBefore: facts.notBefore.toISOString(),
       notAfter: facts.notAfter.toISOString(),
       issuedAt: now.toISOString(),

@@ -238,7 +238,7 @@ async function retire(
   // An expired certificate needs no revocation; a superseded or revoked one is revoked before it expires.
   if (reason !== "expired") {
     try {
-      await deps.ca.revokeCertificate(record.serial, REVOCATION[reason]);
+      await deps.ca.revokeCertificate(record.serial, REVOCATION[reason], record.issuer);
     } catch (error) {
       if (!(error instanceof DependencyUnavailableError || error instanceof ThrottledError)) throw error;
       // Out of IoT, which is what makes it unusable; the revocation waits for the CA, off the head of the queue
@@ -277,7 +277,11 @@ async function clearIntent(
       const certificateId = iotCertificateId(facts.der);
       const arn = await deps.transport.certificateArn(certificateId);
       if (arn) await deps.transport.removeCertificate(intent.realm, intent.deviceId, certificateId, arn);
-      await deps.ca.revokeCertificate(facts.serial, "CESSATION_OF_OPERATION");
+      await deps.ca.revokeCertificate(
+        facts.serial,
+        "CESSATION_OF_OPERATION",
+        deps.ca.issuerOf(intent.certificateRef),
+      );
       outcome = "intent_orphan_removed";
     }
   }
@@ -327,7 +331,7 @@ async function purgeRealm(
       // Each certificate is one item's worth of calls (the lane's unit): a device with several takes as many.
       if (i > 0) await run.pace();
       await deps.transport.removeCertificate(realm, deviceId, c.iotCertificateId, c.iotCertificateArn);
-      if (c.notAfter > now) await deps.ca.revokeCertificate(c.serial, "CESSATION_OF_OPERATION");
+      if (c.notAfter > now) await deps.ca.revokeCertificate(c.serial, "CESSATION_OF_OPERATION", c.issuer);
     }
     await deps.transport.removeThing(realm, deviceId);
     await deps.store.purgeDevice(realm, deviceId);

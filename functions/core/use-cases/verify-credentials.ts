@@ -33,7 +33,7 @@ export async function verifyCredentials(
 
   const assessment = assessCertificate(
     data.client_crt,
-    await deps.ca.caCertificatePem(),
+    await deps.ca.trustedCaCertificates(),
     deviceCommonName(realm.name, device.deviceId),
     now,
   );
