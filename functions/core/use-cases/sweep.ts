@@ -331,7 +331,11 @@ async function purgeRealm(
       // Each certificate is one item's worth of calls (the lane's unit): a device with several takes as many.
       if (i > 0) await run.pace();
       await deps.transport.removeCertificate(realm, deviceId, c.iotCertificateId, c.iotCertificateArn);
-      if (c.notAfter > now) await deps.ca.revokeCertificate(c.serial, "CESSATION_OF_OPERATION", c.issuer);
+      const unexpired = c.notAfter > now;
+      if (unexpired) await deps.ca.revokeCertificate(c.serial, "CESSATION_OF_OPERATION", c.issuer);
+      // With more to go, the run may end before the next one: recorded, so the next run starts after it (a run
+      // with room for one certificate would otherwise start this device over, and never finish it).
+      if (i < live.length - 1) await deps.store.retireCertificate(c, unexpired ? "revoked" : "expired", now);
     }
     await deps.transport.removeThing(realm, deviceId);
     await deps.store.purgeDevice(realm, deviceId);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { SWEEP_SHARDS, sweepShardOf } from "../../../functions/adapters/table-schema.ts";
 import { DependencyUnavailableError } from "../../../functions/core/errors.ts";
+import { deleteRealm } from "../../../functions/core/use-cases/realms.ts";
 import {
   boundedRun,
   measureBacklog,
@@ -154,6 +155,37 @@ describe("the sweeper at fleet size (in memory)", () => {
     });
     expect(timed.rounds).toBe(1);
     expect(timed.truncated).toBe(true);
+  });
+
+  it("purges a device with two live certificates even when each run has room for one", async () => {
+    const fleet = await memoryFleet({ grace_seconds: 3600 });
+    const d = await fleet.register();
+    await fleet.pair(d.deviceId, d.secret);
+    await fleet.pair(d.deviceId, d.secret);
+    await deleteRealm(fleet.deps, fleet.realm);
+    // A congested lane: one item's worth of room per run (the realm's item), none to wait for in the run's time.
+    let room = 0;
+    const deps = {
+      ...fleet.deps,
+      budget: {
+        take: async (_lane: string, units: number, now: number) => {
+          if (room < units) return { admitted: false as const, retryAt: now + 60_000 };
+          room -= units;
+          return { admitted: true as const };
+        },
+        reserve: async () => ({ admitted: true as const }),
+      },
+    };
+    for (let i = 0; i < 4 && fleet.tables.realms.size > 0; i++) {
+      room = 1;
+      await sweep(deps, { ...boundedRun(SWEEP_SHARDS, 100), concurrency: 1, hasTime: () => room > 0 });
+      fleet.clock.advance(60_000);
+    }
+    // Each run's certificate is recorded as done, so the next run goes on from the one after it.
+    expect(fleet.transport.certificates.size).toBe(0);
+    expect(fleet.tables.devices.size).toBe(0);
+    expect(fleet.tables.realms.size).toBe(0);
+    expect(fleet.ca.revoked.size).toBe(2);
   });
 
   it("measures the backlog left: a capped count and the oldest due item's age", async () => {
