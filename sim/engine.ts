@@ -4,6 +4,7 @@ import { type CaMode, estimateCost } from "../cli/cost.ts";
 import { ManualClock, VirtualSweepSchedule } from "../functions/adapters/memory/index.ts";
 import { SWEEP_SHARDS } from "../functions/adapters/table-schema.ts";
 import { randomDeviceId } from "../functions/contracts/ids.ts";
+import type { AwsQuotas } from "../functions/core/aws-quotas.ts";
 import { DomainError } from "../functions/core/errors.ts";
 import type { Realm } from "../functions/core/model.ts";
 import { patchDevice } from "../functions/core/use-cases/device-status.ts";
@@ -174,12 +175,14 @@ export async function runScenario(
     readonly onProgress?: (done: number) => void;
     /** The CA mode the month's bill is priced in (default short-lived, the stage's default). */
     readonly caMode?: CaMode;
+    /** The account's quotas where they differ from AWS's defaults (a stage's `quotas` setting). */
+    readonly quotas?: Partial<AwsQuotas>;
   },
 ): Promise<ScenarioResult> {
   const { scale } = options;
   const random = seeded(options.seed ?? 7);
   const start = new Date("2027-01-04T00:00:00Z");
-  const world = simWorld(scale, start);
+  const world = simWorld(scale, start, options.quotas);
   const { deps, clock } = world;
   const count = Math.max(1, Math.round(spec.devices * scale));
   const { publicKey } = await generateKeyPair("ES256");
@@ -443,6 +446,9 @@ export async function runScenario(
     const d = devices[who] as Device;
     if (purged || d.inhibited) continue;
     if (d.offline && at >= d.offline.from && at < d.offline.until) {
+      // Away: whatever it was waiting for, it is not waiting on Tether now (it verifies again when back), so a
+      // certificate that expires meanwhile expired while it was away, not while it was online.
+      d.waitingSince = undefined;
       events.push(d.offline.until, who);
       continue;
     }

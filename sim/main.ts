@@ -1,4 +1,4 @@
-// `npm run simulate [-- --scale 20] [--scenario steady,factory] [--ca-mode general-purpose] [--json] [--out dir]`: Tether's use-cases on the
+// `npm run simulate [-- --scale 20] [--scenario steady,factory] [--ca-mode general-purpose] [--quota op=n]… [--json]`: Tether's use-cases on the
 // in-memory adapters, a fleet behaving as the SDK does, AWS's quotas modelled per operation, in virtual time.
 import { spawn } from "node:child_process";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
@@ -7,6 +7,7 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import type { CaMode } from "../cli/cost.ts";
+import { AWS_OPERATION_NAMES, type AwsOperationName } from "../functions/core/aws-quotas.ts";
 import { agreement } from "./agree.ts";
 import { runScenario, type ScenarioResult } from "./engine.ts";
 import { plotSvg } from "./plot.ts";
@@ -26,6 +27,8 @@ const { values } = parseArgs({
     agree: { type: "string" },
     /** The CA mode the month's bill is priced in: short-lived (the default) or general-purpose. */
     "ca-mode": { type: "string", default: "short-lived" },
+    /** An account quota raised above AWS's default, `operation=requests-per-second` (repeatable). */
+    quota: { type: "string", multiple: true },
     /** Internal: run this one scenario and print its full result as JSON (a child of the parent run). */
     worker: { type: "string" },
   },
@@ -36,6 +39,15 @@ if (!Number.isFinite(divisor) || divisor < 1)
 const caMode = values["ca-mode"] as CaMode;
 if (caMode !== "short-lived" && caMode !== "general-purpose")
   throw new Error("--ca-mode is short-lived or general-purpose");
+const quotas: Partial<Record<AwsOperationName, number>> = {};
+for (const entry of values.quota ?? []) {
+  const [name, value] = entry.split("=");
+  if (!AWS_OPERATION_NAMES.includes(name as AwsOperationName) || !(Number(value) > 0))
+    throw new Error(
+      `--quota ${entry}: operation=requests-per-second, one of ${AWS_OPERATION_NAMES.join(", ")}`,
+    );
+  quotas[name as AwsOperationName] = Number(value);
+}
 const wanted = values.scenario?.split(",") ?? SCENARIOS.map((s) => s.name);
 const unknown = wanted.filter((name) => !SCENARIOS.some((s) => s.name === name));
 if (unknown.length > 0)
@@ -49,6 +61,7 @@ async function runHere(spec: (typeof SCENARIOS)[number], at = divisor): Promise<
   return runScenario(run, {
     scale: 1 / at,
     caMode,
+    quotas,
     onProgress: (done) => {
       if (!process.stderr.isTTY && Math.round(done * 100) % 10 !== 0) return;
       const width = 30;
@@ -79,6 +92,7 @@ function runInChild(spec: (typeof SCENARIOS)[number], at: number): Promise<Scena
     caMode,
   ];
   if (values.days) args.push("--days", values.days);
+  for (const entry of values.quota ?? []) args.push("--quota", entry);
   const child = spawn(process.execPath, [...process.execArgv, ...args], {
     stdio: ["ignore", "pipe", "inherit"],
   });

@@ -1,6 +1,11 @@
 import { createMemoryWorld, ManualClock, type MemoryWorld } from "../functions/adapters/memory/index.ts";
 import { decide, ShardedBudget } from "../functions/core/aws-budget.ts";
-import { DEFAULT_BUDGET_POLICY, defaultQuotas, laneRates } from "../functions/core/aws-quotas.ts";
+import {
+  type AwsQuotas,
+  DEFAULT_BUDGET_POLICY,
+  defaultQuotas,
+  laneRates,
+} from "../functions/core/aws-quotas.ts";
 import { DependencyUnavailableError, ThrottledError } from "../functions/core/errors.ts";
 import type { PairingDeps } from "../functions/core/pairing-deps.ts";
 import type { TransportRegistry } from "../functions/core/ports/transport-registry.ts";
@@ -47,9 +52,9 @@ const TRANSPORT_CALLS: Readonly<Record<string, readonly string[]>> = {
   certificateArn: ["iot:DescribeCertificate"],
 };
 
-export function simWorld(scale: number, start: Date): SimWorld {
+export function simWorld(scale: number, start: Date, raised: Partial<AwsQuotas> = {}): SimWorld {
   const clock = new ManualClock(start);
-  const quotas = defaultQuotas();
+  const quotas: AwsQuotas = { ...defaultQuotas(), ...raised };
   const lanes = laneRates(quotas, DEFAULT_BUDGET_POLICY);
   const rates = { issuance: lanes.issuance.perSecond * scale, sweep: lanes.sweep.perSecond * scale };
   const memory = createMemoryWorld({ clock });
