@@ -61,22 +61,116 @@ async function api(base, method, path, body) {
 
 const when = (iso) => (iso ? new Date(iso).toLocaleString() : "—");
 
+/** The list's search, from the URL (`#/?status=…&connected=…&id_prefix=…&sort=…&from=…`): a view can be shared. */
+function listParams() {
+  const query = new URLSearchParams(location.hash.split("?")[1] ?? "");
+  const params = {};
+  for (const key of ["status", "connected", "id_prefix", "sort", "from"]) {
+    const value = query.get(key);
+    if (value) params[key] = value;
+  }
+  return params;
+}
+
+const listHash = (params) => {
+  const query = new URLSearchParams(Object.entries(params).filter(([, v]) => v)).toString();
+  return query ? `#/?${query}` : "#/";
+};
+
+const PAGE_SIZE = 50;
+
 async function listView() {
   const columns = config.metadataColumns;
-  const devices = [];
-  // Astarte's list: details=true for status objects; links.next carries the next page's from_token.
-  let from;
-  do {
-    const page = await api(
-      config.appengineUrl,
-      "GET",
-      `/devices?details=true&limit=100${from ? `&from_token=${encodeURIComponent(from)}` : ""}`,
+  const params = listParams();
+  // One page from the server: Astarte's list, or Tether's search when a filter or order is set (README lists the
+  // combinations served; the API's 422 says which one is not).
+  const { from, ...search } = params;
+  const query = new URLSearchParams({
+    details: "true",
+    limit: String(PAGE_SIZE),
+    ...search,
+    ...(from ? { from_token: from } : {}),
+  });
+  const page = await api(config.appengineUrl, "GET", `/devices?${query}`);
+  const devices = page.data;
+  const next = page.links?.next
+    ? new URLSearchParams(page.links.next.split("?")[1]).get("from_token")
+    : undefined;
+
+  const select = (name, label, options) =>
+    h(
+      "label",
+      {},
+      `${label} `,
+      h(
+        "select",
+        { name, id: `filter-${name}` },
+        options.map(([value, text]) =>
+          h("option", { value, selected: (params[name] ?? "") === value }, text),
+        ),
+      ),
     );
-    devices.push(...page.data);
-    from = page.links?.next
-      ? new URLSearchParams(page.links.next.split("?")[1]).get("from_token")
-      : undefined;
-  } while (from);
+  const filters = h(
+    "form",
+    {
+      class: "row card",
+      id: "filters",
+      onsubmit: (e) => {
+        e.preventDefault();
+        const f = e.target;
+        const wanted = {
+          status: f.status.value,
+          connected: f.connected.value,
+          id_prefix: f.id_prefix.value.trim(),
+          sort: f.sort.value,
+        };
+        // Presence is searched by last seen, an id prefix by id: pick the order that serves the filter.
+        if (wanted.connected) wanted.sort = "last_seen";
+        else if (wanted.id_prefix) wanted.sort = "";
+        location.hash = listHash(wanted);
+      },
+    },
+    select("status", "Status", [
+      ["", "any"],
+      ["pending", "pending"],
+      ["confirmed", "confirmed"],
+      ["inhibited", "inhibited"],
+    ]),
+    select("connected", "Connected", [
+      ["", "any"],
+      ["true", "yes"],
+      ["false", "no"],
+    ]),
+    h(
+      "label",
+      {},
+      "Id starts with ",
+      h("input", {
+        name: "id_prefix",
+        id: "filter-id-prefix",
+        value: params.id_prefix ?? "",
+        autocomplete: "off",
+        maxlength: "22",
+      }),
+    ),
+    select("sort", "Order", [
+      ["", "device id"],
+      ["last_seen", "last seen"],
+    ]),
+    h("button", { type: "submit" }, "Search"),
+    h("a", { href: "#/", id: "clear-filters" }, "Clear"),
+  );
+  const pager = h(
+    "nav",
+    { class: "row", id: "pager", "aria-label": "pages" },
+    from
+      ? [
+          h("a", { href: listHash(search), id: "first-page" }, "« First page"),
+          h("button", { type: "button", id: "previous-page", onclick: () => history.back() }, "‹ Previous"),
+        ]
+      : "",
+    next ? h("a", { href: listHash({ ...search, from: next }), id: "next-page" }, "Next ›") : "",
+  );
 
   const registerForm = h(
     "form",
@@ -126,7 +220,11 @@ async function listView() {
   const table = h(
     "table",
     { id: "devices" },
-    h("caption", {}, `${devices.length} device${devices.length === 1 ? "" : "s"}`),
+    h(
+      "caption",
+      {},
+      `${devices.length} device${devices.length === 1 ? "" : "s"} on this page${next ? ", more on the next" : ""}`,
+    ),
     h(
       "thead",
       {},
@@ -173,7 +271,7 @@ async function listView() {
       ),
     ),
   );
-  view.replaceChildren(registerForm, columnsForm, table);
+  view.replaceChildren(registerForm, columnsForm, filters, table, pager);
 }
 
 async function register(event) {

@@ -18,7 +18,7 @@ import {
 import { CreatePolicyCommand, type IoTClient, ResourceAlreadyExistsException } from "@aws-sdk/client-iot";
 import type { AwsClients } from "../functions/adapters/aws-clients.ts";
 import { fetchIssuedCertificate } from "../functions/adapters/pca-polling.ts";
-import { REALM_INDEX, SWEEP_INDEX, TABLE_KEYS } from "../functions/adapters/table-schema.ts";
+import { REALM_INDEX, SWEEP_INDEX, TABLE_KEYS, VIEW_INDEX } from "../functions/adapters/table-schema.ts";
 import { DEVICE_POLICY_NAME, devicePolicyDocument } from "../functions/core/iot-policy.ts";
 import { generateKeyAndCsr } from "./x509.ts";
 
@@ -75,6 +75,8 @@ export async function ensureTable(dynamo: DynamoDBClient, tableName: string): Pr
           { AttributeName: SWEEP_INDEX.sort, AttributeType: "S" },
           { AttributeName: REALM_INDEX.partition, AttributeType: "S" },
           { AttributeName: REALM_INDEX.sort, AttributeType: "S" },
+          { AttributeName: VIEW_INDEX.partition, AttributeType: "S" },
+          { AttributeName: VIEW_INDEX.sort, AttributeType: "S" },
         ],
         KeySchema: [
           { AttributeName: TABLE_KEYS.partition, KeyType: "HASH" },
@@ -96,6 +98,14 @@ export async function ensureTable(dynamo: DynamoDBClient, tableName: string): Pr
               { AttributeName: REALM_INDEX.sort, KeyType: "RANGE" },
             ],
             Projection: { ProjectionType: "ALL" },
+          },
+          {
+            IndexName: VIEW_INDEX.name,
+            KeySchema: [
+              { AttributeName: VIEW_INDEX.partition, KeyType: "HASH" },
+              { AttributeName: VIEW_INDEX.sort, KeyType: "RANGE" },
+            ],
+            Projection: { ProjectionType: "KEYS_ONLY" },
           },
         ],
       }),

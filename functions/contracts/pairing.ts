@@ -161,8 +161,15 @@ export const deviceListQuery = z.object({
   details: z._default(z.enum(["true", "false"]), "false"),
   limit: z._default(z.pipe(z.coerce.number(), z.int().check(z.minimum(1), z.maximum(100))), 100),
   /** Where the page starts (a token from `links.next`); `from` is Tether's older name for it. */
-  from_token: z.optional(z.string().check(z.maxLength(64))),
+  from_token: z.optional(z.string().check(z.maxLength(256))),
   from: z.optional(z.string().check(z.maxLength(64))),
+  /** Tether's search (additive): which devices, in which order; the combinations served are in README. */
+  status: z.optional(z.enum(["pending", "confirmed", "inhibited"])),
+  connected: z.optional(z.enum(["true", "false"])),
+  id_prefix: z.optional(
+    z.string().check(z.regex(/^[A-Za-z0-9_-]{1,22}$/, "is 1 to 22 device id characters")),
+  ),
+  sort: z.optional(z.enum(["device_id", "last_seen"])),
 });
 
 export const credentialEvent = z.object({

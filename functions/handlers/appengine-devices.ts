@@ -1,4 +1,5 @@
 import { baseDeps } from "../adapters/container.ts";
+import { type DeviceQuery, isSearch } from "../core/device-query.ts";
 import { listDevices } from "../core/use-cases/device-status.ts";
 import { agentAuthorizer } from "../http/auth.ts";
 import { httpHandler } from "../http/handler.ts";
@@ -6,17 +7,28 @@ import { json } from "../http/responses.ts";
 import { pageStart } from "../http/validation.ts";
 import { deviceListView } from "../http/views.ts";
 
-/** AppEngine `GET /v1/{realm}/devices?details=&limit=&from_token=` (realm JWT with `a_aea`): a page of devices. */
+/**
+ * AppEngine `GET /v1/{realm}/devices?details=&limit=&from_token=` (realm JWT with `a_aea`): a page of devices; with
+ * Tether's `status`, `connected`, `id_prefix` and `sort`, a page of a search.
+ */
 export const handler = httpHandler(
   {
     listDevices: async (request) => {
       const { realm } = request.principal;
       const query = request.query();
-      const after = pageStart(query);
+      const search: DeviceQuery = {
+        status: query.status,
+        connected: query.connected === undefined ? undefined : query.connected === "true",
+        idPrefix: query.id_prefix,
+        sort: query.sort ?? "device_id",
+      };
+      // A search's token is opaque (its store checks it); Astarte's list pages from a device id.
+      const after = isSearch(search) ? query.from_token : pageStart(query);
       const page = await listDevices(baseDeps(), realm, {
         limit: query.limit,
         after,
         withCertificates: query.details === "true",
+        query: search,
       });
       return { response: json(200, deviceListView(realm, query, after, page)), outcome: "DevicesListed" };
     },

@@ -62,7 +62,15 @@ export function deviceListView(
     routePath(
       "listDevices",
       { realm: realm.name },
-      { details: query.details, from_token: from, limit: String(query.limit) },
+      {
+        details: query.details,
+        from_token: from,
+        limit: String(query.limit),
+        status: query.status,
+        connected: query.connected,
+        id_prefix: query.id_prefix,
+        sort: query.sort,
+      },
     );
   const links = { self: pagePath(after), ...(page.next ? { next: pagePath(page.next) } : {}) };
   if (query.details === "false") return { data: page.devices.map((d) => d.device.deviceId), links };

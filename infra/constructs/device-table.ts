@@ -1,11 +1,19 @@
 import { RemovalPolicy } from "aws-cdk-lib";
-import { AttributeType, Billing, StreamViewType, TableEncryptionV2, TableV2 } from "aws-cdk-lib/aws-dynamodb";
+import {
+  AttributeType,
+  Billing,
+  ProjectionType,
+  StreamViewType,
+  TableEncryptionV2,
+  TableV2,
+} from "aws-cdk-lib/aws-dynamodb";
 import { Construct } from "constructs";
 import {
   REALM_INDEX,
   SWEEP_INDEX,
   TABLE_KEYS,
   TTL_ATTRIBUTE,
+  VIEW_INDEX,
 } from "../../functions/adapters/table-schema.ts";
 
 export interface DeviceTableProps {
@@ -43,6 +51,13 @@ export class DeviceTable extends Construct {
           indexName: REALM_INDEX.name,
           partitionKey: { name: REALM_INDEX.partition, type: AttributeType.STRING },
           sortKey: { name: REALM_INDEX.sort, type: AttributeType.STRING },
+        },
+        {
+          // The device search's views (table-schema.ts): keys only, the page's devices are read by key.
+          indexName: VIEW_INDEX.name,
+          partitionKey: { name: VIEW_INDEX.partition, type: AttributeType.STRING },
+          sortKey: { name: VIEW_INDEX.sort, type: AttributeType.STRING },
+          projectionType: ProjectionType.KEYS_ONLY,
         },
       ],
     });

@@ -14,6 +14,8 @@ export interface FunctionAccess {
   readonly sweepIndex?: boolean;
   /** Query on the realm (device list) index. */
   readonly realmIndex?: boolean;
+  /** Query on the device search's index. */
+  readonly viewIndex?: boolean;
   readonly hashKey?: boolean;
   readonly ca?: readonly string[];
   readonly certificates?: readonly string[];
@@ -95,6 +97,7 @@ export const FUNCTION_ACCESS: Readonly<Record<FunctionName, FunctionAccess>> = {
   "appengine-devices": {
     table: ["dynamodb:GetItem", "dynamodb:BatchGetItem"],
     realmIndex: true,
+    viewIndex: true,
   },
   "appengine-device-events": { table: ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"] },
   "housekeeping-realms": {
@@ -104,7 +107,8 @@ export const FUNCTION_ACCESS: Readonly<Record<FunctionName, FunctionAccess>> = {
   version: { table: ["dynamodb:GetItem"] },
   "not-found": { table: [] },
   openapi: { table: [] },
-  presence: { table: ["dynamodb:UpdateItem"], asyncFailures: true },
+  // PutItem: the device's presence view (the device search), projected after the update.
+  presence: { table: ["dynamodb:UpdateItem", "dynamodb:PutItem"], asyncFailures: true },
   metadata: { table: ["dynamodb:BatchGetItem", "dynamodb:UpdateItem"], asyncFailures: true },
   sweeper: {
     table: [

@@ -7,7 +7,7 @@ import type { Secret } from "aws-cdk-lib/aws-secretsmanager";
 import type { Construct } from "constructs";
 import { ENV } from "../../functions/adapters/config.ts";
 import { issuanceTemplateArn } from "../../functions/adapters/private-ca-authority.ts";
-import { REALM_INDEX, SWEEP_INDEX } from "../../functions/adapters/table-schema.ts";
+import { REALM_INDEX, SWEEP_INDEX, VIEW_INDEX } from "../../functions/adapters/table-schema.ts";
 import { type StageSettings, stageBudgetRates } from "../config.ts";
 import { FUNCTION_ACCESS, type FunctionName } from "./function-access.ts";
 import { nagId } from "./nag-ids.ts";
@@ -107,6 +107,14 @@ function roleFor(scope: Construct, name: FunctionName, props: FunctionContext): 
       new PolicyStatement({
         actions: ["dynamodb:Query"],
         resources: [`${props.table.tableArn}/index/${REALM_INDEX.name}`],
+      }),
+    );
+  }
+  if (access.viewIndex) {
+    role.addToPolicy(
+      new PolicyStatement({
+        actions: ["dynamodb:Query"],
+        resources: [`${props.table.tableArn}/index/${VIEW_INDEX.name}`],
       }),
     );
   }

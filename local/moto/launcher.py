@@ -196,6 +196,57 @@ def _query_as_dynamodb(self, *args, **kwargs):  # type: ignore[no-untyped-def]
 Table.query = _query_as_dynamodb  # type: ignore[method-assign]
 
 
+# --- A query reads its partition, not the table -------------------------------------------------------------------
+# moto answers every Query by sorting the whole table and walking all of it (Table.all_items), so a query's cost
+# grows with the table, where DynamoDB reads one partition: the device search's pages (a dozen or more queries
+# each) took seconds over a 2,000-device realm. Here the items are grouped by the partition key a query names (the
+# table's, or its index's) once per table state, and the query walks its group only. Any request that may write
+# starts a new state (the server runs one request at a time), so a group is never stale; what a query returns, in
+# which order, and its ScannedCount are moto's own. TETHER_MOTO_VANILLA=1 turns it off.
+_READS = {"GetItem", "BatchGetItem", "Query", "Scan", "DescribeTable", "ListTables", "DescribeTimeToLive"}
+_table_state = {"version": 0}
+_partition_groups: dict = {}
+
+
+def _note_request(environ) -> None:  # type: ignore[no-untyped-def]
+    target = environ.get("HTTP_X_AMZ_TARGET", "")
+    if target.rsplit(".", 1)[-1] not in _READS:
+        _table_state["version"] += 1
+        _partition_groups.clear()
+
+
+def _query_in_partition(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    index_name = args[7] if len(args) > 7 else kwargs.get("index_name")
+    if index_name:
+        index = {i.name: i for i in self.all_indexes()}.get(index_name)
+        hashes = [k["AttributeName"] for k in index.schema if k["KeyType"] == "HASH"] if index else []
+        conditions = dict(kwargs.get("hash_key_conditions") or [])
+        if len(hashes) != 1 or hashes[0] not in conditions:
+            return _query_as_dynamodb(self, *args, **kwargs)
+        attribute, value = hashes[0], conditions[hashes[0]]
+    else:
+        attribute, value = self.hash_key_attr, args[0] if args else kwargs.get("hash_key")
+    key = (id(self), attribute, _table_state["version"])
+    groups = _partition_groups.get(key)
+    if groups is None:
+        groups = {}
+        for item in Table.all_items(self):  # sorted, as moto's query expects
+            found = item.attrs.get(attribute)
+            if found is not None:
+                groups.setdefault(found, []).append(item)
+        _partition_groups[key] = groups
+    subset = groups.get(value, [])
+    self.all_items = lambda: subset  # this call only: the instance attribute shadows the method
+    try:
+        return _query_as_dynamodb(self, *args, **kwargs)
+    finally:
+        del self.all_items
+
+
+if os.environ.get("TETHER_MOTO_VANILLA") != "1":
+    Table.query = _query_in_partition  # type: ignore[method-assign]
+
+
 class SerializedMotoServer(ThreadedMotoServer):
     """moto with one request processed at a time.
 
@@ -211,6 +262,7 @@ class SerializedMotoServer(ThreadedMotoServer):
 
         def serialized(environ, start_response):  # type: ignore[no-untyped-def]
             with lock:
+                _note_request(environ)
                 return list(app(environ, start_response))
 
         self._server = make_server(self._ip_address, self._port, serialized, True, request_handler=MotoRequestHandler)

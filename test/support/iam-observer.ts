@@ -1,5 +1,5 @@
 import type { AwsClients } from "../../functions/adapters/aws-clients.ts";
-import { REALM_INDEX, SWEEP_INDEX } from "../../functions/adapters/table-schema.ts";
+import { REALM_INDEX, SWEEP_INDEX, VIEW_INDEX } from "../../functions/adapters/table-schema.ts";
 import {
   FUNCTION_ACCESS,
   type FunctionAccess,
@@ -86,6 +86,8 @@ function allows(access: FunctionAccess, call: Call): boolean {
         return access.sweepIndex === true && call.action === "dynamodb:Query";
       if (call.index === REALM_INDEX.name)
         return access.realmIndex === true && call.action === "dynamodb:Query";
+      if (call.index === VIEW_INDEX.name)
+        return access.viewIndex === true && call.action === "dynamodb:Query";
       return access.table.includes(call.action);
     case "acm-pca":
       return access.ca?.includes(call.action) ?? false;

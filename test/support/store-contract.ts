@@ -1,13 +1,15 @@
 import { randomBytes } from "node:crypto";
 import { beforeEach, describe, expect, it } from "vitest";
 import { sweepShardOf } from "../../functions/adapters/table-schema.ts";
+import { type DeviceQuery, deviceSortKey, matchesDeviceQuery } from "../../functions/core/device-query.ts";
 import {
   DeviceNotFoundError,
   RealmExistsError,
   RealmNotFoundError,
   UnprocessableError,
+  ValidationError,
 } from "../../functions/core/errors.ts";
-import type { CertificateRecord, Realm } from "../../functions/core/model.ts";
+import type { CertificateRecord, Device, Realm } from "../../functions/core/model.ts";
 import { ConcurrentIssuanceError, type DeviceStore } from "../../functions/core/ports/device-store.ts";
 
 /**
@@ -457,6 +459,81 @@ export function storeContract(name: string, makeStore: () => DeviceStore): void 
       const rest = await store.listDevices(r, 2, second.next);
       expect(rest).toEqual({ devices: [], next: undefined });
       expect((await store.listDevices(r, 10, undefined)).next).toBeUndefined();
+    });
+
+    it("searches a realm's devices by status, presence and id prefix, in either order, page by page", async () => {
+      const [p1, p2, c1, c2, c3, i1] = [id(), id(), id(), id(), id(), id()];
+      for (const d of [p1, p2, c1, c2, c3, i1]) await register(d);
+      for (const d of [c1, c2, c3, i1]) await issue(d, `s-${d}`);
+      await store.setCredentialsInhibited(r, i1, true, at(1));
+      await store.recordPresence(r, c1, { connected: true, at: at(5), ip: undefined });
+      await store.recordPresence(r, c2, { connected: true, at: at(3), ip: undefined });
+      await store.recordPresence(r, c2, { connected: false, at: at(4), ip: undefined });
+      await store.recordPresence(r, p1, { connected: true, at: at(6), ip: undefined });
+      /** Every page of a search, limit 2: the ids in the order the store gave them. */
+      const all = async (query: DeviceQuery) => {
+        const ids: string[] = [];
+        let token: string | undefined;
+        for (let pages = 0; pages < 10; pages++) {
+          const page = await store.searchDevices(r, query, 2, token);
+          expect(page.devices.length).toBeLessThanOrEqual(2);
+          ids.push(...page.devices.map((d) => d.deviceId));
+          token = page.next;
+          if (!token) return ids;
+        }
+        throw new Error("the search never ended");
+      };
+      /** What the search must give: the records that match, in the query's order. */
+      const expected = async (query: DeviceQuery) => {
+        const records = await Promise.all(
+          [p1, p2, c1, c2, c3, i1].map(async (d) => (await store.getRealmAndDevice(r, d)).device),
+        );
+        const byId = query.sort === "device_id";
+        return records
+          .filter((d) => d !== undefined && matchesDeviceQuery(d, query))
+          .map((d) => ({ id: (d as Device).deviceId, key: deviceSortKey(d as Device, query.sort) }))
+          .sort((a, b) => (byId ? 1 : -1) * Buffer.compare(Buffer.from(a.key), Buffer.from(b.key)))
+          .map((x) => x.id);
+      };
+      const queries: DeviceQuery[] = [
+        { sort: "device_id" },
+        { sort: "device_id", status: "pending" },
+        { sort: "device_id", status: "confirmed" },
+        { sort: "device_id", idPrefix: (c1 as string).slice(0, 1) },
+        { sort: "device_id", status: "confirmed", idPrefix: (c2 as string).slice(0, 2) },
+        { sort: "last_seen" },
+        { sort: "last_seen", connected: true },
+        { sort: "last_seen", status: "confirmed", connected: false },
+        { sort: "last_seen", status: "inhibited" },
+      ];
+      for (const query of queries)
+        expect(await all(query), JSON.stringify(query)).toEqual(await expected(query));
+      // Pinned, not only computed: the statuses and the last-seen order as the steps above set them.
+      expect(new Set(await all({ sort: "device_id", status: "confirmed" }))).toEqual(new Set([c1, c2, c3]));
+      expect(await all({ sort: "last_seen", connected: true })).toEqual([p1, c1]);
+      expect((await all({ sort: "last_seen" })).slice(0, 3)).toEqual([p1, c1, c2]);
+
+      // Changes move devices between searches.
+      await store.setCredentialsInhibited(r, i1, false, at(7));
+      await store.unregisterDevice(r, c3, at(7));
+      await store.recordPresence(r, c1, { connected: false, at: at(8), ip: undefined });
+      expect(new Set(await all({ sort: "device_id", status: "confirmed" }))).toEqual(new Set([c1, c2, i1]));
+      expect(new Set(await all({ sort: "device_id", status: "pending" }))).toEqual(new Set([p1, p2, c3]));
+      expect(await all({ sort: "last_seen", connected: true })).toEqual([p1]);
+      expect(await all({ sort: "device_id", status: "inhibited" })).toEqual([]);
+      const fresh = id();
+      await register(fresh, "h9");
+      await store.discardNewDevice(r, fresh, "h9");
+      expect(await all({ sort: "device_id", status: "pending" })).not.toContain(fresh);
+
+      // A token belongs to its search.
+      const first = await store.searchDevices(r, { sort: "device_id" }, 1, undefined);
+      await expect(
+        store.searchDevices(r, { sort: "device_id", status: "pending" }, 1, first.next),
+      ).rejects.toBeInstanceOf(ValidationError);
+      await expect(store.searchDevices(r, { sort: "device_id" }, 1, "garbage")).rejects.toBeInstanceOf(
+        ValidationError,
+      );
     });
 
     it("purges every item of a device", async () => {

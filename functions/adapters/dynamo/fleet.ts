@@ -1,9 +1,16 @@
 import { QueryCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
+import {
+  type DeviceQuery,
+  type DeviceSearchPage,
+  decodePageToken,
+  encodePageToken,
+} from "../../core/device-query.ts";
 import type { CredentialEvent } from "../../core/model.ts";
 import type { DevicePage, FleetView, PresenceUpdate } from "../../core/ports/device-store.ts";
 import { aws } from "../aws-errors.ts";
 import { REALM_INDEX } from "../table-schema.ts";
+import { projectViews, searchViews } from "./device-views.ts";
 
 import { applied, DynamoTable, deviceKey, devicePk, m, toDevice } from "./items.ts";
 
@@ -11,12 +18,13 @@ import { applied, DynamoTable, deviceKey, devicePk, m, toDevice } from "./items.
 export class DynamoFleet extends DynamoTable implements FleetView {
   async recordPresence(realm: string, deviceId: string, presence: PresenceUpdate): Promise<boolean> {
     const stamp = presence.connected ? "lastConnection" : "lastDisconnection";
-    return applied(() =>
-      this.dynamo.send(
+    let updated: Record<string, unknown> | undefined;
+    const recorded = await applied(async () => {
+      const out = await this.dynamo.send(
         new UpdateItemCommand({
           TableName: this.tableName,
           Key: m(deviceKey(realm, deviceId)),
-          UpdateExpression: `SET connected = :c, ${stamp} = :at, presenceAt = :at${presence.ip ? ", lastSeenIp = :ip" : ""}`,
+          UpdateExpression: `SET connected = :c, ${stamp} = :at, presenceAt = :at${presence.ip ? ", lastSeenIp = :ip" : ""} ADD ver :one`,
           // Lifecycle events may arrive out of order: an older one never overwrites a newer one.
           ConditionExpression:
             "attribute_exists(pk) AND (attribute_not_exists(presenceAt) OR presenceAt <= :at)",
@@ -24,10 +32,16 @@ export class DynamoFleet extends DynamoTable implements FleetView {
             ":c": presence.connected,
             ":at": presence.at,
             ":ip": presence.ip,
+            ":one": 1,
           }),
+          ReturnValues: "ALL_NEW",
         }),
-      ),
-    );
+      );
+      updated = out.Attributes ? unmarshall(out.Attributes) : undefined;
+    });
+    // The record as this write left it: its presence view follows (one put, on one of the realm's shards).
+    if (updated) await projectViews(this.dynamo, this.tableName, updated, ["presence"]);
+    return recorded;
   }
 
   async setMetadata(
@@ -73,6 +87,21 @@ export class DynamoFleet extends DynamoTable implements FleetView {
     const devices = (out.Items ?? []).map((item) => toDevice(unmarshall(item)));
     const last = out.LastEvaluatedKey ? unmarshall(out.LastEvaluatedKey) : undefined;
     return { devices, next: last ? String(last.deviceId) : undefined };
+  }
+
+  async searchDevices(
+    realm: string,
+    query: DeviceQuery,
+    limit: number,
+    token: string | undefined,
+  ): Promise<DeviceSearchPage> {
+    const after = token === undefined ? undefined : decodePageToken(query, token);
+    const page = await searchViews(this.dynamo, this.tableName, realm, query, limit, after);
+    return {
+      devices: page.devices,
+      next: page.last === undefined ? undefined : encodePageToken(query, page.last),
+      scanned: page.scanned,
+    };
   }
 
   async listEvents(realm: string, deviceId: string, limit: number): Promise<CredentialEvent[]> {

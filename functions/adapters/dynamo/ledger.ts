@@ -16,6 +16,7 @@ import {
 } from "../../core/ports/device-store.ts";
 import { aws } from "../aws-errors.ts";
 import { TTL_ATTRIBUTE } from "../table-schema.ts";
+import { reprojectDevice } from "./device-views.ts";
 
 import {
   applied,
@@ -87,7 +88,7 @@ export class DynamoLedger extends DynamoTable implements CertificateLedger {
         Update: {
           TableName: this.tableName,
           Key: m(deviceKey(c.realm, c.deviceId)),
-          UpdateExpression: `SET currentSerial = :serial, firstCredentialsRequest = if_not_exists(firstCredentialsRequest, :now), issuanceTat = :tat, issuanceAdmitAt = :admit, lastIssuanceKey = :key${requestIp ? ", lastCredentialsRequestIp = :ip" : ""} REMOVE issuanceLease`,
+          UpdateExpression: `SET currentSerial = :serial, firstCredentialsRequest = if_not_exists(firstCredentialsRequest, :now), issuanceTat = :tat, issuanceAdmitAt = :admit, lastIssuanceKey = :key${requestIp ? ", lastCredentialsRequestIp = :ip" : ""} REMOVE issuanceLease ADD ver :one`,
           // Fenced on the secret the request authenticated with (unregistration, re-registration and rotation
           // all change it), not inhibited, still holding its issuance slot, and nobody else made a certificate
           // current since we read it. The budget is charged and the slot released in the same write.
@@ -103,6 +104,7 @@ export class DynamoLedger extends DynamoTable implements CertificateLedger {
             ":tat": charge.tat,
             ":admit": charge.admitAt,
             ":key": charge.key,
+            ":one": 1,
             ...(requestIp ? { ":ip": requestIp } : {}),
             ...(expectedCurrentSerial ? { ":expected": expectedCurrentSerial } : {}),
           }),
@@ -182,6 +184,10 @@ export class DynamoLedger extends DynamoTable implements CertificateLedger {
       if (error instanceof TransactionCanceledException) throw new ConcurrentIssuanceError({ cause: error });
       throw error;
     }
+    // A first issuance confirms the device (a renewal changes no view: the projection is then a no-op).
+    if (expectedCurrentSerial === undefined) {
+      await reprojectDevice(this.dynamo, this.tableName, c.realm, c.deviceId);
+    }
   }
 
   async rollbackIssuance(input: RollbackIssuanceInput): Promise<void> {
@@ -207,12 +213,14 @@ export class DynamoLedger extends DynamoTable implements CertificateLedger {
           UpdateExpression: [
             restoredCurrentSerial ? "SET currentSerial = :restored" : "",
             removals.length > 0 ? `REMOVE ${removals.join(", ")}` : "",
+            "ADD ver :one",
           ]
             .filter(Boolean)
             .join(" "),
           ConditionExpression: "currentSerial = :serial",
           ExpressionAttributeValues: m({
             ":serial": c.serial,
+            ":one": 1,
             ...(restoredCurrentSerial ? { ":restored": restoredCurrentSerial } : {}),
           }),
         },
@@ -241,7 +249,9 @@ export class DynamoLedger extends DynamoTable implements CertificateLedger {
     } catch (error) {
       // A newer issuance already moved the device on: nothing of ours is left to undo.
       if (!(error instanceof TransactionCanceledException)) throw error;
+      return;
     }
+    if (unconfirm) await reprojectDevice(this.dynamo, this.tableName, c.realm, c.deviceId);
   }
 
   async markRevoked(realm: string, deviceId: string, serials: readonly string[], now: string): Promise<void> {

@@ -19,11 +19,12 @@ import {
 import type { CredentialEvent, Device, Realm } from "../../core/model.ts";
 import type { DeviceRegistry, RealmStore, RegisterDeviceInput } from "../../core/ports/device-store.ts";
 import { aws } from "../aws-errors.ts";
-
+import { projectViews, reprojectDevice, VIEW_SORT_KEYS } from "./device-views.ts";
 import {
   applied,
   DynamoTable,
   deviceKey,
+  devicePk,
   eventPut,
   failedConditions,
   fromRealm,
@@ -181,9 +182,9 @@ export class DynamoRealmsAndDevices extends DynamoTable implements RealmStore, D
           Update: {
             TableName: this.tableName,
             Key: m(deviceKey(realm.name, deviceId)),
-            UpdateExpression: `SET secretHash = :h, credentialsInhibited = :f${introspection ? ", introspection = :i" : ""}`,
+            UpdateExpression: `SET secretHash = :h, credentialsInhibited = :f${introspection ? ", introspection = :i" : ""} ADD ver :one`,
             ConditionExpression: "attribute_exists(pk) AND attribute_not_exists(firstCredentialsRequest)",
-            ExpressionAttributeValues: m({ ":h": secretHash, ":f": false, ":i": introspection }),
+            ExpressionAttributeValues: m({ ":h": secretHash, ":f": false, ":i": introspection, ":one": 1 }),
             ReturnValuesOnConditionCheckFailure: "ALL_OLD",
           },
         },
@@ -195,6 +196,8 @@ export class DynamoRealmsAndDevices extends DynamoTable implements RealmStore, D
           reason: "renewed",
         }),
       ]);
+      // It may have been inhibited: a renewed registration is pending again.
+      await reprojectDevice(this.dynamo, this.tableName, realm.name, deviceId);
       return true;
     } catch (error) {
       if (!(error instanceof TransactionCanceledException)) throw error;
@@ -209,6 +212,17 @@ export class DynamoRealmsAndDevices extends DynamoTable implements RealmStore, D
   async #createDevice(input: RegisterDeviceInput): Promise<boolean> {
     const { realm, deviceId, secretHash, introspection, now } = input;
     const limited = realm.deviceLimit !== undefined;
+    const created = {
+      ...deviceKey(realm.name, deviceId),
+      realmKey: `REALM#${realm.name}`,
+      realm: realm.name,
+      deviceId,
+      secretHash,
+      firstRegistration: now,
+      credentialsInhibited: false,
+      introspection: introspection ?? {},
+      ver: 1,
+    };
     try {
       await aws(() =>
         this.dynamo.send(
@@ -217,16 +231,7 @@ export class DynamoRealmsAndDevices extends DynamoTable implements RealmStore, D
               {
                 Put: {
                   TableName: this.tableName,
-                  Item: m({
-                    ...deviceKey(realm.name, deviceId),
-                    realmKey: `REALM#${realm.name}`,
-                    realm: realm.name,
-                    deviceId,
-                    secretHash,
-                    firstRegistration: now,
-                    credentialsInhibited: false,
-                    introspection: introspection ?? {},
-                  }),
+                  Item: m(created),
                   ConditionExpression: "attribute_not_exists(pk)",
                 },
               },
@@ -247,6 +252,7 @@ export class DynamoRealmsAndDevices extends DynamoTable implements RealmStore, D
           }),
         ),
       );
+      await projectViews(this.dynamo, this.tableName, created, ["status"]);
       return true;
     } catch (error) {
       if (!(error instanceof TransactionCanceledException)) throw error;
@@ -270,6 +276,9 @@ export class DynamoRealmsAndDevices extends DynamoTable implements RealmStore, D
             ExpressionAttributeValues: m({ ":h": secretHash }),
           },
         },
+        ...VIEW_SORT_KEYS.map((sk) => ({
+          Delete: { TableName: this.tableName, Key: m({ pk: devicePk(realm, deviceId), sk }) },
+        })),
         {
           Update: {
             TableName: this.tableName,
@@ -290,8 +299,12 @@ export class DynamoRealmsAndDevices extends DynamoTable implements RealmStore, D
     await this.#updateExistingDevice(
       realm,
       deviceId,
-      { UpdateExpression: "REMOVE secretHash, firstCredentialsRequest, currentSerial" },
+      {
+        UpdateExpression: "REMOVE secretHash, firstCredentialsRequest, currentSerial ADD ver :one",
+        ExpressionAttributeValues: m({ ":one": 1 }),
+      },
       { realm, deviceId, type: "unregistered", at: now },
+      true,
     );
   }
 
@@ -314,10 +327,11 @@ export class DynamoRealmsAndDevices extends DynamoTable implements RealmStore, D
       realm,
       deviceId,
       {
-        UpdateExpression: "SET credentialsInhibited = :v",
-        ExpressionAttributeValues: m({ ":v": inhibited }),
+        UpdateExpression: "SET credentialsInhibited = :v ADD ver :one",
+        ExpressionAttributeValues: m({ ":v": inhibited, ":one": 1 }),
       },
       { realm, deviceId, type: inhibited ? "inhibited" : "uninhibited", at: now },
+      true,
     );
   }
 
@@ -327,6 +341,7 @@ export class DynamoRealmsAndDevices extends DynamoTable implements RealmStore, D
     deviceId: string,
     update: { UpdateExpression: string; ExpressionAttributeValues?: ReturnType<typeof m> },
     event: CredentialEvent,
+    reproject = false,
   ): Promise<void> {
     try {
       await this.transact([
@@ -340,6 +355,7 @@ export class DynamoRealmsAndDevices extends DynamoTable implements RealmStore, D
         },
         eventPut(this.tableName, event),
       ]);
+      if (reproject) await reprojectDevice(this.dynamo, this.tableName, realm, deviceId);
     } catch (error) {
       if (failedConditions(error)?.[0]) throw new DeviceNotFoundError();
       throw error;

@@ -1,3 +1,9 @@
+import {
+  decodePageToken,
+  deviceSortKey,
+  encodePageToken,
+  matchesDeviceQuery,
+} from "../../core/device-query.ts";
 import type { CredentialEvent } from "../../core/model.ts";
 import type { FleetView } from "../../core/ports/device-store.ts";
 import { compare, copy, deviceOut, type MemoryTables } from "./tables.ts";
@@ -36,6 +42,24 @@ export function fleet(t: MemoryTables): Fleet {
       const rows = page.map((id) => t.device(realm, id)).filter((row) => row !== undefined);
       // Like a DynamoDB Query with Limit: a full page says there may be more, even when there is none.
       return { devices: rows.map(deviceOut), next: page.length === limit ? page.at(-1) : undefined };
+    },
+
+    async searchDevices(realm, query, limit, token) {
+      const after = token === undefined ? undefined : decodePageToken(query, token);
+      const byId = query.sort === "device_id";
+      const keyed = [...t.devices.values()]
+        .filter((row) => row.device.realm === realm && matchesDeviceQuery(row.device, query))
+        .map((row) => ({ row, key: deviceSortKey(row.device, query.sort) }))
+        .filter(({ key }) => after === undefined || (byId ? key > after : key < after))
+        .sort((a, b) => (byId ? compare(a.key, b.key) : compare(b.key, a.key)));
+      const page = keyed.slice(0, limit);
+      const last = page.at(-1)?.key;
+      return {
+        devices: page.map(({ row }) => deviceOut(row)),
+        next: keyed.length > limit && last !== undefined ? encodePageToken(query, last) : undefined,
+        // What the indexes would read: every entry of the page (this store has none to skip).
+        scanned: page.length,
+      };
     },
 
     async listEvents(realm, deviceId, limit) {

@@ -1,3 +1,4 @@
+import type { DeviceQuery, DeviceSearchPage } from "../device-query.ts";
 import type {
   CertificateRecord,
   CredentialEvent,
@@ -239,6 +240,17 @@ export interface FleetView {
   ): Promise<boolean>;
   /** A page of the realm's devices in id order, starting after `after`; `next` is set when more remain. */
   listDevices(realm: string, limit: number, after: string | undefined): Promise<DevicePage>;
+  /**
+   * A page of a search of the realm's devices (a query core/device-query.ts has checked), in its order, starting
+   * after the page `token` ended (a token of another search is refused with a ValidationError); `next` is set
+   * while more may follow. Every device returned matches the query as recorded.
+   */
+  searchDevices(
+    realm: string,
+    query: DeviceQuery,
+    limit: number,
+    token: string | undefined,
+  ): Promise<DeviceSearchPage>;
   /** The device's credential timeline, newest first. */
   listEvents(realm: string, deviceId: string, limit: number): Promise<CredentialEvent[]>;
 }

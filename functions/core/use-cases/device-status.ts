@@ -1,3 +1,4 @@
+import { checkDeviceQuery, type DeviceQuery, isSearch } from "../device-query.ts";
 import { deviceCommonName } from "../identity.ts";
 import type { CertificateRecord, CredentialEvent, Device, Realm } from "../model.ts";
 import type { DepsOf } from "../pairing-deps.ts";
@@ -78,15 +79,27 @@ export async function patchDevice(
 }
 
 /**
- * AppEngine `GET /v1/{realm}/devices`: a page of the realm's devices in id order, starting after `after`; each
- * with its current certificate when `withCertificates` (Astarte's `details=true`), else the record alone.
+ * AppEngine `GET /v1/{realm}/devices`: a page of the realm's devices, each with its current certificate when
+ * `withCertificates` (Astarte's `details=true`), else the record alone. Astarte's list (no Tether search
+ * parameters) is in id order and its token is the last id; a search (core/device-query.ts) is served by
+ * Tether's indexes, or refused when none serves it, and its token is opaque.
  */
 export async function listDevices(
   deps: DepsOf<Store>,
   realm: Realm,
-  page: { readonly limit: number; readonly after: string | undefined; readonly withCertificates: boolean },
+  page: {
+    readonly limit: number;
+    /** Where the page starts: the previous page's last id (Astarte's list), or a search's page token. */
+    readonly after: string | undefined;
+    readonly withCertificates: boolean;
+    readonly query?: DeviceQuery | undefined;
+  },
 ): Promise<DevicePage> {
-  const found = await deps.store.listDevices(realm.name, page.limit, page.after);
+  const query = page.query;
+  const found =
+    query && isSearch(query)
+      ? await deps.store.searchDevices(realm.name, checkDeviceQuery(query), page.limit, page.after)
+      : await deps.store.listDevices(realm.name, page.limit, page.after);
   const devices = await Promise.all(
     found.devices.map(async (device) => ({
       device,

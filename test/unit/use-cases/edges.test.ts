@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ForbiddenError, IssuanceInProgressError } from "../../../functions/core/errors.ts";
+import { ForbiddenError, IssuanceInProgressError, ValidationError } from "../../../functions/core/errors.ts";
 import type { DeviceStore } from "../../../functions/core/ports/device-store.ts";
 import { listDevices } from "../../../functions/core/use-cases/device-status.ts";
 import { type MemoryFleet, memoryFleet } from "../../support/memory-fleet.ts";
@@ -102,5 +102,39 @@ describe("the use-cases' edges on the in-memory adapters", () => {
     const withCertificate = all.devices.find((d) => d.device.deviceId === paired.deviceId);
     expect(withCertificate?.certificate?.state).toBe("current");
     expect(rest.devices.every((d) => d.certificate === undefined)).toBe(true);
+
+    // With Tether's search parameters, the search serves it, page token and all; an unserved one is refused.
+    const query = { sort: "device_id", status: "pending" } as const;
+    const pending = ids.filter((id) => id !== paired.deviceId);
+    const first = await listDevices(fleet.deps, realm, {
+      limit: 2,
+      after: undefined,
+      withCertificates: false,
+      query,
+    });
+    expect(first.devices.map((d) => d.device.deviceId)).toEqual(pending.slice(0, 2));
+    const second = await listDevices(fleet.deps, realm, {
+      limit: 2,
+      after: first.next,
+      withCertificates: false,
+      query,
+    });
+    expect(second.devices.map((d) => d.device.deviceId)).toEqual(pending.slice(2));
+    await expect(
+      listDevices(fleet.deps, realm, {
+        limit: 2,
+        after: undefined,
+        withCertificates: false,
+        query: { sort: "device_id", connected: true },
+      }),
+    ).rejects.toBeInstanceOf(ValidationError);
+    await expect(
+      listDevices(fleet.deps, realm, {
+        limit: 2,
+        after: undefined,
+        withCertificates: false,
+        query: { sort: "last_seen", idPrefix: "A" },
+      }),
+    ).rejects.toThrow(/id_prefix|served/);
   });
 });

@@ -1,0 +1,241 @@
+import {
+  BatchGetItemCommand,
+  ConditionalCheckFailedException,
+  type DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+} from "@aws-sdk/client-dynamodb";
+import { unmarshall } from "@aws-sdk/util-dynamodb";
+import {
+  DEVICE_LIST_STATUSES,
+  type DeviceQuery,
+  type DeviceSearchPage,
+  deviceListStatus,
+  lastSeen,
+  matchesDeviceQuery,
+} from "../../core/device-query.ts";
+import type { Device } from "../../core/model.ts";
+import { aws } from "../aws-errors.ts";
+import { presenceViewKey, statusViewKey, VIEW_INDEX, VIEW_SHARDS, viewShardOf } from "../table-schema.ts";
+import { deviceKey, devicePk, type Item, m, toDevice, untilProcessed } from "./items.ts";
+
+/** The views a change can move: its status (both views) or its presence (the presence view). */
+export type ViewKind = "status" | "presence";
+/** The view items' sort keys in the device's partition. */
+export const VIEW_SORT_KEYS = ["VIEW#status", "VIEW#presence"] as const;
+
+/** The view items of a device as recorded (`ver` orders projections: a stale one never overwrites a newer). */
+function viewItems(device: Device, ver: number, kinds: readonly ViewKind[]): Item[] {
+  const { realm, deviceId } = device;
+  const status = deviceListStatus(device);
+  const shard = viewShardOf(deviceId);
+  const base = { pk: devicePk(realm, deviceId), kind: "view", realm, ver };
+  const all: Record<ViewKind, Item> = {
+    status: { ...base, sk: "VIEW#status", viewKey: statusViewKey(realm, status, shard), viewSort: deviceId },
+    presence: {
+      ...base,
+      sk: "VIEW#presence",
+      viewKey: presenceViewKey(realm, status, device.connected ?? false, shard),
+      viewSort: `${lastSeen(device) ?? "0"}#${deviceId}`,
+    },
+  };
+  // A status change moves the presence view too (its key names the status).
+  const wanted = kinds.includes("status") ? (["status", "presence"] as const) : kinds;
+  return wanted.map((kind) => all[kind]);
+}
+
+/**
+ * Brings a device's view items up to its record `item` (read after the change, with its `ver`): each put is
+ * conditional on an older version, so of two projections racing the newer one stands. Best effort by design: a
+ * view the function died before writing is set right by the device's next change, and a search checks every
+ * device it returns against its record.
+ */
+export async function projectViews(
+  dynamo: DynamoDBClient,
+  tableName: string,
+  item: Item,
+  kinds: readonly ViewKind[],
+): Promise<void> {
+  const ver = Number(item.ver ?? 0);
+  await Promise.all(
+    viewItems(toDevice(item), ver, kinds).map(async (view) => {
+      try {
+        await aws(() =>
+          dynamo.send(
+            new PutItemCommand({
+              TableName: tableName,
+              Item: m(view),
+              ConditionExpression: "attribute_not_exists(ver) OR ver < :ver",
+              ExpressionAttributeValues: m({ ":ver": ver }),
+            }),
+          ),
+        );
+      } catch (error) {
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      }
+    }),
+  );
+}
+
+/** Reads the device back (consistently) and projects its views: after a transaction, which returns nothing. */
+export async function reprojectDevice(
+  dynamo: DynamoDBClient,
+  tableName: string,
+  realm: string,
+  deviceId: string,
+  kinds: readonly ViewKind[] = ["status"],
+): Promise<void> {
+  const out = await aws(() =>
+    dynamo.send(
+      new GetItemCommand({ TableName: tableName, Key: m(deviceKey(realm, deviceId)), ConsistentRead: true }),
+    ),
+  );
+  if (out.Item) await projectViews(dynamo, tableName, unmarshall(out.Item), kinds);
+}
+
+/** One key range of the index a search reads, and what it has read of it. */
+interface Range {
+  readonly viewKey: string;
+  buffer: string[];
+  start: Record<string, unknown> | undefined;
+  done: boolean;
+}
+
+/**
+ * A page of a search (core/device-query.ts): every shard's range of the view the query names, read in chunks and
+ * merged in order, so the entries read and not returned stay within one page; then the page's devices read by key and checked against their record (a view the last change did not
+ * reach yet is skipped, never shown wrong). `after` is the last key of the previous page.
+ */
+export async function searchViews(
+  dynamo: DynamoDBClient,
+  tableName: string,
+  realm: string,
+  query: DeviceQuery,
+  limit: number,
+  after: string | undefined,
+): Promise<DeviceSearchPage & { readonly last: string | undefined }> {
+  const statuses = query.status ? [query.status] : DEVICE_LIST_STATUSES;
+  const byId = query.sort === "device_id";
+  const ranges: Range[] = [];
+  for (const status of statuses) {
+    for (let shard = 0; shard < VIEW_SHARDS; shard++) {
+      const keys = byId
+        ? [statusViewKey(realm, status, shard)]
+        : (query.connected === undefined ? [true, false] : [query.connected]).map((c) =>
+            presenceViewKey(realm, status, c, shard),
+          );
+      for (const viewKey of keys) {
+        ranges.push({ viewKey, buffer: [], start: undefined, done: false });
+      }
+    }
+  }
+  let scanned = 0;
+  const keys: string[] = [];
+  // A round refills the ranges whose buffer ran dry (their next entry may come first), each with an even share
+  // (over the ranges not exhausted: a value's shards hold about as many devices each) of the room left in one
+  // page's worth of buffered entries. Entries read and not returned so never exceed one page: when even one entry
+  // per dry range would overflow it, the page ends short (its token goes on from there). Only a first round over
+  // more ranges than the page holds reads one entry per range.
+  const share = (dry: number) => {
+    const room = limit - ranges.reduce((sum, r) => sum + r.buffer.length, 0);
+    const active = ranges.filter((r) => !r.done).length;
+    const even = Math.floor(room / Math.max(1, active));
+    if (even > 0) return even;
+    if (room >= dry) return 1;
+    return keys.length === 0 ? 1 : 0;
+  };
+  const fill = async (range: Range, size: number) => {
+    const prefix = query.idPrefix;
+    // device_id ascending from after `after` (within the prefix); last_seen descending from before it.
+    const condition = byId
+      ? after !== undefined
+        ? "viewKey = :k AND viewSort BETWEEN :lo AND :hi"
+        : prefix
+          ? "viewKey = :k AND begins_with(viewSort, :p)"
+          : "viewKey = :k"
+      : after !== undefined
+        ? "viewKey = :k AND viewSort < :before"
+        : "viewKey = :k";
+    const out = await aws(() =>
+      dynamo.send(
+        new QueryCommand({
+          TableName: tableName,
+          IndexName: VIEW_INDEX.name,
+          KeyConditionExpression: condition,
+          ExpressionAttributeValues: m({
+            ":k": range.viewKey,
+            ...(byId && after !== undefined
+              ? // The next possible key after `after` (" " sorts below every id character), to the prefix's end.
+                { ":lo": `${after} `, ":hi": `${prefix ?? ""}~` }
+              : {}),
+            ...(byId && after === undefined && prefix ? { ":p": prefix } : {}),
+            ...(!byId && after !== undefined ? { ":before": after } : {}),
+          }),
+          ScanIndexForward: byId,
+          Limit: size,
+          ...(range.start ? { ExclusiveStartKey: m(range.start) } : {}),
+        }),
+      ),
+    );
+    scanned += out.ScannedCount ?? 0;
+    for (const raw of out.Items ?? []) range.buffer.push(String(unmarshall(raw).viewSort));
+    range.start = out.LastEvaluatedKey ? unmarshall(out.LastEvaluatedKey) : undefined;
+    range.done = range.start === undefined;
+  };
+  while (keys.length < limit) {
+    const dry = ranges.filter((r) => r.buffer.length === 0 && !r.done);
+    if (dry.length > 0) {
+      const size = share(dry.length);
+      if (size === 0) break;
+      await Promise.all(dry.map((r) => fill(r, size)));
+    }
+    let best: Range | undefined;
+    for (const range of ranges) {
+      const head = range.buffer[0];
+      if (head === undefined) continue;
+      const top = best?.buffer[0];
+      if (top === undefined || (byId ? head < top : head > top)) best = range;
+    }
+    const key = best?.buffer.shift();
+    if (key === undefined) break;
+    keys.push(key);
+  }
+  const more = ranges.some((r) => r.buffer.length > 0 || !r.done);
+  const devices = await readDevices(dynamo, tableName, realm, keys.map(deviceIdOf));
+  return {
+    devices: devices.filter((d) => matchesDeviceQuery(d, query)),
+    next: undefined,
+    last: more && keys.length > 0 ? keys.at(-1) : undefined,
+    scanned,
+  };
+}
+
+/** A view's sort key ends with the device id (ids never contain `#`). */
+const deviceIdOf = (viewSort: string) => viewSort.slice(viewSort.lastIndexOf("#") + 1);
+
+/** The devices of `ids` as recorded, in that order (one that is gone is left out). */
+async function readDevices(
+  dynamo: DynamoDBClient,
+  tableName: string,
+  realm: string,
+  ids: readonly string[],
+): Promise<Device[]> {
+  if (ids.length === 0) return [];
+  const found = new Map<string, Device>();
+  await untilProcessed(
+    ids.map((id) => m(deviceKey(realm, id))),
+    "keys",
+    async (keys) => {
+      const out = await aws(() =>
+        dynamo.send(new BatchGetItemCommand({ RequestItems: { [tableName]: { Keys: keys } } })),
+      );
+      for (const raw of out.Responses?.[tableName] ?? []) {
+        const device = toDevice(unmarshall(raw));
+        found.set(device.deviceId, device);
+      }
+      return (out.UnprocessedKeys?.[tableName]?.Keys ?? []) as typeof keys;
+    },
+  );
+  return ids.flatMap((id) => found.get(id) ?? []);
+}

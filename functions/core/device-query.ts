@@ -1,0 +1,116 @@
+import { ValidationError } from "./errors.ts";
+import type { Device } from "./model.ts";
+
+/**
+ * Tether's search over a realm's devices (the AppEngine list's additive query parameters): the filters and orders
+ * it serves, each from an index that stays cheap at a million devices (adapters/dynamo/device-views.ts). Anything
+ * else is refused (422), never filtered in memory.
+ */
+
+/** A device's place in its life: registered and never paired, paired at least once, or inhibited. */
+export type DeviceListStatus = "pending" | "confirmed" | "inhibited";
+export const DEVICE_LIST_STATUSES: readonly DeviceListStatus[] = ["pending", "confirmed", "inhibited"];
+
+/** device_id: ascending; last_seen: the latest connection or disconnection first, never-seen devices last. */
+export type DeviceSort = "device_id" | "last_seen";
+export const DEVICE_SORTS: readonly DeviceSort[] = ["device_id", "last_seen"];
+
+export interface DeviceQuery {
+  readonly status?: DeviceListStatus | undefined;
+  readonly connected?: boolean | undefined;
+  /** Device ids starting with this. */
+  readonly idPrefix?: string | undefined;
+  readonly sort: DeviceSort;
+}
+
+/** The combinations served, as README and the OpenAPI document list them. */
+export const SUPPORTED_DEVICE_QUERIES =
+  "sort=device_id (the default) with status, id_prefix, both or neither; sort=last_seen with status, connected, both or neither";
+
+/** Inhibited first (whatever else is true), then confirmed once a certificate was ever issued, else pending. */
+export function deviceListStatus(
+  device: Pick<Device, "credentialsInhibited" | "firstCredentialsRequest">,
+): DeviceListStatus {
+  if (device.credentialsInhibited) return "inhibited";
+  return device.firstCredentialsRequest === undefined ? "pending" : "confirmed";
+}
+
+/** Refuses (422) a combination no index serves, naming the ones served. */
+export function checkDeviceQuery(query: DeviceQuery): DeviceQuery {
+  const refuse = (field: string, why: string) => {
+    throw new ValidationError({ [field]: [`${why} (served: ${SUPPORTED_DEVICE_QUERIES})`] });
+  };
+  if (query.sort === "device_id" && query.connected !== undefined) {
+    refuse("connected", "is served sorted by last_seen only");
+  }
+  if (query.sort === "last_seen" && query.idPrefix !== undefined) {
+    refuse("id_prefix", "is served sorted by device_id only");
+  }
+  return query;
+}
+
+/** Whether a query asks for more than Astarte's plain list (then Tether's indexes serve it). */
+export function isSearch(query: DeviceQuery): boolean {
+  return (
+    query.sort !== "device_id" ||
+    query.status !== undefined ||
+    query.connected !== undefined ||
+    query.idPrefix !== undefined
+  );
+}
+
+/** Whether a device, as recorded, matches a query's filters. */
+export function matchesDeviceQuery(device: Device, query: DeviceQuery): boolean {
+  if (query.status !== undefined && deviceListStatus(device) !== query.status) return false;
+  if (query.connected !== undefined && (device.connected ?? false) !== query.connected) return false;
+  if (query.idPrefix !== undefined && !device.deviceId.startsWith(query.idPrefix)) return false;
+  return true;
+}
+
+/** When a device was last seen on MQTT (its latest connection or disconnection), if ever. */
+export function lastSeen(device: Pick<Device, "lastConnection" | "lastDisconnection">): string | undefined {
+  const { lastConnection: on, lastDisconnection: off } = device;
+  // ISO times compare as text.
+  return on === undefined || (off !== undefined && off > on) ? off : on;
+}
+
+/**
+ * The key a query's order sorts a device by: its id, or `<last seen or 0>#<id>` (compared as strings, descending
+ * for last_seen: ISO times sort as text, and never-seen devices come last).
+ */
+export function deviceSortKey(device: Device, sort: DeviceSort): string {
+  return sort === "device_id" ? device.deviceId : `${lastSeen(device) ?? "0"}#${device.deviceId}`;
+}
+
+/** A page of a search: the devices as recorded, where the next page starts, and the index entries read for it. */
+export interface DeviceSearchPage {
+  readonly devices: readonly Device[];
+  readonly next: string | undefined;
+  /** Index entries read (DynamoDB's ScannedCount, summed): what the page cost. */
+  readonly scanned: number;
+}
+
+/** What a search's page token holds: the query it belongs to, and the sort key of the last entry read. */
+const fingerprint = (q: DeviceQuery) =>
+  [q.sort, q.status ?? "", q.connected ?? "", q.idPrefix ?? ""].join("|");
+
+/** The token of the page after the one that ended at `lastKey` (opaque to clients: base64url JSON). */
+export function encodePageToken(query: DeviceQuery, lastKey: string): string {
+  return Buffer.from(JSON.stringify({ q: fingerprint(query), k: lastKey })).toString("base64url");
+}
+
+/** The sort key a page token continues after; refused (422) when it is not a token of this very search. */
+export function decodePageToken(query: DeviceQuery, token: string): string {
+  try {
+    const parsed = JSON.parse(Buffer.from(token, "base64url").toString("utf8")) as {
+      q?: unknown;
+      k?: unknown;
+    };
+    if (parsed.q === fingerprint(query) && typeof parsed.k === "string" && parsed.k.length <= 128) {
+      return parsed.k;
+    }
+  } catch {
+    // not JSON: refused below
+  }
+  throw new ValidationError({ from_token: ["is not a page token of this search"] });
+}

@@ -1,0 +1,278 @@
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import { resolve } from "node:path";
+import { type Browser, chromium, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { registerAll } from "../../cli/bulk.ts";
+import { pairingDeps } from "../../functions/adapters/container.ts";
+import { VIEW_INDEX } from "../../functions/adapters/table-schema.ts";
+import { randomDeviceId } from "../../functions/contracts/ids.ts";
+import { type DeviceQuery, deviceSortKey, matchesDeviceQuery } from "../../functions/core/device-query.ts";
+import type { Device } from "../../functions/core/model.ts";
+import { DASHBOARD_GRANTS } from "../../local/dashboard-grants.ts";
+import { requestCertificate } from "../support/device.ts";
+import { testBed } from "../support/test-bed.ts";
+import { type LocalTether, startLocalTether, type TestRealm } from "../support/tether.ts";
+
+const DEVICES = 2_000;
+const LIMIT = 50;
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const ARTIFACTS = resolve(import.meta.dirname, "../../test-results");
+/** The list's first row, when it is this device's (the page's CSP allows no evaluated strings). */
+const firstRow = (id: string | undefined) => `#devices tbody tr:first-child[data-device="${id}"]`;
+
+/**
+ * Tether's device search through the AppEngine list, over a realm of 2,000 devices registered by the CLI's bulk
+ * path, against moto: every supported query gives what the records say, and reads no more index entries than it
+ * returns plus one page (DynamoDB's ScannedCount, summed over the search index's queries), so it stays cheap at
+ * a million devices.
+ */
+describe("device search over 2,000 devices", () => {
+  let tether: LocalTether;
+  let realm: TestRealm;
+  let records: Device[] = [];
+  let scanned = 0;
+  let dashboardToken = "";
+  const counter = "countScanned";
+
+  const get = async (query: string) =>
+    tether.request("GET", `/appengine/v1/${realm.name}/devices?${query}`, { token: await realm.jwt() });
+
+  /** Every page of a search through the API: the ids in order, and the largest excess of entries read per page. */
+  const search = async (params: Record<string, string>) => {
+    const ids: string[] = [];
+    let worstExcess = Number.NEGATIVE_INFINITY;
+    let token: string | undefined;
+    do {
+      scanned = 0;
+      const query = new URLSearchParams({
+        ...params,
+        limit: String(LIMIT),
+        ...(token ? { from_token: token } : {}),
+      });
+      const page = await get(query.toString());
+      expect(page.status, page.text).toBe(200);
+      ids.push(...page.body.data);
+      worstExcess = Math.max(worstExcess, scanned - page.body.data.length);
+      const next: string | undefined = page.body.links.next;
+      token = next ? (new URLSearchParams(next.split("?")[1]).get("from_token") ?? undefined) : undefined;
+    } while (token);
+    return { ids, worstExcess };
+  };
+
+  const expected = (query: DeviceQuery) => {
+    const byId = query.sort === "device_id";
+    return records
+      .filter((d) => matchesDeviceQuery(d, query))
+      .map((d) => ({ id: d.deviceId, key: deviceSortKey(d, query.sort) }))
+      .sort((a, b) => (byId ? 1 : -1) * Buffer.compare(Buffer.from(a.key), Buffer.from(b.key)))
+      .map((d) => d.id);
+  };
+
+  beforeAll(async () => {
+    tether = await startLocalTether({
+      dashboard: () => ({
+        appengineUrl: `${tether.url}/appengine`,
+        pairingUrl: `${tether.url}/pairing`,
+        realm: realm.name,
+        token: dashboardToken,
+        metadataColumns: ["model"],
+      }),
+    });
+    realm = await tether.createRealm(`search${randomBytes(3).toString("hex")}`);
+    dashboardToken = await realm.jwt(DASHBOARD_GRANTS, { expiresInSeconds: 3600 });
+    const ids = Array.from({ length: DEVICES }, () => randomDeviceId());
+    const secrets = new Map<string, string>();
+    const api = tether.api(await realm.jwt());
+    const summary = await registerAll(
+      ids,
+      new Set(),
+      async (deviceId) => {
+        const { body } = await api.call("registerDevice", {
+          params: { realm: realm.name },
+          body: { data: { hw_id: deviceId } },
+        });
+        return body.data.credentials_secret;
+      },
+      async (deviceId, secret) => {
+        secrets.set(deviceId, secret);
+      },
+      { concurrency: 4, onProgress: () => {} },
+    );
+    expect(summary).toMatchObject({ created: DEVICES, failed: 0 });
+    // Some confirmed (paired), some of those inhibited, some seen on MQTT.
+    const { store } = pairingDeps();
+    for (const deviceId of ids.slice(0, 12)) {
+      await requestCertificate(tether, realm.name, deviceId, secrets.get(deviceId) ?? "");
+    }
+    for (const deviceId of ids.slice(0, 4)) {
+      const patched = await tether.request("PATCH", `/appengine/v1/${realm.name}/devices/${deviceId}`, {
+        token: await realm.jwt(),
+        body: { data: { credentials_inhibited: true } },
+        headers: { "content-type": "application/merge-patch+json" },
+      });
+      expect(patched.status, patched.text).toBe(200);
+    }
+    const base = Date.parse("2026-12-01T00:00:00Z");
+    for (const [i, deviceId] of ids.slice(0, 300).entries()) {
+      const at = new Date(base + i * 1000).toISOString();
+      await store.recordPresence(realm.name, deviceId, { connected: i % 3 !== 0, at, ip: undefined });
+    }
+    records = (
+      await Promise.all(ids.map(async (id) => (await store.getRealmAndDevice(realm.name, id)).device))
+    ).filter((d): d is Device => d !== undefined);
+    expect(records).toHaveLength(DEVICES);
+    // Counts what the search index's queries read.
+    testBed().clients.dynamo.middlewareStack.add(
+      (next) => async (args) => {
+        const out = await next(args);
+        const input = args.input as { IndexName?: string };
+        const output = out.output as { ScannedCount?: number };
+        if (input.IndexName === VIEW_INDEX.name) scanned += output.ScannedCount ?? 0;
+        return out;
+      },
+      { step: "initialize", name: counter },
+    );
+  }, 600_000);
+  afterAll(async () => {
+    testBed().clients.dynamo.middlewareStack.remove(counter);
+    await tether.close();
+  });
+
+  const prefix = () => (records[0]?.deviceId ?? "A").slice(0, 1);
+  const cases: [string, Record<string, string>, () => DeviceQuery][] = [
+    ["status=pending", { status: "pending" }, () => ({ sort: "device_id", status: "pending" })],
+    ["status=confirmed", { status: "confirmed" }, () => ({ sort: "device_id", status: "confirmed" })],
+    ["status=inhibited", { status: "inhibited" }, () => ({ sort: "device_id", status: "inhibited" })],
+    ["id_prefix", { id_prefix: "" }, () => ({ sort: "device_id", idPrefix: prefix() })],
+    [
+      "status and id_prefix",
+      { status: "pending", id_prefix: "" },
+      () => ({ sort: "device_id", status: "pending", idPrefix: prefix() }),
+    ],
+    ["sort=last_seen", { sort: "last_seen" }, () => ({ sort: "last_seen" })],
+    [
+      "connected=true",
+      { sort: "last_seen", connected: "true" },
+      () => ({ sort: "last_seen", connected: true }),
+    ],
+    [
+      "connected=false with status",
+      { sort: "last_seen", connected: "false", status: "pending" },
+      () => ({ sort: "last_seen", connected: false, status: "pending" }),
+    ],
+    [
+      "status=confirmed by last_seen",
+      { sort: "last_seen", status: "confirmed" },
+      () => ({ sort: "last_seen", status: "confirmed" }),
+    ],
+  ];
+
+  it.each(cases)(
+    "%s: the records' answer, in order, reading at most one page more than it returns",
+    async (_, params, query) => {
+      const wanted = query();
+      const { ids, worstExcess } = await search({
+        ...params,
+        ...(params.id_prefix !== undefined ? { id_prefix: wanted.idPrefix ?? "" } : {}),
+      });
+      expect(ids).toEqual(expected(wanted));
+      expect(ids.length).toBeGreaterThan(0);
+      expect(worstExcess).toBeLessThanOrEqual(LIMIT);
+    },
+    120_000,
+  );
+
+  it("refuses what no index serves, and a token of another search, with 422", async () => {
+    const refused = await get("connected=true");
+    expect(refused.status).toBe(422);
+    expect(refused.body.errors.connected[0]).toMatch(/sorted by last_seen only \(served: /);
+    expect((await get("sort=last_seen&id_prefix=A")).status).toBe(422);
+    expect((await get("status=gone")).status).toBe(422);
+    const first = await get("status=pending&limit=1");
+    const token = new URLSearchParams(first.body.links.next.split("?")[1]).get("from_token") ?? "";
+    expect((await get(`status=confirmed&limit=1&from_token=${token}`)).status).toBe(422);
+    // Astarte's plain list is untouched: ids, paged by device id.
+    const plain = await get("limit=3");
+    expect(plain.body.data).toEqual(expected({ sort: "device_id" }).slice(0, 3));
+  });
+
+  describe("the dashboard pages and filters through it, in a real browser", () => {
+    let browser: Browser;
+    let page: Page;
+    const rows = () =>
+      page.$$eval("#devices tbody tr", (trs) => trs.map((tr) => tr.getAttribute("data-device")));
+    const open = async (hash: string) => {
+      await page.goto(`${tether.url}/?at=${Date.now()}${hash}`);
+      await page.waitForSelector("#devices");
+    };
+
+    beforeAll(async () => {
+      if (!existsSync(CHROMIUM)) {
+        throw new Error(
+          `The browser tests need Chromium at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH).`,
+        );
+      }
+      browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        args: [
+          "--headless",
+          "--no-sandbox",
+          "--disable-gpu",
+          "--no-first-run",
+          "--disable-background-networking",
+        ],
+      });
+      page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    }, 60_000);
+    afterAll(async () => browser?.close());
+
+    it("pages forwards and back through 2,000 devices, 50 at a time", async () => {
+      const ordered = expected({ sort: "device_id" });
+      await open("#/");
+      expect(await rows()).toEqual(ordered.slice(0, 50));
+      expect(await page.textContent("#devices caption")).toBe("50 devices on this page, more on the next");
+      await page.click("#next-page");
+      await page.waitForSelector(firstRow(ordered[50]));
+      expect(await rows()).toEqual(ordered.slice(50, 100));
+      expect(page.url()).toContain("from=");
+      await page.click("#previous-page");
+      await page.waitForSelector(firstRow(ordered[0]));
+      expect(await rows()).toEqual(ordered.slice(0, 50));
+    }, 60_000);
+
+    it("filters by status, presence and id prefix, with the search in the URL", async () => {
+      await open("#/");
+      await page.selectOption("#filter-status", "inhibited");
+      await page.click("#filters button[type=submit]");
+      await page.waitForURL(/status=inhibited/);
+      await expect.poll(async () => (await rows()).length).toBe(4);
+      expect(await rows()).toEqual(expected({ sort: "device_id", status: "inhibited" }));
+
+      // Presence is served in last-seen order: the dashboard picks it.
+      await open("#/");
+      await page.selectOption("#filter-connected", "true");
+      await page.click("#filters button[type=submit]");
+      await page.waitForURL(/connected=true.*sort=last_seen|sort=last_seen.*connected=true/);
+      const connected = expected({ sort: "last_seen", connected: true }).slice(0, 50);
+      await page.waitForSelector(firstRow(connected[0]));
+      expect(await rows()).toEqual(connected);
+
+      // A shared link opens the same view.
+      const prefix = (records[0]?.deviceId ?? "A").slice(0, 2);
+      await open(`#/?status=pending&id_prefix=${prefix}`);
+      expect(await rows()).toEqual(
+        expected({ sort: "device_id", status: "pending", idPrefix: prefix }).slice(0, 50),
+      );
+      expect(await page.inputValue("#filter-id-prefix")).toBe(prefix);
+      await mkdir(ARTIFACTS, { recursive: true });
+      await page.screenshot({ path: resolve(ARTIFACTS, "dashboard-filtered-list.png"), fullPage: true });
+
+      // A combination no index serves gets the API's own words.
+      await page.goto(`${tether.url}/?at=${Date.now()}#/?connected=true&id_prefix=A`);
+      await page.waitForSelector("#error:not([hidden])");
+      expect(await page.textContent("#error")).toMatch(/served/);
+    }, 60_000);
+  });
+});
