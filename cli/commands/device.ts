@@ -84,18 +84,40 @@ export const DEVICE_COMMANDS: Record<string, Command> = {
   },
   "device list": {
     summary: "list the realm's devices with their credentials, presence, certificate and metadata",
-    usage: "tether device list [--limit N]",
-    options: { limit: { type: "string" } },
+    usage:
+      "tether device list [--limit N] [--status pending|confirmed|inhibited] [--connected true|false]\n" +
+      "                   [--id-prefix ID] [--sort device_id|last_seen]\n" +
+      "  Served: --sort device_id (the default) with --status and --id-prefix; --sort last_seen with --status and\n" +
+      "  --connected. The API refuses any other combination and says which are served.",
+    options: {
+      limit: { type: "string" },
+      status: { type: "string" },
+      connected: { type: "string" },
+      "id-prefix": { type: "string" },
+      sort: { type: "string" },
+    },
     async run(args) {
       const target = args.target();
       const realm = realmOf(target);
       const max = Number(str(args, "limit") ?? Number.POSITIVE_INFINITY);
+      // Tether's search (the API validates each value and the combination).
+      const search = {
+        status: str(args, "status"),
+        connected: str(args, "connected"),
+        id_prefix: str(args, "id-prefix"),
+        sort: str(args, "sort"),
+      };
       const devices: DeviceStatusResponse["data"][] = [];
       let from: string | undefined;
       do {
         const page = await call(target, "listDevices", {
           params: { realm },
-          query: { details: "true", limit: String(Math.min(100, max - devices.length)), from_token: from },
+          query: {
+            details: "true",
+            limit: String(Math.min(100, max - devices.length)),
+            from_token: from,
+            ...search,
+          },
         });
         devices.push(...(page.body.data as DeviceStatusResponse["data"][]));
         // Astarte's links.next is the next page's path; its from_token is where that page starts.

@@ -135,6 +135,17 @@ describe("the tether CLI (the real binary)", () => {
     expect(show.code, show.stderr).toBe(0);
     expect(show.stdout).toMatch(/timeline\n.*issued/s);
     expect((await tether_("device", "list")).stdout).toContain(paired.deviceId);
+    // Tether's search: the paired device is confirmed, the one only registered is pending.
+    const confirmed = await tether_("device", "list", "--status", "confirmed");
+    expect(confirmed.code, confirmed.stderr).toBe(0);
+    expect(confirmed.stdout).toContain(paired.deviceId);
+    expect(confirmed.stdout).not.toContain(id);
+    expect((await tether_("device", "list", "--status", "pending", "--sort", "last_seen")).stdout).toContain(
+      id,
+    );
+    const unserved = await tether_("device", "list", "--connected", "true");
+    expect(unserved.code).toBe(3);
+    expect(unserved.stderr).toMatch(/served/);
     const watched = await tether_(
       "device",
       "watch",
