@@ -6,6 +6,7 @@ import type { Context } from "aws-lambda";
 import { loadConfig } from "../adapters/config.ts";
 import { baseDeps, certificateAuthority, requestBudget, transportRegistry } from "../adapters/container.ts";
 import { SWEEP_SHARDS } from "../adapters/table-schema.ts";
+import { backfillViews, VIEWS_BACKFILL_SECONDS } from "../core/use-cases/backfill-views.ts";
 import {
   BACKLOG_COUNT_CAP,
   measureBacklog,
@@ -39,7 +40,14 @@ export const handler = middy<unknown, SweepReport>()
       transport: transportRegistry(),
       budget: requestBudget(),
     };
-    const endAt = Date.now() + SWEEP_DEFAULTS.runSeconds * 1000;
+    const startedAt = Date.now();
+    const endAt = startedAt + SWEEP_DEFAULTS.runSeconds * 1000;
+    // A stage upgraded from before the device search: its devices get their views, a slice of each run at most.
+    const backfilled = await backfillViews(
+      deps,
+      () => Date.now() < startedAt + VIEWS_BACKFILL_SECONDS * 1000,
+    );
+    if (backfilled > 0) logger.info("search views backfilled", { devices: backfilled });
     const report = await sweep(deps, {
       shards: SWEEP_SHARDS,
       pageSize: SWEEP_DEFAULTS.pageSize,

@@ -2,10 +2,13 @@ import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { resolve } from "node:path";
+import { PutItemCommand } from "@aws-sdk/client-dynamodb";
+import { marshall } from "@aws-sdk/util-dynamodb";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { registerAll } from "../../cli/bulk.ts";
 import { pairingDeps } from "../../functions/adapters/container.ts";
+import { deviceKey } from "../../functions/adapters/dynamo/items.ts";
 import { VIEW_INDEX } from "../../functions/adapters/table-schema.ts";
 import { randomDeviceId } from "../../functions/contracts/ids.ts";
 import { type DeviceQuery, deviceSortKey, matchesDeviceQuery } from "../../functions/core/device-query.ts";
@@ -196,6 +199,44 @@ describe("device search over 2,000 devices", () => {
     // Astarte's plain list is untouched: ids, paged by device id.
     const plain = await get("limit=3");
     expect(plain.body.data).toEqual(expected({ sort: "device_id" }).slice(0, 3));
+  });
+
+  it("gives views to devices registered before the device search, once, where the last run stopped", async () => {
+    const legacyRealm = await tether.createRealm(`legacy${randomBytes(3).toString("hex")}`);
+    const { dynamo } = testBed().clients;
+    const tableName = testBed().env.tableName;
+    // Device records as the release before the search wrote them: no version, no views.
+    const legacy = Array.from({ length: 5 }, () => randomDeviceId()).sort();
+    for (const deviceId of legacy) {
+      await dynamo.send(
+        new PutItemCommand({
+          TableName: tableName,
+          Item: marshall({
+            ...deviceKey(legacyRealm.name, deviceId),
+            realmKey: `REALM#${legacyRealm.name}`,
+            realm: legacyRealm.name,
+            deviceId,
+            secretHash: "h",
+            firstRegistration: "2026-01-01T00:00:00.000Z",
+            credentialsInhibited: false,
+            introspection: {},
+          }),
+        }),
+      );
+    }
+    const pending = async () =>
+      (
+        await tether.request("GET", `/appengine/v1/${legacyRealm.name}/devices?status=pending`, {
+          token: await legacyRealm.jwt(),
+        })
+      ).body.data;
+    expect(await pending()).toEqual([]);
+    const { store } = pairingDeps();
+    expect(await store.backfillViews(legacyRealm.name, 3)).toEqual({ projected: 3, done: false });
+    expect(await pending()).toEqual(legacy.slice(0, 3));
+    expect(await store.backfillViews(legacyRealm.name, 3)).toEqual({ projected: 2, done: true });
+    expect(await pending()).toEqual(legacy);
+    expect(await store.backfillViews(legacyRealm.name, 3)).toEqual({ projected: 0, done: true });
   });
 
   describe("the dashboard pages and filters through it, in a real browser", () => {

@@ -5,6 +5,7 @@ import {
   GetItemCommand,
   PutItemCommand,
   QueryCommand,
+  UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import {
@@ -17,7 +18,14 @@ import {
 } from "../../core/device-query.ts";
 import type { Device } from "../../core/model.ts";
 import { aws } from "../aws-errors.ts";
-import { presenceViewKey, statusViewKey, VIEW_INDEX, VIEW_SHARDS, viewShardOf } from "../table-schema.ts";
+import {
+  presenceViewKey,
+  REALM_INDEX,
+  statusViewKey,
+  VIEW_INDEX,
+  VIEW_SHARDS,
+  viewShardOf,
+} from "../table-schema.ts";
 import { deviceKey, devicePk, type Item, m, toDevice, untilProcessed } from "./items.ts";
 
 /** The views a change can move: its status (both views) or its presence (the presence view). */
@@ -238,4 +246,93 @@ async function readDevices(
     },
   );
   return ids.flatMap((id) => found.get(id) ?? []);
+}
+
+/** Where a realm's backfill stands: `pk` VIEWS, `sk` the realm's name, `after` the last device id visited. */
+const backfillKey = (realm: string) => ({ pk: "VIEWS", sk: realm });
+
+/**
+ * Gives views to up to `limit` devices of the realm that have none (registered before the device search: their
+ * record has no version), from where the last call stopped, and keeps that place in the table: a realm's devices
+ * are visited once in all, in id order, on the realm index. A device that changed since has its views already
+ * (every change projects them) and is left alone. True once the realm is done.
+ */
+export async function backfillViews(
+  dynamo: DynamoDBClient,
+  tableName: string,
+  realm: string,
+  limit: number,
+): Promise<{ projected: number; done: boolean }> {
+  const place = await aws(() =>
+    dynamo.send(
+      new GetItemCommand({ TableName: tableName, Key: m(backfillKey(realm)), ConsistentRead: true }),
+    ),
+  );
+  const state = place.Item ? unmarshall(place.Item) : {};
+  if (state.done === true) return { projected: 0, done: true };
+  const after = typeof state.after === "string" ? state.after : undefined;
+  const out = await aws(() =>
+    dynamo.send(
+      new QueryCommand({
+        TableName: tableName,
+        IndexName: REALM_INDEX.name,
+        KeyConditionExpression: "realmKey = :realm",
+        ExpressionAttributeValues: m({ ":realm": `REALM#${realm}` }),
+        Limit: limit,
+        ...(after
+          ? {
+              ExclusiveStartKey: m({
+                ...deviceKey(realm, after),
+                realmKey: `REALM#${realm}`,
+                deviceId: after,
+              }),
+            }
+          : {}),
+      }),
+    ),
+  );
+  const stale = (out.Items ?? []).map((raw) => unmarshall(raw)).filter((item) => item.ver === undefined);
+  let projected = 0;
+  for (let i = 0; i < stale.length; i += 10) {
+    await Promise.all(
+      stale.slice(i, i + 10).map(async (item) => {
+        const realmName = String(item.realm);
+        const deviceId = String(item.deviceId);
+        try {
+          const versioned = await aws(() =>
+            dynamo.send(
+              new UpdateItemCommand({
+                TableName: tableName,
+                Key: m(deviceKey(realmName, deviceId)),
+                UpdateExpression: "ADD ver :one",
+                ConditionExpression: "attribute_exists(pk) AND attribute_not_exists(ver)",
+                ExpressionAttributeValues: m({ ":one": 1 }),
+                ReturnValues: "ALL_NEW",
+              }),
+            ),
+          );
+          if (versioned.Attributes) {
+            await projectViews(dynamo, tableName, unmarshall(versioned.Attributes), ["status"]);
+            projected++;
+          }
+        } catch (error) {
+          if (!(error instanceof ConditionalCheckFailedException)) throw error;
+        }
+      }),
+    );
+  }
+  const last = out.LastEvaluatedKey ? String(unmarshall(out.LastEvaluatedKey).deviceId) : undefined;
+  await aws(() =>
+    dynamo.send(
+      new PutItemCommand({
+        TableName: tableName,
+        Item: m({
+          ...backfillKey(realm),
+          kind: "views-backfill",
+          ...(last ? { after: last } : { done: true }),
+        }),
+      }),
+    ),
+  );
+  return { projected, done: last === undefined };
 }

@@ -10,7 +10,7 @@ import type { CredentialEvent } from "../../core/model.ts";
 import type { DevicePage, FleetView, PresenceUpdate } from "../../core/ports/device-store.ts";
 import { aws } from "../aws-errors.ts";
 import { REALM_INDEX } from "../table-schema.ts";
-import { projectViews, searchViews } from "./device-views.ts";
+import { backfillViews, projectViews, searchViews } from "./device-views.ts";
 
 import { applied, DynamoTable, deviceKey, devicePk, m, toDevice } from "./items.ts";
 
@@ -102,6 +102,10 @@ export class DynamoFleet extends DynamoTable implements FleetView {
       next: page.last === undefined ? undefined : encodePageToken(query, page.last),
       scanned: page.scanned,
     };
+  }
+
+  backfillViews(realm: string, limit: number): Promise<{ projected: number; done: boolean }> {
+    return backfillViews(this.dynamo, this.tableName, realm, limit);
   }
 
   async listEvents(realm: string, deviceId: string, limit: number): Promise<CredentialEvent[]> {

@@ -62,6 +62,11 @@ export function fleet(t: MemoryTables): Fleet {
       };
     },
 
+    async backfillViews() {
+      // This store searches its records themselves: there are no views to fill in.
+      return { projected: 0, done: true };
+    },
+
     async listEvents(realm, deviceId, limit) {
       const rows = [...(t.events.get(`${realm}#${deviceId}`) ?? [])];
       // Newest first, as the sort key `EVENT#<at>#<order>#…` read backwards orders them.

@@ -251,6 +251,14 @@ export interface FleetView {
     limit: number,
     token: string | undefined,
   ): Promise<DeviceSearchPage>;
+  /**
+   * Gives search views to up to `limit` devices of the realm that have none (registered before the device search
+   * existed), from where the last call stopped; `done` once none are left (then every later call is a no-op).
+   */
+  backfillViews(
+    realm: string,
+    limit: number,
+  ): Promise<{ readonly projected: number; readonly done: boolean }>;
   /** The device's credential timeline, newest first. */
   listEvents(realm: string, deviceId: string, limit: number): Promise<CredentialEvent[]>;
 }
