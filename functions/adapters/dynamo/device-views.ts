@@ -271,27 +271,8 @@ export async function backfillViews(
   const state = place.Item ? unmarshall(place.Item) : {};
   if (state.done === true) return { projected: 0, done: true };
   const after = typeof state.after === "string" ? state.after : undefined;
-  const out = await aws(() =>
-    dynamo.send(
-      new QueryCommand({
-        TableName: tableName,
-        IndexName: REALM_INDEX.name,
-        KeyConditionExpression: "realmKey = :realm",
-        ExpressionAttributeValues: m({ ":realm": `REALM#${realm}` }),
-        Limit: limit,
-        ...(after
-          ? {
-              ExclusiveStartKey: m({
-                ...deviceKey(realm, after),
-                realmKey: `REALM#${realm}`,
-                deviceId: after,
-              }),
-            }
-          : {}),
-      }),
-    ),
-  );
-  const stale = (out.Items ?? []).map((raw) => unmarshall(raw)).filter((item) => item.ver === undefined);
+  const page = await realmDevicesPage(dynamo, tableName, realm, limit, after);
+  const stale = page.items.filter((item) => item.ver === undefined);
   let projected = 0;
   for (let i = 0; i < stale.length; i += 10) {
     await Promise.all(
@@ -321,7 +302,7 @@ export async function backfillViews(
       }),
     );
   }
-  const last = out.LastEvaluatedKey ? String(unmarshall(out.LastEvaluatedKey).deviceId) : undefined;
+  const last = page.last;
   await aws(() =>
     dynamo.send(
       new PutItemCommand({
@@ -335,4 +316,40 @@ export async function backfillViews(
     ),
   );
   return { projected, done: last === undefined };
+}
+
+/** A page of a realm's device records in id order on the realm index, after `after`; `last` while more may follow. */
+export async function realmDevicesPage(
+  dynamo: DynamoDBClient,
+  tableName: string,
+  realm: string,
+  limit: number,
+  after: string | undefined,
+): Promise<{ items: Item[]; last: string | undefined }> {
+  const out = await aws(() =>
+    dynamo.send(
+      new QueryCommand({
+        TableName: tableName,
+        IndexName: REALM_INDEX.name,
+        KeyConditionExpression: "#realm = :realm",
+        ExpressionAttributeNames: { "#realm": REALM_INDEX.partition },
+        ExpressionAttributeValues: m({ ":realm": `REALM#${realm}` }),
+        Limit: limit,
+        ...(after
+          ? {
+              ExclusiveStartKey: m({
+                ...deviceKey(realm, after),
+                [REALM_INDEX.partition]: `REALM#${realm}`,
+                [REALM_INDEX.sort]: after,
+              }),
+            }
+          : {}),
+      }),
+    ),
+  );
+  const last = out.LastEvaluatedKey ? unmarshall(out.LastEvaluatedKey) : undefined;
+  return {
+    items: (out.Items ?? []).map((raw) => unmarshall(raw)),
+    last: last ? String(last[REALM_INDEX.sort]) : undefined,
+  };
 }

@@ -9,8 +9,7 @@ import {
 import type { CredentialEvent } from "../../core/model.ts";
 import type { DevicePage, FleetView, PresenceUpdate } from "../../core/ports/device-store.ts";
 import { aws } from "../aws-errors.ts";
-import { REALM_INDEX } from "../table-schema.ts";
-import { backfillViews, projectViews, searchViews } from "./device-views.ts";
+import { backfillViews, projectViews, realmDevicesPage, searchViews } from "./device-views.ts";
 
 import { applied, DynamoTable, deviceKey, devicePk, m, toDevice } from "./items.ts";
 
@@ -63,30 +62,8 @@ export class DynamoFleet extends DynamoTable implements FleetView {
   }
 
   async listDevices(realm: string, limit: number, after: string | undefined): Promise<DevicePage> {
-    const out = await aws(() =>
-      this.dynamo.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          IndexName: REALM_INDEX.name,
-          KeyConditionExpression: "#realm = :realm",
-          ExpressionAttributeNames: { "#realm": REALM_INDEX.partition },
-          ExpressionAttributeValues: m({ ":realm": `REALM#${realm}` }),
-          Limit: limit,
-          ...(after
-            ? {
-                ExclusiveStartKey: m({
-                  ...deviceKey(realm, after),
-                  realmKey: `REALM#${realm}`,
-                  deviceId: after,
-                }),
-              }
-            : {}),
-        }),
-      ),
-    );
-    const devices = (out.Items ?? []).map((item) => toDevice(unmarshall(item)));
-    const last = out.LastEvaluatedKey ? unmarshall(out.LastEvaluatedKey) : undefined;
-    return { devices, next: last ? String(last.deviceId) : undefined };
+    const page = await realmDevicesPage(this.dynamo, this.tableName, realm, limit, after);
+    return { devices: page.items.map(toDevice), next: page.last };
   }
 
   async searchDevices(
