@@ -55,11 +55,13 @@ async function api(base, method, path, body) {
   } catch {
     parsed = undefined;
   }
-  if (!response.ok) throw new Error(describe(response.status, parsed));
+  if (!response.ok)
+    throw Object.assign(new Error(describe(response.status, parsed)), { status: response.status });
   return parsed;
 }
 
-const when = (iso) => (iso ? new Date(iso).toLocaleString() : "—");
+/** A time in the reader's zone, with the zone named (a fleet spans zones; a bare time would be ambiguous). */
+const when = (iso) => (iso ? new Date(iso).toLocaleString(undefined, { timeZoneName: "short" }) : "—");
 
 /** The list's search, from the URL (`#/?status=…&connected=…&id_prefix=…&sort=…&from=…`): a view can be shared. */
 function listParams() {
@@ -290,12 +292,25 @@ async function register(event) {
 }
 
 async function deviceView(id) {
-  const [status, events] = await Promise.all([
-    api(config.appengineUrl, "GET", `/devices/${id}`),
-    api(config.appengineUrl, "GET", `/devices/${id}/events`),
-  ]);
+  let status;
+  let events;
+  try {
+    [status, events] = await Promise.all([
+      api(config.appengineUrl, "GET", `/devices/${id}`),
+      api(config.appengineUrl, "GET", `/devices/${id}/events`),
+    ]);
+  } catch (error) {
+    if (error.status !== 404) throw error;
+    view.replaceChildren(
+      h("p", {}, h("a", { href: "#/" }, "← all devices")),
+      h("p", { id: "not-found", class: "card" }, "No device ", h("code", {}, id), " in this realm."),
+    );
+    return;
+  }
   const s = status.data;
-  const act = (data) => async () => {
+  // What cannot be undone from here (a revoked certificate stays revoked) asks first.
+  const act = (data, question) => async () => {
+    if (question && !confirm(question)) return;
     const done = await guarded(() => api(config.appengineUrl, "PATCH", `/devices/${id}`, { data }));
     if (done) void route();
   };
@@ -352,7 +367,10 @@ async function deviceView(id) {
                   type: "button",
                   id: "revoke",
                   class: "danger",
-                  onclick: act({ credentials_inhibited: true, revoke_credentials: true }),
+                  onclick: act(
+                    { credentials_inhibited: true, revoke_credentials: true },
+                    `Inhibit ${s.id} and revoke its certificates now? It is disconnected at once, and revoked certificates stay revoked.`,
+                  ),
                 },
                 "Inhibit and revoke now",
               ),

@@ -124,14 +124,38 @@ describe("the dashboard in a real browser (Kaa's endpoint list, in Tether's term
     await page.waitForSelector("#timeline li");
     expect(await page.textContent("#timeline")).toContain("issued");
     expect(await page.textContent("#metadata")).toContain("MySmartMeter A300");
+    // A destructive action asks first: dismissed, nothing happens; accepted, it is done.
+    page.once("dialog", (dialog) => void dialog.dismiss());
+    await page.click("#revoke");
+    await page.waitForTimeout(500);
+    expect(await page.textContent("#credentials-state")).toBe("enabled");
+    expect(await page.textContent("#timeline")).not.toContain("revoked");
+    let asked = "";
+    page.once("dialog", (dialog) => {
+      asked = dialog.message();
+      void dialog.accept();
+    });
     await page.click("#revoke");
     await page.waitForSelector("#uninhibit");
+    expect(asked).toMatch(/revoke its certificates now/);
     expect(await page.textContent("#credentials-state")).toBe("inhibited");
     expect(await page.textContent("#timeline")).toContain("revoked");
     const dropDeadline = Date.now() + 5_000;
     while (meter.connected && Date.now() < dropDeadline) await new Promise((r) => setTimeout(r, 100));
     expect(meter.connected).toBe(false);
     expect(violations).toEqual([]);
+  });
+
+  it("says a device is not found, and shows times with their zone", async () => {
+    await page.goto(`${tether.url}/?at=${Date.now()}#/device/AAAAAAAAAAAAAAAAAAAAAA`);
+    await page.waitForSelector("#not-found");
+    expect(await page.textContent("#not-found")).toContain("AAAAAAAAAAAAAAAAAAAAAA");
+    await page.goto(`${tether.url}/?at=${Date.now()}#/`);
+    await page.click("#devices tbody tr a");
+    await page.waitForSelector("#status");
+    const registered = await page.textContent("#status dt:has-text('First registration') + dd");
+    // A zone name or offset after the time (Chromium's "short" zone: UTC, GMT+1, PST, …).
+    expect(registered).toMatch(/\d(:\d\d)+( [AP]M)? (UTC|GMT|[A-Z]{2,5})([+-]\d+(:\d\d)?)?$/);
   });
 
   it("shows API errors as readable messages, never a blank page", async () => {
