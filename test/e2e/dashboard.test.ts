@@ -1,16 +1,13 @@
-import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { type Browser, chromium, type Page } from "playwright-core";
+import { join } from "node:path";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DASHBOARD_GRANTS } from "../../local/dashboard-grants.ts";
 import { TetherDevice } from "../../sdk/index.ts";
+import { ARTIFACTS, launchChromium, requireChromium } from "../support/browser.ts";
 import { testBed } from "../support/test-bed.ts";
 import { type LocalTether, startLocalTether, type TestRealm } from "../support/tether.ts";
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const ARTIFACTS = resolve(import.meta.dirname, "../../test-results");
 
 describe("the dashboard in a real browser (Kaa's endpoint list, in Tether's terms)", () => {
   let tether: LocalTether;
@@ -22,11 +19,7 @@ describe("the dashboard in a real browser (Kaa's endpoint list, in Tether's term
   const meters: TetherDevice[] = [];
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(
-        `The browser tests need Chromium at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH).`,
-      );
-    }
+    requireChromium();
     tether = await startLocalTether({
       dashboard: () => ({
         appengineUrl: `${tether.url}/appengine`,
@@ -40,19 +33,7 @@ describe("the dashboard in a real browser (Kaa's endpoint list, in Tether's term
     // The token npm start gives its dashboard: the dashboard must work with exactly these grants.
     token = await realm.jwt(DASHBOARD_GRANTS, { expiresInSeconds: 3600 });
     stateRoot = await mkdtemp(join(tmpdir(), "tether-dash-"));
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   }, 60_000);
 

@@ -1,10 +1,9 @@
 import { randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { resolve } from "node:path";
 import { PutItemCommand } from "@aws-sdk/client-dynamodb";
 import { marshall } from "@aws-sdk/util-dynamodb";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { registerAll } from "../../cli/bulk.ts";
 import { pairingDeps } from "../../functions/adapters/container.ts";
@@ -14,14 +13,13 @@ import { randomDeviceId } from "../../functions/contracts/ids.ts";
 import { type DeviceQuery, deviceSortKey, matchesDeviceQuery } from "../../functions/core/device-query.ts";
 import type { Device } from "../../functions/core/model.ts";
 import { DASHBOARD_GRANTS } from "../../local/dashboard-grants.ts";
+import { ARTIFACTS, launchChromium } from "../support/browser.ts";
 import { requestCertificate } from "../support/device.ts";
 import { testBed } from "../support/test-bed.ts";
 import { type LocalTether, startLocalTether, type TestRealm } from "../support/tether.ts";
 
 const DEVICES = 2_000;
 const LIMIT = 50;
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const ARTIFACTS = resolve(import.meta.dirname, "../../test-results");
 /** The list's first row, when it is this device's (the page's CSP allows no evaluated strings). */
 const firstRow = (id: string | undefined) => `#devices tbody tr:first-child[data-device="${id}"]`;
 
@@ -250,21 +248,7 @@ describe("device search over 2,000 devices", () => {
     };
 
     beforeAll(async () => {
-      if (!existsSync(CHROMIUM)) {
-        throw new Error(
-          `The browser tests need Chromium at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH).`,
-        );
-      }
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        args: [
-          "--headless",
-          "--no-sandbox",
-          "--disable-gpu",
-          "--no-first-run",
-          "--disable-background-networking",
-        ],
-      });
+      browser = await launchChromium();
       page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     }, 60_000);
     afterAll(async () => browser?.close());
