@@ -58,10 +58,12 @@ describe("issuance admitted against the account's AWS request budget", () => {
       refused.push({ ...d, retryAfter: Number(answer.headers.get("retry-after")) });
     }
     expect(refused.length).toBeGreaterThanOrEqual(3);
-    for (const r of refused) {
-      // Its turn in the queue (a turn every 4,444 s per cell), or the moment the admission bucket has room.
+    for (const [i, r] of refused.entries()) {
+      // Its turn in the queue (a turn every 4,444 s per cell), or the moment the admission bucket has room. Cells are
+      // picked at random, so the i-th refused device may queue behind all i before it on one cell (3 on one cell
+      // happens about one run in 16), never deeper.
       expect(r.retryAfter).toBeGreaterThan(0);
-      expect(r.retryAfter).toBeLessThanOrEqual(2 * 4_445);
+      expect(r.retryAfter).toBeLessThanOrEqual((i + 1) * 4_445);
     }
     // The slot went back, with the turn: the device comes back when told and is admitted (its turn kept while the
     // admission bucket is full for the moment).
