@@ -29,7 +29,9 @@ export function sweepShardOf(id: string): number {
  * and each view's key places the device for one family of queries: one index serves them all, and a new family
  * needs a new view, not a new index (CloudFormation adds one index per deploy). Keys only.
  * - status view: `viewKey` = `V#<realm>#s#<status>#<shard>`, `viewSort` = device id;
- * - presence view: `viewKey` = `V#<realm>#p#<status>#<c|d>#<shard>`, `viewSort` = `<last seen or 0>#<device id>`.
+ * - presence view: `viewKey` = `V#<realm>#p#<status>#<c|d>#<shard>`, `viewSort` = `<last seen or 0>#<device id>`;
+ * - expiry view (only while the device has a current certificate): `viewKey` = `V#<realm>#e#<status>#<shard>`,
+ *   `viewSort` = `<its notAfter>#<device id>`.
  * Every partition key is spread over {@link VIEW_SHARDS} shards, so a reconnect storm (every presence event moves
  * a device's presence view) writes to many index partitions per realm, never one; a query reads every shard.
  */
@@ -47,3 +49,5 @@ export const statusViewKey = (realm: string, status: string, shard: number) =>
   `V#${realm}#s#${status}#${shard}`;
 export const presenceViewKey = (realm: string, status: string, connected: boolean, shard: number) =>
   `V#${realm}#p#${status}#${connected ? "c" : "d"}#${shard}`;
+export const expiryViewKey = (realm: string, status: string, shard: number) =>
+  `V#${realm}#e#${status}#${shard}`;

@@ -181,6 +181,29 @@ export const credentialEvent = z.object({
 export const deviceEventsResponse = z.object({ data: z.array(credentialEvent) });
 export type DeviceEventsResponse = z.infer<typeof deviceEventsResponse>;
 
+const presenceCounts = z.object({ connected: z.number(), disconnected: z.number() });
+/**
+ * Tether's fleet overview: the realm's devices by status and presence and its certificates by expiry, counted at
+ * `counted_at` (again at most every `counted_every_seconds`), and hourly activity counters over the last 7 days
+ * (`issued`, `renewed`, `refused_<cause>`, `swept_<reason>`; hours without activity left out).
+ */
+export const fleetOverviewResponse = z.object({
+  data: z.object({
+    total_devices: z.number(),
+    connected_devices: z.number(),
+    devices: z.object({ pending: presenceCounts, confirmed: presenceCounts, inhibited: presenceCounts }),
+    certificates: z.object({ expiring_within_24h: z.number(), lapsed: z.number() }),
+    counted_at: z.string(),
+    counted_every_seconds: z.number(),
+    activity: z.object({
+      from: z.string(),
+      to: z.string(),
+      hours: z.array(z.object({ hour: z.string(), counts: z.record(z.string(), z.number()) })),
+    }),
+  }),
+});
+export type FleetOverviewResponse = z.infer<typeof fleetOverviewResponse>;
+
 /** Error bodies: `{"errors": {"detail": "..."}}` or `{"errors": {"<field>": ["..."]}}`. */
 export const errorBody = z.object({
   errors: z.record(z.string(), z.union([z.string(), z.array(z.string())])),

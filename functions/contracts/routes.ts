@@ -8,6 +8,7 @@ import {
   deviceListResponse,
   devicePatchRequest,
   deviceStatusResponse,
+  fleetOverviewResponse,
   registerDeviceRequest,
   registerDeviceResponse,
   verifyRequest,
@@ -185,6 +186,16 @@ export const ROUTES = {
     summary: "The device's credential timeline",
     status: 200,
     response: deviceEventsResponse,
+  },
+  fleetOverview: {
+    api: "appengine",
+    method: "GET",
+    path: "/v1/{realm}/overview",
+    auth: "a_aea",
+    summary:
+      "Tether: the fleet at a glance — devices by status and presence, certificates expiring within 24 h or lapsed (counted at most every 5 minutes; counted_at says when), and hourly counts of issuances, renewals, refusals by cause and sweeps over the last 7 days",
+    status: 200,
+    response: fleetOverviewResponse,
   },
   createRealm: {
     api: "housekeeping",

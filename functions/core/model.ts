@@ -35,6 +35,8 @@ export interface Device {
   readonly introspection: Readonly<Record<string, InterfaceVersion>>;
   /** Serial of the current certificate, if any. */
   readonly currentSerial: string | undefined;
+  /** When the current certificate expires (recorded with it, so the device search can order by it). */
+  readonly currentNotAfter?: string | undefined;
   /** Presence on the MQTT transport (from IoT lifecycle events). */
   readonly connected?: boolean | undefined;
   readonly lastConnection?: string | undefined;

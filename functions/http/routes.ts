@@ -29,6 +29,7 @@ export type HandlerName =
   | "appengine-device"
   | "appengine-devices"
   | "appengine-device-events"
+  | "appengine-overview"
   | "housekeeping-realms"
   | "openapi";
 
@@ -49,6 +50,7 @@ const HANDLERS: Readonly<Record<RouteName, HandlerName>> = {
   deviceStatus: "appengine-device",
   patchDevice: "appengine-device",
   deviceEvents: "appengine-device-events",
+  fleetOverview: "appengine-overview",
   createRealm: "housekeeping-realms",
   listRealms: "housekeeping-realms",
   getRealm: "housekeeping-realms",

@@ -5,12 +5,14 @@ import type {
   DeviceListResponse,
   DeviceStatusResponse,
   deviceListQuery,
+  FleetOverviewResponse,
   VerifyResponse,
 } from "../contracts/pairing.ts";
 import type { RealmResponse } from "../contracts/realms.ts";
 import { routePath } from "../contracts/routes.ts";
 import type { CredentialEvent, Realm } from "../core/model.ts";
 import type { DeviceStatus } from "../core/use-cases/device-status.ts";
+import type { FleetOverview } from "../core/use-cases/fleet-overview.ts";
 import type { DeviceInfo } from "../core/use-cases/get-device-info.ts";
 import type { Verification } from "../core/use-cases/verify-credentials.ts";
 
@@ -117,5 +119,32 @@ export function realmView(realm: Realm, defaultBrokerUrl: string): RealmResponse
     issuance_budget_per_hour: realm.issuanceBudgetPerHour,
     max_live_certificates: realm.maxLiveCertificates,
     device_count: realm.deviceCount,
+  };
+}
+
+/** The fleet overview on the wire; hours as full UTC times (`2026-12-03T12:00:00Z`). */
+export function fleetOverviewView({
+  counts,
+  countsMaxAgeSeconds,
+  activity,
+}: FleetOverview): FleetOverviewResponse["data"] {
+  const cells = Object.values(counts.devices);
+  const hour = (h: string) => `${h}:00:00Z`;
+  return {
+    total_devices: cells.reduce((sum, c) => sum + c.connected + c.disconnected, 0),
+    connected_devices: cells.reduce((sum, c) => sum + c.connected, 0),
+    devices: {
+      pending: { ...counts.devices.pending },
+      confirmed: { ...counts.devices.confirmed },
+      inhibited: { ...counts.devices.inhibited },
+    },
+    certificates: { expiring_within_24h: counts.expiringSoon, lapsed: counts.lapsed },
+    counted_at: counts.at,
+    counted_every_seconds: countsMaxAgeSeconds,
+    activity: {
+      from: hour(activity.from),
+      to: hour(activity.to),
+      hours: activity.hours.map((h) => ({ hour: hour(h.hour), counts: { ...h.counts } })),
+    },
   };
 }

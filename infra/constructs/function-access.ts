@@ -100,6 +100,11 @@ export const FUNCTION_ACCESS: Readonly<Record<FunctionName, FunctionAccess>> = {
     viewIndex: true,
   },
   "appengine-device-events": { table: ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"] },
+  // Query: the activity counters; the view index: counting the fleet; PutItem: the counts kept for 5 minutes.
+  "appengine-overview": {
+    table: ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:PutItem"],
+    viewIndex: true,
+  },
   "housekeeping-realms": {
     table: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"],
   },

@@ -185,6 +185,39 @@ describe("device search over 2,000 devices", () => {
     120_000,
   );
 
+  it("the overview counts what the search finds, reading an index entry per device, then none for 5 minutes", async () => {
+    scanned = 0;
+    const first = await tether.request("GET", `/appengine/v1/${realm.name}/overview`, {
+      token: await realm.jwt(),
+    });
+    expect(first.status, first.text).toBe(200);
+    const counting = scanned;
+    const { data } = first.body;
+    for (const status of ["pending", "confirmed", "inhibited"] as const) {
+      for (const connected of [true, false]) {
+        const { ids } = await search({ status, connected: String(connected), sort: "last_seen" });
+        expect(data.devices[status][connected ? "connected" : "disconnected"], `${status} ${connected}`).toBe(
+          ids.length,
+        );
+      }
+    }
+    expect(data.total_devices).toBe(DEVICES);
+    expect(data.connected_devices).toBe(expected({ sort: "last_seen", connected: true }).length);
+    expect(data.certificates).toEqual({ expiring_within_24h: 0, lapsed: 0 });
+    // Its cost: each device's presence entry once, and the few expiry entries in range.
+    expect(counting).toBeGreaterThanOrEqual(DEVICES);
+    expect(counting).toBeLessThanOrEqual(DEVICES + 12);
+    scanned = 0;
+    const again = await tether.request("GET", `/appengine/v1/${realm.name}/overview`, {
+      token: await realm.jwt(),
+    });
+    expect(again.body.data.counted_at).toBe(data.counted_at);
+    expect(scanned).toBe(0);
+    // The 12 pairings of the seeding, on this hour's chart.
+    const hours: { counts: Record<string, number> }[] = again.body.data.activity.hours;
+    expect(hours.reduce((sum, h) => sum + (h.counts.issued ?? 0), 0)).toBe(12);
+  });
+
   it("refuses what no index serves, and a token of another search, with 422", async () => {
     const refused = await get("connected=true");
     expect(refused.status).toBe(422);
@@ -235,6 +268,40 @@ describe("device search over 2,000 devices", () => {
     expect(await store.backfillViews(legacyRealm.name, 3)).toEqual({ projected: 2, done: true });
     expect(await pending()).toEqual(legacy);
     expect(await store.backfillViews(legacyRealm.name, 3)).toEqual({ projected: 0, done: true });
+  });
+
+  it("gives devices paired before the expiry view their certificate's expiry, when a stage upgrades again", async () => {
+    const upgraded = await tether.createRealm(`upgrade${randomBytes(3).toString("hex")}`);
+    const { dynamo } = testBed().clients;
+    const tableName = testBed().env.tableName;
+    const deviceId = randomDeviceId();
+    const notAfter = new Date(Date.now() + 3_600_000).toISOString();
+    // A confirmed device as the release before the expiry view left it: versioned, its current certificate's
+    // expiry only on the certificate's record; and that release's backfill marked done.
+    const put = (item: Record<string, unknown>) =>
+      dynamo.send(new PutItemCommand({ TableName: tableName, Item: marshall(item) }));
+    await put({
+      ...deviceKey(upgraded.name, deviceId),
+      realmKey: `REALM#${upgraded.name}`,
+      realm: upgraded.name,
+      deviceId,
+      secretHash: "h",
+      firstRegistration: "2026-01-01T00:00:00.000Z",
+      firstCredentialsRequest: "2026-01-01T00:00:00.000Z",
+      credentialsInhibited: false,
+      introspection: {},
+      currentSerial: "0a",
+      ver: 4,
+    });
+    await put({ pk: deviceKey(upgraded.name, deviceId).pk, sk: "CERT#0a", kind: "certificate", notAfter });
+    await put({ pk: "VIEWS", sk: upgraded.name, kind: "views-backfill", done: true });
+    const { store } = pairingDeps();
+    const now = new Date().toISOString();
+    expect((await store.countFleet(upgraded.name, now)).expiringSoon).toBe(0);
+    expect(await store.backfillViews(upgraded.name, 10)).toEqual({ projected: 1, done: true });
+    expect((await store.getRealmAndDevice(upgraded.name, deviceId)).device?.currentNotAfter).toBe(notAfter);
+    expect((await store.countFleet(upgraded.name, now)).expiringSoon).toBe(1);
+    expect(await store.backfillViews(upgraded.name, 10)).toEqual({ projected: 0, done: true });
   });
 
   describe("the dashboard pages and filters through it, in a real browser", () => {

@@ -62,6 +62,7 @@ export function storeContract(name: string, makeStore: () => DeviceStore): void 
         cuts?: string[];
         secretHash?: string;
         now?: string;
+        notAfter?: string;
       } = {},
     ) => {
       const secretHash = options.secretHash ?? "h1";
@@ -76,7 +77,7 @@ export function storeContract(name: string, makeStore: () => DeviceStore): void 
         leaseUntil: tick + 1,
       });
       await store.recordIssuance({
-        certificate: certificate(deviceId, serial),
+        certificate: certificate(deviceId, serial, options.notAfter),
         expectedCurrentSerial: options.expected,
         superseded: options.superseded ? { serial: options.superseded, graceUntil: at(10) } : undefined,
         requestIp: "192.0.2.1",
@@ -534,6 +535,66 @@ export function storeContract(name: string, makeStore: () => DeviceStore): void 
       await expect(store.searchDevices(r, { sort: "device_id" }, 1, "garbage")).rejects.toBeInstanceOf(
         ValidationError,
       );
+    });
+
+    it("counts the fleet by status and presence, and confirmed devices' certificates by expiry", async () => {
+      const none = { connected: 0, disconnected: 0 };
+      const [pending, soon, lapsed, inhibited, revoked] = [id(), id(), id(), id(), id()];
+      for (const d of [pending, soon, lapsed, inhibited, revoked]) await register(d);
+      await issue(soon, "01", { notAfter: at(60) });
+      await issue(lapsed, "02", { notAfter: at(-60) });
+      await issue(inhibited, "03", { notAfter: at(60) });
+      await issue(revoked, "04", { notAfter: at(60) });
+      await store.setCredentialsInhibited(r, inhibited, true, at(1));
+      await store.markRevoked(r, revoked, ["04"], at(1));
+      await store.recordPresence(r, soon, { connected: true, at: at(1), ip: undefined });
+      expect(await store.countFleet(r, at(0))).toEqual({
+        at: at(0),
+        devices: {
+          pending: { connected: 0, disconnected: 1 },
+          confirmed: { connected: 1, disconnected: 2 },
+          inhibited: { connected: 0, disconnected: 1 },
+        },
+        expiringSoon: 1,
+        lapsed: 1,
+      });
+
+      // A renewal moves the expiry out of the day; its rollback brings the one before back.
+      await issue(soon, "05", { expected: "01", superseded: "01", notAfter: at(2 * 1440) });
+      expect(await store.countFleet(r, at(0))).toMatchObject({ expiringSoon: 0, lapsed: 1 });
+      await store.rollbackIssuance({
+        certificate: certificate(soon, "05", at(2 * 1440)),
+        restoredCurrentSerial: "01",
+        unconfirm: false,
+        intent: { realm: r, deviceId: soon, requestId: "req-05", createdAt: T0 },
+        intentDeadline: at(10),
+      });
+      expect(await store.countFleet(r, at(0))).toMatchObject({ expiringSoon: 1, lapsed: 1 });
+      // An unregistered device is pending again, without a certificate.
+      await store.unregisterDevice(r, lapsed, at(2));
+      const counts = await store.countFleet(r, at(0));
+      expect(counts).toMatchObject({ expiringSoon: 1, lapsed: 0 });
+      expect(counts.devices.pending).toEqual({ connected: 0, disconnected: 2 });
+
+      expect(await store.getFleetCounts(r)).toBeUndefined();
+      await store.saveFleetCounts(r, counts);
+      expect(await store.getFleetCounts(r)).toEqual(counts);
+      expect((await store.countFleet(`${r}x`, at(0))).devices.pending).toEqual(none);
+    });
+
+    it("adds to hourly activity counters and reads them back summed, by hour, within a range", async () => {
+      for (let i = 0; i < 5; i++) await store.countActivity(r, "2026-01-01T10:15:00.000Z", { issued: 1 });
+      await store.countActivity(r, "2026-01-01T10:59:59.999Z", { renewed: 2, refused_WRONG_SECRET: 1 });
+      await store.countActivity(r, "2026-01-01T12:00:00.000Z", { swept_expired: 3 });
+      await store.countActivity(r, "2026-01-01T13:00:00.000Z", { issued: 0 });
+      await store.countActivity(`${r}x`, "2026-01-01T10:00:00.000Z", { issued: 9 });
+      expect(await store.readActivity(r, "2026-01-01T09", "2026-01-01T13")).toEqual([
+        { hour: "2026-01-01T10", counts: { issued: 5, renewed: 2, refused_WRONG_SECRET: 1 } },
+        { hour: "2026-01-01T12", counts: { swept_expired: 3 } },
+      ]);
+      expect(await store.readActivity(r, "2026-01-01T11", "2026-01-01T12")).toEqual([
+        { hour: "2026-01-01T12", counts: { swept_expired: 3 } },
+      ]);
     });
 
     it("purges every item of a device", async () => {

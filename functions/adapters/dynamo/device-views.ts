@@ -5,7 +5,6 @@ import {
   GetItemCommand,
   PutItemCommand,
   QueryCommand,
-  UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import {
@@ -19,6 +18,7 @@ import {
 import type { Device } from "../../core/model.ts";
 import { aws } from "../aws-errors.ts";
 import {
+  expiryViewKey,
   presenceViewKey,
   REALM_INDEX,
   statusViewKey,
@@ -28,10 +28,13 @@ import {
 } from "../table-schema.ts";
 import { deviceKey, devicePk, type Item, m, toDevice, untilProcessed } from "./items.ts";
 
-/** The views a change can move: its status (both views) or its presence (the presence view). */
-export type ViewKind = "status" | "presence";
+/**
+ * The views a change can move: its status (every view: each key names the status), its presence (the presence
+ * view) or its current certificate (the expiry view).
+ */
+export type ViewKind = "status" | "presence" | "expiry";
 /** The view items' sort keys in the device's partition. */
-export const VIEW_SORT_KEYS = ["VIEW#status", "VIEW#presence"] as const;
+export const VIEW_SORT_KEYS = ["VIEW#status", "VIEW#presence", "VIEW#expiry"] as const;
 
 /** The view items of a device as recorded (`ver` orders projections: a stale one never overwrites a newer). */
 function viewItems(device: Device, ver: number, kinds: readonly ViewKind[]): Item[] {
@@ -47,9 +50,20 @@ function viewItems(device: Device, ver: number, kinds: readonly ViewKind[]): Ite
       viewKey: presenceViewKey(realm, status, device.connected ?? false, shard),
       viewSort: `${lastSeen(device) ?? "0"}#${deviceId}`,
     },
+    // Without a current certificate the item stays, keyless (out of the index), so its version still orders.
+    expiry: {
+      ...base,
+      sk: "VIEW#expiry",
+      ...(device.currentNotAfter === undefined
+        ? {}
+        : {
+            viewKey: expiryViewKey(realm, status, shard),
+            viewSort: `${device.currentNotAfter}#${deviceId}`,
+          }),
+    },
   };
-  // A status change moves the presence view too (its key names the status).
-  const wanted = kinds.includes("status") ? (["status", "presence"] as const) : kinds;
+  // A status change moves every view (each key names the status).
+  const wanted = kinds.includes("status") ? (["status", "presence", "expiry"] as const) : kinds;
   return wanted.map((kind) => all[kind]);
 }
 
@@ -246,76 +260,6 @@ async function readDevices(
     },
   );
   return ids.flatMap((id) => found.get(id) ?? []);
-}
-
-/** Where a realm's backfill stands: `pk` VIEWS, `sk` the realm's name, `after` the last device id visited. */
-const backfillKey = (realm: string) => ({ pk: "VIEWS", sk: realm });
-
-/**
- * Gives views to up to `limit` devices of the realm that have none (registered before the device search: their
- * record has no version), from where the last call stopped, and keeps that place in the table: a realm's devices
- * are visited once in all, in id order, on the realm index. A device that changed since has its views already
- * (every change projects them) and is left alone. True once the realm is done.
- */
-export async function backfillViews(
-  dynamo: DynamoDBClient,
-  tableName: string,
-  realm: string,
-  limit: number,
-): Promise<{ projected: number; done: boolean }> {
-  const place = await aws(() =>
-    dynamo.send(
-      new GetItemCommand({ TableName: tableName, Key: m(backfillKey(realm)), ConsistentRead: true }),
-    ),
-  );
-  const state = place.Item ? unmarshall(place.Item) : {};
-  if (state.done === true) return { projected: 0, done: true };
-  const after = typeof state.after === "string" ? state.after : undefined;
-  const page = await realmDevicesPage(dynamo, tableName, realm, limit, after);
-  const stale = page.items.filter((item) => item.ver === undefined);
-  let projected = 0;
-  for (let i = 0; i < stale.length; i += 10) {
-    await Promise.all(
-      stale.slice(i, i + 10).map(async (item) => {
-        const realmName = String(item.realm);
-        const deviceId = String(item.deviceId);
-        try {
-          const versioned = await aws(() =>
-            dynamo.send(
-              new UpdateItemCommand({
-                TableName: tableName,
-                Key: m(deviceKey(realmName, deviceId)),
-                UpdateExpression: "ADD ver :one",
-                ConditionExpression: "attribute_exists(pk) AND attribute_not_exists(ver)",
-                ExpressionAttributeValues: m({ ":one": 1 }),
-                ReturnValues: "ALL_NEW",
-              }),
-            ),
-          );
-          if (versioned.Attributes) {
-            await projectViews(dynamo, tableName, unmarshall(versioned.Attributes), ["status"]);
-            projected++;
-          }
-        } catch (error) {
-          if (!(error instanceof ConditionalCheckFailedException)) throw error;
-        }
-      }),
-    );
-  }
-  const last = page.last;
-  await aws(() =>
-    dynamo.send(
-      new PutItemCommand({
-        TableName: tableName,
-        Item: m({
-          ...backfillKey(realm),
-          kind: "views-backfill",
-          ...(last ? { after: last } : { done: true }),
-        }),
-      }),
-    ),
-  );
-  return { projected, done: last === undefined };
 }
 
 /** A page of a realm's device records in id order on the realm index, after `after`; `last` while more may follow. */

@@ -9,9 +9,9 @@ import {
 import type { CredentialEvent } from "../../core/model.ts";
 import type { DevicePage, FleetView, PresenceUpdate } from "../../core/ports/device-store.ts";
 import { aws } from "../aws-errors.ts";
-import { backfillViews, projectViews, realmDevicesPage, searchViews } from "./device-views.ts";
-
+import { projectViews, realmDevicesPage, searchViews } from "./device-views.ts";
 import { applied, DynamoTable, deviceKey, devicePk, m, toDevice } from "./items.ts";
+import { backfillViews } from "./views-backfill.ts";
 
 /** Presence, metadata, the realm's device list and timelines. */
 export class DynamoFleet extends DynamoTable implements FleetView {

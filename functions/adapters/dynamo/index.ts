@@ -1,6 +1,7 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { DeviceStore } from "../../core/ports/device-store.ts";
 import { DynamoFleet } from "./fleet.ts";
+import { DynamoFleetStats } from "./fleet-stats.ts";
 import { DynamoIssuanceSlot } from "./issuance-slot.ts";
 import { DynamoLedger } from "./ledger.ts";
 import { DynamoRealmsAndDevices } from "./realms-and-devices.ts";
@@ -31,5 +32,6 @@ export function createDynamoStore(dynamo: DynamoDBClient, tableName: string): De
     ...methodsOf(new DynamoLedger(dynamo, tableName)),
     ...methodsOf(new DynamoSweepQueue(dynamo, tableName)),
     ...methodsOf(new DynamoFleet(dynamo, tableName)),
+    ...methodsOf(new DynamoFleetStats(dynamo, tableName)),
   } satisfies DeviceStore;
 }

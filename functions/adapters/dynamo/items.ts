@@ -177,9 +177,13 @@ export class DynamoTable {
         new UpdateItemCommand({
           TableName: this.tableName,
           Key: m(deviceKey(realm, deviceId)),
-          UpdateExpression: "REMOVE currentSerial",
+          // A version too: the device's certificate-expiry view follows (dynamo/device-views.ts).
+          UpdateExpression: "REMOVE currentSerial, currentNotAfter ADD ver :one",
           ConditionExpression: `currentSerial IN (${serials.map((_, i) => `:s${i}`).join(", ")})`,
-          ExpressionAttributeValues: m(Object.fromEntries(serials.map((s, i) => [`:s${i}`, s]))),
+          ExpressionAttributeValues: m({
+            ...Object.fromEntries(serials.map((s, i) => [`:s${i}`, s])),
+            ":one": 1,
+          }),
         }),
       ),
     );
@@ -231,6 +235,7 @@ export function toDevice(item: Item): Device {
     credentialsInhibited: item.credentialsInhibited === true,
     introspection: (item.introspection ?? {}) as Device["introspection"],
     currentSerial: opt(item.currentSerial),
+    currentNotAfter: opt(item.currentNotAfter),
     connected: item.connected === true,
     lastConnection: opt(item.lastConnection),
     lastDisconnection: opt(item.lastDisconnection),

@@ -88,7 +88,7 @@ export class DynamoLedger extends DynamoTable implements CertificateLedger {
         Update: {
           TableName: this.tableName,
           Key: m(deviceKey(c.realm, c.deviceId)),
-          UpdateExpression: `SET currentSerial = :serial, firstCredentialsRequest = if_not_exists(firstCredentialsRequest, :now), issuanceTat = :tat, issuanceAdmitAt = :admit, lastIssuanceKey = :key${requestIp ? ", lastCredentialsRequestIp = :ip" : ""} REMOVE issuanceLease ADD ver :one`,
+          UpdateExpression: `SET currentSerial = :serial, currentNotAfter = :notAfter, firstCredentialsRequest = if_not_exists(firstCredentialsRequest, :now), issuanceTat = :tat, issuanceAdmitAt = :admit, lastIssuanceKey = :key${requestIp ? ", lastCredentialsRequestIp = :ip" : ""} REMOVE issuanceLease ADD ver :one`,
           // Fenced on the secret the request authenticated with (unregistration, re-registration and rotation
           // all change it), not inhibited, still holding its issuance slot, and nobody else made a certificate
           // current since we read it. The budget is charged and the slot released in the same write.
@@ -97,6 +97,7 @@ export class DynamoLedger extends DynamoTable implements CertificateLedger {
           }`,
           ExpressionAttributeValues: m({
             ":serial": c.serial,
+            ":notAfter": c.notAfter,
             ":now": now,
             ":false": false,
             ":secret": secretHash,
@@ -184,16 +185,23 @@ export class DynamoLedger extends DynamoTable implements CertificateLedger {
       if (error instanceof TransactionCanceledException) throw new ConcurrentIssuanceError({ cause: error });
       throw error;
     }
-    // A first issuance confirms the device (a renewal changes no view: the projection is then a no-op).
-    if (expectedCurrentSerial === undefined) {
-      await reprojectDevice(this.dynamo, this.tableName, c.realm, c.deviceId);
-    }
+    // A first issuance confirms the device (every view moves); a renewal moves its certificate's expiry.
+    await reprojectDevice(
+      this.dynamo,
+      this.tableName,
+      c.realm,
+      c.deviceId,
+      expectedCurrentSerial === undefined ? ["status"] : ["expiry"],
+    );
   }
 
   async rollbackIssuance(input: RollbackIssuanceInput): Promise<void> {
     const { certificate: c, restoredCurrentSerial, unconfirm, intent, intentDeadline } = input;
+    const previous = restoredCurrentSerial
+      ? await this.getCertificate(c.realm, c.deviceId, restoredCurrentSerial)
+      : undefined;
     const removals = [
-      ...(restoredCurrentSerial ? [] : ["currentSerial"]),
+      ...(restoredCurrentSerial ? [] : ["currentSerial", "currentNotAfter"]),
       ...(unconfirm ? ["firstCredentialsRequest"] : []),
     ];
     const items: TransactItems = [
@@ -211,7 +219,7 @@ export class DynamoLedger extends DynamoTable implements CertificateLedger {
           TableName: this.tableName,
           Key: m(deviceKey(c.realm, c.deviceId)),
           UpdateExpression: [
-            restoredCurrentSerial ? "SET currentSerial = :restored" : "",
+            restoredCurrentSerial ? "SET currentSerial = :restored, currentNotAfter = :restoredNotAfter" : "",
             removals.length > 0 ? `REMOVE ${removals.join(", ")}` : "",
             "ADD ver :one",
           ]
@@ -221,14 +229,15 @@ export class DynamoLedger extends DynamoTable implements CertificateLedger {
           ExpressionAttributeValues: m({
             ":serial": c.serial,
             ":one": 1,
-            ...(restoredCurrentSerial ? { ":restored": restoredCurrentSerial } : {}),
+            ...(restoredCurrentSerial
+              ? { ":restored": restoredCurrentSerial, ":restoredNotAfter": previous?.notAfter ?? c.notAfter }
+              : {}),
           }),
         },
       },
     ];
     items.push({ Put: { TableName: this.tableName, Item: this.#intentItem(intent, intentDeadline) } });
     if (restoredCurrentSerial) {
-      const previous = await this.getCertificate(c.realm, c.deviceId, restoredCurrentSerial);
       items.push({
         Update: {
           TableName: this.tableName,
@@ -251,7 +260,13 @@ export class DynamoLedger extends DynamoTable implements CertificateLedger {
       if (!(error instanceof TransactionCanceledException)) throw error;
       return;
     }
-    if (unconfirm) await reprojectDevice(this.dynamo, this.tableName, c.realm, c.deviceId);
+    await reprojectDevice(
+      this.dynamo,
+      this.tableName,
+      c.realm,
+      c.deviceId,
+      unconfirm ? ["status"] : ["expiry"],
+    );
   }
 
   async markRevoked(realm: string, deviceId: string, serials: readonly string[], now: string): Promise<void> {
@@ -283,6 +298,7 @@ export class DynamoLedger extends DynamoTable implements CertificateLedger {
     );
     // A revoked certificate is no longer the device's current one; the next issuance supersedes nothing.
     await this.clearCurrentSerial(realm, deviceId, serials);
+    await reprojectDevice(this.dynamo, this.tableName, realm, deviceId, ["expiry"]);
   }
 
   async putIntent(intent: IssuanceIntent, deadline: string): Promise<void> {

@@ -300,7 +300,8 @@ export class DynamoRealmsAndDevices extends DynamoTable implements RealmStore, D
       realm,
       deviceId,
       {
-        UpdateExpression: "REMOVE secretHash, firstCredentialsRequest, currentSerial ADD ver :one",
+        UpdateExpression:
+          "REMOVE secretHash, firstCredentialsRequest, currentSerial, currentNotAfter ADD ver :one",
         ExpressionAttributeValues: m({ ":one": 1 }),
       },
       { realm, deviceId, type: "unregistered", at: now },

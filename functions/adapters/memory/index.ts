@@ -5,6 +5,7 @@ import type { Clock } from "../../core/ports/system.ts";
 import { LazySecretHasher } from "../../core/secrets.ts";
 import { MemoryBudgetCells } from "./budget-cells.ts";
 import { fleet } from "./fleet.ts";
+import { fleetStats } from "./fleet-stats.ts";
 import { ledger } from "./ledger.ts";
 import { realmsAndDevices } from "./realms-and-devices.ts";
 import { MemoryTables } from "./tables.ts";
@@ -31,7 +32,12 @@ export {
  * fleet simulator. Not for production: nothing persists.
  */
 export function createMemoryStore(tables: MemoryTables = new MemoryTables()): DeviceStore {
-  return { ...realmsAndDevices(tables), ...ledger(tables), ...fleet(tables) } satisfies DeviceStore;
+  return {
+    ...realmsAndDevices(tables),
+    ...ledger(tables),
+    ...fleet(tables),
+    ...fleetStats(tables),
+  } satisfies DeviceStore;
 }
 
 /** A clock that moves only when told to: the in-memory world's time. */

@@ -61,6 +61,7 @@ export function ledger(t: MemoryTables): Ledger {
     const row = t.device(realm, deviceId);
     if (row?.device.currentSerial !== undefined && serials.includes(row.device.currentSerial)) {
       row.device.currentSerial = undefined;
+      row.device.currentNotAfter = undefined;
     }
   }
 
@@ -95,6 +96,7 @@ export function ledger(t: MemoryTables): Ledger {
       t.certificatesOf(c.realm, c.deviceId).set(c.serial, row);
       t.indexDue(row);
       device.currentSerial = c.serial;
+      device.currentNotAfter = c.notAfter;
       device.firstCredentialsRequest ??= now;
       if (requestIp) device.lastCredentialsRequestIp = requestIp;
       device.issuance.tat = input.charge.tat;
@@ -154,6 +156,7 @@ export function ledger(t: MemoryTables): Ledger {
       if (!holds || !device) return;
       t.certificatesOf(c.realm, c.deviceId).delete(c.serial);
       device.currentSerial = restoredCurrentSerial;
+      device.currentNotAfter = restored?.record.notAfter;
       if (unconfirm) device.firstCredentialsRequest = undefined;
       const put: IntentRow = { intent: copy(intent) as Mutable<IssuanceIntent>, deadline: intentDeadline };
       t.intentsOf(intent.realm, intent.deviceId).set(intent.requestId, put);

@@ -149,6 +149,7 @@ export function realmsAndDevices(t: MemoryTables): RealmsAndDevices {
           row.device.secretHash = undefined;
           row.device.firstCredentialsRequest = undefined;
           row.device.currentSerial = undefined;
+          row.device.currentNotAfter = undefined;
         },
         { realm, deviceId, type: "unregistered", at: now },
       );

@@ -1,3 +1,4 @@
+import type { FleetCounts } from "../../core/fleet-stats.ts";
 import type {
   CertificateRecord,
   CredentialEvent,
@@ -75,6 +76,10 @@ export class MemoryTables {
   readonly certificates = new Map<string, Map<string, CertificateRow>>();
   readonly intents = new Map<string, Map<string, IntentRow>>();
   readonly events = new Map<string, EventRow[]>();
+  /** The fleet counts saved last, per realm. */
+  readonly fleetCounts = new Map<string, FleetCounts>();
+  /** Hourly activity counters, per realm, by hour. */
+  readonly activity = new Map<string, Map<string, Record<string, number>>>();
   private seq = 0;
 
   device(realm: string, deviceId: string): DeviceRow | undefined {
@@ -210,6 +215,7 @@ export function deviceOut(row: DeviceRow): Device {
     credentialsInhibited: d.credentialsInhibited,
     introspection: d.introspection ?? {},
     currentSerial: d.currentSerial,
+    currentNotAfter: d.currentNotAfter,
     connected: d.connected === true,
     lastConnection: d.lastConnection,
     lastDisconnection: d.lastDisconnection,

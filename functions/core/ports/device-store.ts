@@ -1,4 +1,5 @@
 import type { DeviceQuery, DeviceSearchPage } from "../device-query.ts";
+import type { ActivityCounts, ActivityHour, FleetCounts } from "../fleet-stats.ts";
 import type {
   CertificateRecord,
   CredentialEvent,
@@ -263,6 +264,26 @@ export interface FleetView {
   listEvents(realm: string, deviceId: string, limit: number): Promise<CredentialEvent[]>;
 }
 
+/** The fleet at a glance (core/fleet-stats.ts): counts of the realm's devices, and its hourly activity counters. */
+export interface FleetStats {
+  /**
+   * Counts the realm's devices by status and presence, and their current certificates by expiry, at `now`, from
+   * the search's index: one index entry read per device (the caller decides how often that is worth it).
+   */
+  countFleet(realm: string, now: string): Promise<FleetCounts>;
+  /** The counts {@link saveFleetCounts} kept last for the realm, if any. */
+  getFleetCounts(realm: string): Promise<FleetCounts | undefined>;
+  saveFleetCounts(realm: string, counts: FleetCounts): Promise<void>;
+  /**
+   * Adds `counts` to the realm's counters of the hour `at` falls in. Many writers at once (a renewal wave, a
+   * refusal storm) land on different items: the hour's counters are sharded, and read back summed. Never throws:
+   * a count a failed write missed leaves a chart one short (the adapter logs it), never fails what it counts.
+   */
+  countActivity(realm: string, at: string, counts: ActivityCounts): Promise<void>;
+  /** The realm's hourly counters from hour `from` to hour `to` (both included), oldest first; idle hours left out. */
+  readActivity(realm: string, from: string, to: string): Promise<ActivityHour[]>;
+}
+
 /**
  * Persistence of realms, devices and their certificates, one port per concept (a use-case names only the ones
  * it uses). Every state change is conditional, and writes its credential event (the device's timeline, and
@@ -274,7 +295,8 @@ export interface DeviceStore
     IssuanceSlot,
     CertificateLedger,
     SweepQueue,
-    FleetView {}
+    FleetView,
+    FleetStats {}
 
 /** Another issuance for the same device committed first; re-read and try again. */
 export class ConcurrentIssuanceError extends Error {

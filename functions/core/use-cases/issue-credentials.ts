@@ -15,9 +15,16 @@ import {
 import { deviceCommonName } from "../identity.ts";
 import type { CertificateRecord, Device, IssuanceIntent, Realm } from "../model.ts";
 import type { DepsOf, RequestInput, RequestMeta } from "../pairing-deps.ts";
-import type { CertificateLedger, DeviceRegistry, IssuanceSlot, RealmStore } from "../ports/device-store.ts";
+import type {
+  CertificateLedger,
+  DeviceRegistry,
+  FleetStats,
+  IssuanceSlot,
+  RealmStore,
+} from "../ports/device-store.ts";
 import { certificateFacts, type InspectedCsr, inspectCsr } from "../x509.ts";
 import { admitIssuance, authenticateDevice, type DeviceCredentials } from "./authenticate.ts";
+import { refusalCounted } from "./fleet-overview.ts";
 import { admitOnBudget, type Turn } from "./issuance-turn.ts";
 import { IN_PROGRESS_RETRY_SECONDS, recordAsCurrent } from "./record-issuance.ts";
 
@@ -39,6 +46,8 @@ export interface IssuedCredentials {
   readonly renewAfter: Date;
   /** Superseded certificates whose grace was cut because the device had too many live ones. */
   readonly graceCuts: number;
+  /** The device's first certificate, a renewal, or a retry answered with the certificate already issued. */
+  readonly kind: "first" | "renewal" | "replay";
 }
 
 /**
@@ -64,15 +73,40 @@ export const ISSUANCE_LEASE_MS = 30_000;
  * the realm's cap on live certificates the oldest superseded one loses its grace (the sweeper removes it).
  */
 export async function issueCredentials(
-  deps: DepsOf<
-    RealmStore & DeviceRegistry & IssuanceSlot & CertificateLedger,
-    "ca" | "transport" | "clock" | "hasher" | "budget"
-  >,
+  deps: Deps,
   call: DeviceCredentials & { readonly protocol: string },
   input: RequestInput<CredentialsRequest["data"]>,
   meta: RequestMeta,
 ): Promise<IssuedCredentials> {
   if (call.protocol !== ASTARTE_MQTT_V1) throw new MalformedRequestError(`unknown protocol ${call.protocol}`);
+  // Counted on the realm's activity chart (fleet-overview.ts): issuances, renewals and refusals by cause.
+  let issued: IssuedCredentials;
+  try {
+    issued = await issue(deps, call, input, meta);
+  } catch (error) {
+    const refusal = refusalCounted(error);
+    if (refusal) await deps.store.countActivity(call.realmName, deps.clock.now().toISOString(), refusal);
+    throw error;
+  }
+  if (issued.kind !== "replay") {
+    await deps.store.countActivity(call.realmName, issued.record.issuedAt, {
+      [issued.kind === "first" ? "issued" : "renewed"]: 1,
+    });
+  }
+  return issued;
+}
+
+type Deps = DepsOf<
+  RealmStore & DeviceRegistry & IssuanceSlot & CertificateLedger & FleetStats,
+  "ca" | "transport" | "clock" | "hasher" | "budget"
+>;
+
+async function issue(
+  deps: Deps,
+  call: DeviceCredentials & { readonly protocol: string },
+  input: RequestInput<CredentialsRequest["data"]>,
+  meta: RequestMeta,
+): Promise<IssuedCredentials> {
   // The request is checked before anything is written, and a bad one is answered after the caller's
   // credentials (a read only), in the order the API documents: 401/403/404, inhibited, then 400/422.
   const deviceId = realmNameSchema.safeParse(call.realmName).success
@@ -172,6 +206,7 @@ export async function issueCredentials(
           record: existing,
           renewAfter: renewAfter(existing, device.deviceId),
           graceCuts: 0,
+          kind: "replay",
         };
       }
     }
@@ -255,6 +290,7 @@ export async function issueCredentials(
       record,
       renewAfter: renewAfter(record, device.deviceId),
       graceCuts: recorded.value.graceCuts,
+      kind: device.firstCredentialsRequest === undefined ? "first" : "renewal",
     };
   } catch (error) {
     // The slot goes back (charged if the CA billed a certificate), unless the record already released it. If

@@ -2,11 +2,17 @@ import { iotCertificateId } from "../certificate-id.ts";
 import { DependencyUnavailableError, ThrottledError } from "../errors.ts";
 import type { CertificateRecord, IssuanceIntent, RetiredReason } from "../model.ts";
 import type { DepsOf } from "../pairing-deps.ts";
-import type { CertificateLedger, FleetView, RealmStore, SweepQueue } from "../ports/device-store.ts";
+import type {
+  CertificateLedger,
+  FleetStats,
+  FleetView,
+  RealmStore,
+  SweepQueue,
+} from "../ports/device-store.ts";
 import { certificateFacts } from "../x509.ts";
 
 /** The store concepts this use-case reads and writes. */
-type Store = RealmStore & SweepQueue & CertificateLedger & FleetView;
+type Store = RealmStore & SweepQueue & CertificateLedger & FleetView & FleetStats;
 
 export interface SweepOptions {
   /** How many shards the sweep index is spread over (table-schema's SWEEP_SHARDS). */
@@ -112,6 +118,8 @@ export async function sweep(
   let rounds = 0;
   const concurrency = options.concurrency ?? 4;
   const pace = admitter(deps, options.hasTime, options.sleep);
+  // Certificates retired, per realm and reason: each realm's activity chart (fleet-overview.ts), counted at the end.
+  const retired = new Map<string, Partial<Record<RetiredReason, number>>>();
   // Every shard has a cursor; a shard leaves the rotation once a page comes back short (nothing more is due).
   const cursors = new Map<number, string | undefined>(
     Array.from({ length: options.shards }, (_, shard) => [shard, undefined]),
@@ -157,6 +165,11 @@ export async function sweep(
             ? await retire(deps, item.record, now)
             : await clearIntent(deps, item.intent);
         outcomes[outcome]++;
+        if (item.kind === "certificate" && RETIRED_REASONS.has(outcome)) {
+          const counts = retired.get(item.record.realm) ?? {};
+          counts[outcome as RetiredReason] = (counts[outcome as RetiredReason] ?? 0) + 1;
+          retired.set(item.record.realm, counts);
+        }
       } catch (error) {
         // Left in the index: the next run tries again (this one has paged past it). One the lane had no room for
         // before the run's time was up was not worked on at all.
@@ -165,8 +178,19 @@ export async function sweep(
       }
     });
   }
+  await Promise.all(
+    [...retired].map(([realm, counts]) =>
+      deps.store.countActivity(
+        realm,
+        now,
+        Object.fromEntries(Object.entries(counts).map(([reason, n]) => [`swept_${reason}`, n])),
+      ),
+    ),
+  );
   return { found, outcomes, truncated: cursors.size > 0, rounds };
 }
+
+const RETIRED_REASONS: ReadonlySet<string> = new Set<RetiredReason>(["expired", "superseded", "revoked"]);
 
 /** The run's time was up before the lane had room for the item: it is left for the next run. */
 class OutOfTime extends Error {}
