@@ -1,71 +1,16 @@
-// Tether's fleet dashboard: a realm's devices (status, presence, certificate, metadata), a device's page
-// (status, metadata, credential timeline), registration, and inhibit / revoke / uninhibit. No framework, no
-// build step; it talks to the AppEngine and Pairing APIs with a realm JWT.
+// Tether's fleet dashboard: the fleet at a glance (overview.js), a realm's devices (status, presence, certificate,
+// metadata), a device's page (status, metadata, credential timeline) with inhibit / revoke / uninhibit, unregister
+// and secret rotation, and registration. No framework, no build step; it talks to the AppEngine and Pairing APIs
+// with a realm JWT, and keeps what it shows live by polling (ui.js).
 
-const view = document.getElementById("view");
-const errorBox = document.getElementById("error");
-const config = { appengineUrl: "", pairingUrl: "", realm: "", token: "", metadataColumns: ["model", "mac"] };
+import { overviewView } from "./overview.js";
+import { api, config, guarded, h, liveLine, poll, stopPolling, view, when } from "./ui.js";
 
-const h = (tag, attrs = {}, ...children) => {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
-    else if (v !== false && v !== undefined) el.setAttribute(k, v === true ? "" : v);
-  }
-  for (const c of children.flat())
-    el.append(c instanceof Node ? c : document.createTextNode(String(c ?? "")));
-  return el;
-};
-
-function showError(message) {
-  errorBox.textContent = message;
-  errorBox.hidden = !message;
-}
-
-/** Turns an Astarte error body into words a person can read. */
-function describe(status, body) {
-  const errors = body?.errors;
-  if (!errors) return `The API answered ${status}.`;
-  if (errors.detail) return `${errors.detail} (${status})`;
-  return Object.entries(errors)
-    .map(([field, messages]) => `${field}: ${[].concat(messages).join(", ")}`)
-    .join("; ");
-}
-
-async function api(base, method, path, body) {
-  let response;
-  try {
-    response = await fetch(`${base}/v1/${config.realm}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${config.token}`,
-        ...(body
-          ? { "content-type": method === "PATCH" ? "application/merge-patch+json" : "application/json" }
-          : {}),
-      },
-      ...(body ? { body: JSON.stringify(body) } : {}),
-    });
-  } catch {
-    throw new Error("Tether cannot be reached. Is it running?");
-  }
-  const text = await response.text();
-  let parsed;
-  try {
-    parsed = text ? JSON.parse(text) : undefined;
-  } catch {
-    parsed = undefined;
-  }
-  if (!response.ok)
-    throw Object.assign(new Error(describe(response.status, parsed)), { status: response.status });
-  return parsed;
-}
-
-/** A time in the reader's zone, with the zone named (a fleet spans zones; a bare time would be ambiguous). */
-const when = (iso) => (iso ? new Date(iso).toLocaleString(undefined, { timeZoneName: "short" }) : "—");
-
-/** The list's search, from the URL (`#/?status=…&connected=…&id_prefix=…&sort=…&from=…`): a view can be shared. */
-function listParams() {
-  const query = new URLSearchParams(location.hash.split("?")[1] ?? "");
+/**
+ * The list's search, from the URL (`#/devices?status=…&connected=…&id_prefix=…&sort=…&from=…`; links of the form
+ * `#/?…` from before the overview still open it): a view can be shared.
+ */
+function listParams(query) {
   const params = {};
   for (const key of ["status", "connected", "id_prefix", "sort", "from"]) {
     const value = query.get(key);
@@ -76,24 +21,25 @@ function listParams() {
 
 const listHash = (params) => {
   const query = new URLSearchParams(Object.entries(params).filter(([, v]) => v)).toString();
-  return query ? `#/?${query}` : "#/";
+  return query ? `#/devices?${query}` : "#/devices";
 };
 
 const PAGE_SIZE = 50;
 
-async function listView() {
+async function listView(query) {
   const columns = config.metadataColumns;
-  const params = listParams();
+  const params = listParams(query);
   // One page from the server: Astarte's list, or Tether's search when a filter or order is set (README lists the
   // combinations served; the API's 422 says which one is not).
   const { from, ...search } = params;
-  const query = new URLSearchParams({
+  const request = new URLSearchParams({
     details: "true",
     limit: String(PAGE_SIZE),
     ...search,
     ...(from ? { from_token: from } : {}),
   });
-  const page = await api(config.appengineUrl, "GET", `/devices?${query}`);
+  const load = () => api(config.appengineUrl, "GET", `/devices?${request}`);
+  const page = await load();
   const devices = page.data;
   const next = page.links?.next
     ? new URLSearchParams(page.links.next.split("?")[1]).get("from_token")
@@ -160,7 +106,7 @@ async function listView() {
       ["last_seen", "last seen"],
     ]),
     h("button", { type: "submit" }, "Search"),
-    h("a", { href: "#/", id: "clear-filters" }, "Clear"),
+    h("a", { href: "#/devices", id: "clear-filters" }, "Clear"),
   );
   const pager = h(
     "nav",
@@ -219,7 +165,21 @@ async function listView() {
     h("label", {}, "Metadata columns ", h("input", { name: "columns", value: columns.join(", ") })),
     h("button", { type: "submit" }, "Show"),
   );
-  const table = h(
+  const table = () => h("div", { class: "scroll", id: "devices-box" }, devicesTable(devices, columns, next));
+  view.replaceChildren(registerForm, columnsForm, filters, table(), pager, liveLine());
+  // Presence, status and certificates as they change, on the page as it is (its devices, in its order).
+  let shown = JSON.stringify(devices);
+  poll(async () => {
+    const fresh = (await load()).data;
+    const text = JSON.stringify(fresh);
+    if (text === shown) return;
+    shown = text;
+    document.getElementById("devices-box")?.replaceChildren(devicesTable(fresh, columns, next));
+  }, 15_000);
+}
+
+function devicesTable(devices, columns, next) {
+  return h(
     "table",
     { id: "devices" },
     h(
@@ -273,50 +233,166 @@ async function listView() {
       ),
     ),
   );
-  view.replaceChildren(registerForm, columnsForm, filters, table, pager);
 }
+
+/** Refreshes the device list now (set while the list is shown): a device just registered appears in it. */
+let refreshList = async () => {};
 
 async function register(event) {
   event.preventDefault();
   const hwId = event.target.hw_id.value.trim();
+  const box = document.getElementById("new-secret");
+  // A secret shown for an earlier registration goes before the next is tried.
+  box.replaceChildren();
   const answer = await guarded(() =>
     api(config.pairingUrl, "POST", "/agent/devices", { data: { hw_id: hwId } }),
   );
   if (!answer) return;
-  document
-    .getElementById("new-secret")
-    .replaceChildren(
-      h("p", {}, "Credentials secret for ", h("code", {}, hwId), ", shown only now. Give it to the device:"),
-      h("p", { class: "secret mono", id: "secret-value" }, answer.data.credentials_secret),
-    );
+  showOnce(box, hwId, answer.data.credentials_secret, "Credentials secret");
+  box.append(h("p", {}, h("a", { href: `#/device/${hwId}`, id: "new-device" }, "Open its page")));
+  await guarded(refreshList);
 }
 
 async function deviceView(id) {
-  let status;
-  let events;
-  try {
-    [status, events] = await Promise.all([
+  const load = () =>
+    Promise.all([
       api(config.appengineUrl, "GET", `/devices/${id}`),
       api(config.appengineUrl, "GET", `/devices/${id}/events`),
     ]);
+  let loaded;
+  try {
+    loaded = await load();
   } catch (error) {
     if (error.status !== 404) throw error;
     view.replaceChildren(
-      h("p", {}, h("a", { href: "#/" }, "← all devices")),
+      h("p", {}, h("a", { href: "#/devices" }, "← all devices")),
       h("p", { id: "not-found", class: "card" }, "No device ", h("code", {}, id), " in this realm."),
     );
     return;
   }
-  const s = status.data;
-  // What cannot be undone from here (a revoked certificate stays revoked) asks first.
-  const act = (data, question) => async () => {
-    if (question && !confirm(question)) return;
-    const done = await guarded(() => api(config.appengineUrl, "PATCH", `/devices/${id}`, { data }));
-    if (done) void route();
-  };
+  const actions = h("div", { id: "actions" });
+  const once = h("div", { id: "once", "aria-live": "polite" });
+  const body = h("div", { id: "device-body" }, deviceBody(loaded, actions));
   view.replaceChildren(
-    h("p", {}, h("a", { href: "#/" }, "← all devices")),
-    h("h2", {}, "Device ", h("code", {}, s.id)),
+    h("p", {}, h("a", { href: "#/devices" }, "← all devices")),
+    h("h2", {}, "Device ", h("code", {}, id)),
+    body,
+    once,
+    liveLine(),
+  );
+  // Presence, certificate and timeline as they change: a revoke elsewhere, a reconnect, a renewal.
+  let shown = JSON.stringify(loaded);
+  const refresh = async () => {
+    const fresh = await load();
+    const text = JSON.stringify(fresh);
+    if (text === shown) return;
+    shown = text;
+    body.replaceChildren(...deviceBody(fresh, actions));
+  };
+  poll(refresh, 5_000);
+
+  // What cannot be undone from here (a revoked certificate stays revoked, a secret once replaced is gone) asks first.
+  const act = (work, question) => async () => {
+    if (question && !confirm(question)) return;
+    const done = await guarded(work);
+    if (done === undefined) return;
+    await guarded(refresh);
+  };
+  const patch = (data) => () => api(config.appengineUrl, "PATCH", `/devices/${id}`, { data });
+  const renderActions = (s) =>
+    actions.replaceChildren(
+      h(
+        "div",
+        { class: "row" },
+        s.credentials_inhibited
+          ? h(
+              "button",
+              { type: "button", id: "uninhibit", onclick: act(patch({ credentials_inhibited: false })) },
+              "Uninhibit",
+            )
+          : [
+              h(
+                "button",
+                { type: "button", id: "inhibit", onclick: act(patch({ credentials_inhibited: true })) },
+                "Inhibit",
+              ),
+              h(
+                "button",
+                {
+                  type: "button",
+                  id: "revoke",
+                  class: "danger",
+                  onclick: act(
+                    patch({ credentials_inhibited: true, revoke_credentials: true }),
+                    `Inhibit ${id} and revoke its certificates now? It is disconnected at once, and revoked certificates stay revoked.`,
+                  ),
+                },
+                "Inhibit and revoke now",
+              ),
+            ],
+        h(
+          "button",
+          {
+            type: "button",
+            id: "rotate-secret",
+            onclick: act(async () => {
+              const answer = await api(config.pairingUrl, "POST", `/agent/devices/${id}/credentials_secret`);
+              showOnce(once, id, answer.data.credentials_secret, "New credentials secret");
+              return true;
+            }, `Give ${id} a new credentials secret? The old one stops working now: the device cannot get certificates until it has the new one.`),
+          },
+          "Rotate secret",
+        ),
+        h(
+          "button",
+          {
+            type: "button",
+            id: "unregister",
+            class: "danger",
+            onclick: act(async () => {
+              await api(config.pairingUrl, "DELETE", `/agent/devices/${id}`);
+              once.replaceChildren(
+                h(
+                  "p",
+                  { class: "card", id: "unregistered" },
+                  "Unregistered: register it again to give it a new secret.",
+                ),
+              );
+              return true;
+            }, `Unregister ${id}? Its secret stops working, its certificates leave IoT Core and its MQTT session ends; it must be registered again to pair.`),
+          },
+          "Unregister",
+        ),
+      ),
+    );
+  renderActions(loaded[0].data);
+  // The buttons follow the state (inhibited or not) without being rebuilt under the reader's pointer otherwise.
+  const observer = new MutationObserver(() => {
+    const state = document.getElementById("credentials-state")?.textContent;
+    const inhibited = state === "inhibited";
+    if (inhibited !== Boolean(document.getElementById("uninhibit"))) {
+      renderActions({ credentials_inhibited: inhibited });
+    }
+  });
+  observer.observe(body, { childList: true });
+}
+
+/** A secret, shown once: it is gone when the reader leaves the page, and never stored. */
+function showOnce(box, id, secret, title) {
+  box.replaceChildren(
+    h(
+      "div",
+      { class: "card" },
+      h("p", {}, `${title} for `, h("code", {}, id), ", shown only now. Give it to the device:"),
+      h("p", { class: "secret mono", id: "secret-value" }, secret),
+    ),
+  );
+}
+
+/** The device's status, actions, metadata and timeline, as loaded. */
+function deviceBody([status, events], actions) {
+  const s = status.data;
+  return [
     h(
       "div",
       { class: "card" },
@@ -326,7 +402,7 @@ async function deviceView(id) {
         h("dt", {}, "Credentials"),
         h("dd", { id: "credentials-state" }, s.credentials_inhibited ? "inhibited" : "enabled"),
         h("dt", {}, "Connected"),
-        h("dd", {}, s.connected ? "yes" : "no"),
+        h("dd", { id: "connected-state" }, s.connected ? "yes" : "no"),
         h("dt", {}, "Last connection"),
         h("dd", {}, when(s.last_connection)),
         h("dt", {}, "Last disconnection"),
@@ -340,42 +416,13 @@ async function deviceView(id) {
         h("dt", {}, "Certificate"),
         h(
           "dd",
-          {},
+          { id: "certificate-state" },
           s.certificate
             ? `${s.certificate.serial} (${s.certificate.state}, until ${when(s.certificate.not_after)})`
             : "—",
         ),
       ),
-      h(
-        "div",
-        { class: "row" },
-        s.credentials_inhibited
-          ? h(
-              "button",
-              { type: "button", id: "uninhibit", onclick: act({ credentials_inhibited: false }) },
-              "Uninhibit",
-            )
-          : [
-              h(
-                "button",
-                { type: "button", id: "inhibit", onclick: act({ credentials_inhibited: true }) },
-                "Inhibit",
-              ),
-              h(
-                "button",
-                {
-                  type: "button",
-                  id: "revoke",
-                  class: "danger",
-                  onclick: act(
-                    { credentials_inhibited: true, revoke_credentials: true },
-                    `Inhibit ${s.id} and revoke its certificates now? It is disconnected at once, and revoked certificates stay revoked.`,
-                  ),
-                },
-                "Inhibit and revoke now",
-              ),
-            ],
-      ),
+      actions,
     ),
     h("h3", {}, "Metadata"),
     h(
@@ -403,17 +450,7 @@ async function deviceView(id) {
         ),
       ),
     ),
-  );
-}
-
-async function guarded(work) {
-  showError("");
-  try {
-    return await work();
-  } catch (error) {
-    showError(error.message);
-    return undefined;
-  }
+  ];
 }
 
 function randomId() {
@@ -438,9 +475,27 @@ function signIn() {
 }
 
 async function route() {
+  stopPolling();
+  refreshList = async () => {};
   document.getElementById("realm-name").textContent = config.realm ? `realm ${config.realm}` : "";
-  const match = /^#\/device\/([A-Za-z0-9_-]+)$/.exec(location.hash);
-  await guarded(() => (match ? deviceView(match[1]) : listView()));
+  const [path, search] = location.hash.replace(/^#/, "").split("?");
+  const query = new URLSearchParams(search ?? "");
+  const device = /^\/device\/([A-Za-z0-9_-]+)$/.exec(path ?? "");
+  // `#/?…` is the device list as links from before the overview named it.
+  const section = device
+    ? "devices"
+    : path === "/devices" || (path === "/" && search)
+      ? "devices"
+      : "overview";
+  for (const link of document.querySelectorAll("#nav a")) {
+    link.toggleAttribute("aria-current", link.dataset.page === section);
+  }
+  const page = device
+    ? () => deviceView(device[1])
+    : section === "devices"
+      ? () => listView(query)
+      : () => overviewView(query);
+  await guarded(page);
 }
 
 async function start() {

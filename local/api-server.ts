@@ -36,6 +36,9 @@ const DASHBOARD_FILES: Record<string, string> = {
   "/": "index.html",
   "/index.html": "index.html",
   "/app.js": "app.js",
+  "/ui.js": "ui.js",
+  "/overview.js": "overview.js",
+  "/charts.js": "charts.js",
   "/styles.css": "styles.css",
 };
 const CONTENT_TYPES: Record<string, string> = {

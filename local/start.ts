@@ -164,7 +164,7 @@ try {
   });
   if (created.status !== 201)
     throw new Error(`creating the demo realm answered ${created.status}: ${await created.text()}`);
-  // Only what the dashboard calls: register, list, show, timeline, inhibit (not unregister, not rotation).
+  // Only what the dashboard calls (local/dashboard-grants.ts): no realm settings, no other route.
   dashboardToken = await new SignJWT(DASHBOARD_GRANTS)
     .setProtectedHeader({ alg: "ES256" })
     .setExpirationTime("12h")

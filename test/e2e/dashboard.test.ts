@@ -49,7 +49,7 @@ describe("the dashboard in a real browser (Kaa's endpoint list, in Tether's term
     page.on("console", (message) => {
       if (/Content.Security.Policy/i.test(message.text())) violations.push(message.text());
     });
-    const response = await page.goto(`${tether.url}/`);
+    const response = await page.goto(`${tether.url}/#/devices`);
     await page.waitForSelector("#devices");
     expect(await page.textContent("#realm-name")).toContain("dash");
     // A strict CSP (no inline script), no framing, no sniffing; and the page runs under it.
@@ -87,7 +87,7 @@ describe("the dashboard in a real browser (Kaa's endpoint list, in Tether's term
     const deadline = Date.now() + 10_000;
     for (;;) {
       // A fresh load each time (a hash-only navigation would not reload the list).
-      await page.goto(`${tether.url}/?at=${Date.now()}#/`);
+      await page.goto(`${tether.url}/?at=${Date.now()}#/devices`);
       await page.waitForSelector(row);
       const connected = await page.textContent(`${row} td.connected`);
       const model = await page.textContent(`${row} td[data-column=model]`);
@@ -102,6 +102,7 @@ describe("the dashboard in a real browser (Kaa's endpoint list, in Tether's term
 
     // The device page: status, metadata, timeline; inhibit and revoke.
     await page.click(`${row} a`);
+
     await page.waitForSelector("#timeline li");
     expect(await page.textContent("#timeline")).toContain("issued");
     expect(await page.textContent("#metadata")).toContain("MySmartMeter A300");
@@ -124,14 +125,70 @@ describe("the dashboard in a real browser (Kaa's endpoint list, in Tether's term
     const dropDeadline = Date.now() + 5_000;
     while (meter.connected && Date.now() < dropDeadline) await new Promise((r) => setTimeout(r, 100));
     expect(meter.connected).toBe(false);
+    // The page follows without a reload: the broker's disconnection reaches the record, the next poll shows it.
+    const url = page.url();
+    await page.waitForSelector('#connected-state:text-is("no")', { timeout: 20_000 });
+    expect(page.url()).toBe(url);
+    await page.waitForSelector("#live:text-matches('^Live: updated')");
     expect(violations).toEqual([]);
+  });
+
+  it("rotates a secret (shown once) and unregisters, from the device page, asking first", async () => {
+    const api = tether.api(await realm.jwt());
+    const deviceId = "AQIDBAUGBwgJCgsMDQ4PEA";
+    await api.call("registerDevice", { params: { realm: "dash" }, body: { data: { hw_id: deviceId } } });
+    await page.goto(`${tether.url}/?at=${Date.now()}#/device/${deviceId}`);
+    await page.waitForSelector("#rotate-secret");
+    page.once("dialog", (dialog) => void dialog.accept());
+    await page.click("#rotate-secret");
+    const secret = (await page.textContent("#secret-value", { timeout: 10_000 }))?.trim() ?? "";
+    expect(secret).toMatch(/^[A-Za-z0-9+/]{43}=$/);
+    const info = (bearer: string) =>
+      tether.request("GET", `/pairing/v1/dash/devices/${deviceId}`, { token: bearer });
+    expect((await info(secret)).status).toBe(200);
+    // Shown once: gone once the reader leaves the page.
+    await page.goto(`${tether.url}/?at=${Date.now()}#/devices`);
+    await page.goto(`${tether.url}/?at=${Date.now()}#/device/${deviceId}`);
+    await page.waitForSelector("#rotate-secret");
+    expect(await page.$("#secret-value")).toBeNull();
+
+    page.once("dialog", (dialog) => void dialog.dismiss());
+    await page.click("#unregister");
+    await page.waitForTimeout(300);
+    expect(await page.$("#unregistered")).toBeNull();
+    let asked = "";
+    page.once("dialog", (dialog) => {
+      asked = dialog.message();
+      void dialog.accept();
+    });
+    await page.click("#unregister");
+    await page.waitForSelector("#unregistered");
+    expect(asked).toMatch(/^Unregister /);
+    await page.waitForSelector('#timeline:has-text("unregistered")');
+    expect((await info(secret)).status).toBe(403);
+  });
+
+  it("fits a 390 px screen: overview, list and device page scroll no wider than it", async () => {
+    const phone = await browser.newPage({ viewport: { width: 390, height: 844 } });
+    try {
+      for (const hash of ["#/", "#/devices", "#/device/AQIDBAUGBwgJCgsMDQ4PEA"]) {
+        await phone.goto(`${tether.url}/?at=${Date.now()}${hash}`);
+        await phone.waitForSelector("#live");
+        const width = await phone.$eval("html", (html) => html.scrollWidth);
+        expect(width, hash).toBeLessThanOrEqual(390);
+      }
+      await mkdir(ARTIFACTS, { recursive: true });
+      await phone.screenshot({ path: join(ARTIFACTS, "dashboard-device-390px.png"), fullPage: true });
+    } finally {
+      await phone.close();
+    }
   });
 
   it("says a device is not found, and shows times with their zone", async () => {
     await page.goto(`${tether.url}/?at=${Date.now()}#/device/AAAAAAAAAAAAAAAAAAAAAA`);
     await page.waitForSelector("#not-found");
     expect(await page.textContent("#not-found")).toContain("AAAAAAAAAAAAAAAAAAAAAA");
-    await page.goto(`${tether.url}/?at=${Date.now()}#/`);
+    await page.goto(`${tether.url}/?at=${Date.now()}#/devices`);
     await page.click("#devices tbody tr a");
     await page.waitForSelector("#status");
     const registered = await page.textContent("#status dt:has-text('First registration') + dd");
@@ -149,7 +206,7 @@ describe("the dashboard in a real browser (Kaa's endpoint list, in Tether's term
     await page.waitForSelector("#error:not([hidden])");
     expect(await page.textContent("#error")).toBe("Invalid JWT token (401)");
     await page.evaluate(() => sessionStorage.clear());
-    await page.goto(`${tether.url}/?at=${Date.now()}#/`);
+    await page.goto(`${tether.url}/?at=${Date.now()}#/devices`);
     await page.waitForSelector("#hw-id");
     await page.fill("#hw-id", "not-an-id");
     await page.click("#register-form button[type=submit]");

@@ -322,7 +322,7 @@ describe("device search over 2,000 devices", () => {
 
     it("pages forwards and back through 2,000 devices, 50 at a time", async () => {
       const ordered = expected({ sort: "device_id" });
-      await open("#/");
+      await open("#/devices");
       expect(await rows()).toEqual(ordered.slice(0, 50));
       expect(await page.textContent("#devices caption")).toBe("50 devices on this page, more on the next");
       await page.click("#next-page");
@@ -334,8 +334,53 @@ describe("device search over 2,000 devices", () => {
       expect(await rows()).toEqual(ordered.slice(0, 50));
     }, 60_000);
 
+    it("opens on the overview, whose numbers are the API's, and links each count to its search", async () => {
+      const api = (
+        await tether.request("GET", `/appengine/v1/${realm.name}/overview`, { token: await realm.jwt() })
+      ).body.data;
+      await page.goto(`${tether.url}/?at=${Date.now()}#/`);
+      await page.waitForSelector("#fleet-counts");
+      const shown = async (id: string) => Number(await page.getAttribute(`#${id}`, "data-count"));
+      const d = api.devices;
+      expect(await shown("count-total")).toBe(api.total_devices);
+      expect(await shown("count-total")).toBe(DEVICES);
+      expect(await shown("count-connected")).toBe(api.connected_devices);
+      expect(await shown("count-pending")).toBe(d.pending.connected + d.pending.disconnected);
+      expect(await shown("count-confirmed")).toBe(
+        expected({ sort: "device_id", status: "confirmed" }).length,
+      );
+      expect(await shown("count-inhibited")).toBe(4);
+      expect(await shown("count-expiring")).toBe(api.certificates.expiring_within_24h);
+      expect(await shown("count-lapsed")).toBe(api.certificates.lapsed);
+      for (const status of ["pending", "confirmed", "inhibited"]) {
+        for (const presence of ["connected", "disconnected"]) {
+          const cell = await page.textContent(
+            `#presence-table tr[data-status=${status}] td[data-presence=${presence}]`,
+          );
+          expect(Number(cell), `${status} ${presence}`).toBe(d[status][presence]);
+        }
+      }
+      const issuedByApi = (api.activity.hours as { counts: Record<string, number> }[]).reduce(
+        (sum, h) => sum + (h.counts.issued ?? 0) + (h.counts.renewed ?? 0),
+        0,
+      );
+      expect(Number(await page.getAttribute("#chart-issuances", "data-total"))).toBe(issuedByApi);
+      expect(await page.textContent("#counted-at")).toMatch(/counted again at most every 5 minutes/);
+      await mkdir(ARTIFACTS, { recursive: true });
+      await page.screenshot({ path: resolve(ARTIFACTS, "dashboard-overview.png"), fullPage: true });
+
+      // A count opens its search.
+      await page.click("#count-inhibited");
+      await page.waitForURL(/#\/devices\?status=inhibited/);
+      await expect.poll(async () => (await rows()).length).toBe(4);
+      // The 7-day window sums the same hours.
+      await page.goto(`${tether.url}/?at=${Date.now()}#/overview?window=7d`);
+      await page.waitForSelector("#chart-issuances");
+      expect(Number(await page.getAttribute("#chart-issuances", "data-total"))).toBe(issuedByApi);
+    }, 60_000);
+
     it("filters by status, presence and id prefix, with the search in the URL", async () => {
-      await open("#/");
+      await open("#/devices");
       await page.selectOption("#filter-status", "inhibited");
       await page.click("#filters button[type=submit]");
       await page.waitForURL(/status=inhibited/);
@@ -343,7 +388,7 @@ describe("device search over 2,000 devices", () => {
       expect(await rows()).toEqual(expected({ sort: "device_id", status: "inhibited" }));
 
       // Presence is served in last-seen order: the dashboard picks it.
-      await open("#/");
+      await open("#/devices");
       await page.selectOption("#filter-connected", "true");
       await page.click("#filters button[type=submit]");
       await page.waitForURL(/connected=true.*sort=last_seen|sort=last_seen.*connected=true/);
