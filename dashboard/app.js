@@ -12,7 +12,7 @@ import { api, config, guarded, h, liveLine, poll, stopPolling, view, when } from
  */
 function listParams(query) {
   const params = {};
-  for (const key of ["status", "connected", "id_prefix", "sort", "from"]) {
+  for (const key of ["status", "connected", "id_prefix", "expiring_before", "sort", "from"]) {
     const value = query.get(key);
     if (value) params[key] = value;
   }
@@ -25,6 +25,13 @@ const listHash = (params) => {
 };
 
 const PAGE_SIZE = 50;
+
+/** The `expiring_before` time a choice of the expiry filter means now (`kept`: the one in the URL). */
+function expiringBefore(choice, current) {
+  if (choice === "kept") return current;
+  if (choice === "") return "";
+  return new Date(Date.now() + Number(choice) * 3_600_000).toISOString();
+}
 
 async function listView(query) {
   const columns = config.metadataColumns;
@@ -45,7 +52,7 @@ async function listView(query) {
     ? new URLSearchParams(page.links.next.split("?")[1]).get("from_token")
     : undefined;
 
-  const select = (name, label, options) =>
+  const select = (name, label, options, current = params[name] ?? "") =>
     h(
       "label",
       {},
@@ -53,9 +60,7 @@ async function listView(query) {
       h(
         "select",
         { name, id: `filter-${name}` },
-        options.map(([value, text]) =>
-          h("option", { value, selected: (params[name] ?? "") === value }, text),
-        ),
+        options.map(([value, text]) => h("option", { value, selected: current === value }, text)),
       ),
     );
   const filters = h(
@@ -70,11 +75,14 @@ async function listView(query) {
           status: f.status.value,
           connected: f.connected.value,
           id_prefix: f.id_prefix.value.trim(),
+          // A time, not "within a day": the URL names the same devices whenever it is opened.
+          expiring_before: expiringBefore(f.expiring.value, params.expiring_before),
           sort: f.sort.value,
         };
-        // Presence is searched by last seen, an id prefix by id: pick the order that serves the filter.
+        // Presence is searched by last seen, an id prefix by id, an expiry by expiry: pick the order that serves.
         if (wanted.connected) wanted.sort = "last_seen";
         else if (wanted.id_prefix) wanted.sort = "";
+        else if (wanted.expiring_before) wanted.sort = "expiry";
         location.hash = listHash(wanted);
       },
     },
@@ -101,9 +109,22 @@ async function listView(query) {
         maxlength: "22",
       }),
     ),
+    select(
+      "expiring",
+      "Certificate expires",
+      [
+        ["", "any time"],
+        ...(params.expiring_before ? [["kept", `before ${when(params.expiring_before)}`]] : []),
+        ["0", "already expired"],
+        ["24", "within 24 h"],
+        ["168", "within 7 days"],
+      ],
+      params.expiring_before ? "kept" : "",
+    ),
     select("sort", "Order", [
       ["", "device id"],
       ["last_seen", "last seen"],
+      ["expiry", "certificate expiry"],
     ]),
     h("button", { type: "submit" }, "Search"),
     h("a", { href: "#/devices", id: "clear-filters" }, "Clear"),

@@ -44,6 +44,8 @@ function seriesOf(bucketList, prefix, fixed = []) {
   }));
 }
 
+const dayAfter = (iso) => new Date(Date.parse(iso) + 24 * HOUR_MS).toISOString();
+
 const count = (id, label, value, href) =>
   h(
     "a",
@@ -79,8 +81,18 @@ function render(data, windowKey) {
         d.inhibited.connected + d.inhibited.disconnected,
         list("status=inhibited"),
       ),
-      count("count-expiring", "certificates expiring within 24 h", data.certificates.expiring_within_24h),
-      count("count-lapsed", "certificates lapsed (not renewed)", data.certificates.lapsed),
+      count(
+        "count-expiring",
+        "certificates expiring within 24 h",
+        data.certificates.expiring_within_24h,
+        list(`status=confirmed&expiring_before=${encodeURIComponent(dayAfter(data.counted_at))}`),
+      ),
+      count(
+        "count-lapsed",
+        "certificates lapsed (not renewed)",
+        data.certificates.lapsed,
+        list(`status=confirmed&expiring_before=${encodeURIComponent(data.counted_at)}`),
+      ),
     ),
     h(
       "p",

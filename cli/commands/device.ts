@@ -86,14 +86,16 @@ export const DEVICE_COMMANDS: Record<string, Command> = {
     summary: "list the realm's devices with their credentials, presence, certificate and metadata",
     usage:
       "tether device list [--limit N] [--status pending|confirmed|inhibited] [--connected true|false]\n" +
-      "                   [--id-prefix ID] [--sort device_id|last_seen]\n" +
+      "                   [--id-prefix ID] [--expiring-before TIME] [--sort device_id|last_seen|expiry]\n" +
       "  Served: --sort device_id (the default) with --status and --id-prefix; --sort last_seen with --status and\n" +
-      "  --connected. The API refuses any other combination and says which are served.",
+      "  --connected; --sort expiry (the default with --expiring-before, an ISO 8601 time) with --status and\n" +
+      "  --expiring-before. The API refuses any other combination and says which are served.",
     options: {
       limit: { type: "string" },
       status: { type: "string" },
       connected: { type: "string" },
       "id-prefix": { type: "string" },
+      "expiring-before": { type: "string" },
       sort: { type: "string" },
     },
     async run(args) {
@@ -105,6 +107,7 @@ export const DEVICE_COMMANDS: Record<string, Command> = {
         status: str(args, "status"),
         connected: str(args, "connected"),
         id_prefix: str(args, "id-prefix"),
+        expiring_before: str(args, "expiring-before"),
         sort: str(args, "sort"),
       };
       const devices: DeviceStatusResponse["data"][] = [];

@@ -169,7 +169,9 @@ export const deviceListQuery = z.object({
   id_prefix: z.optional(
     z.string().check(z.regex(/^[A-Za-z0-9_-]{1,22}$/, "is 1 to 22 device id characters")),
   ),
-  sort: z.optional(z.enum(["device_id", "last_seen"])),
+  sort: z.optional(z.enum(["device_id", "last_seen", "expiry"])),
+  /** Devices whose current certificate expires before this time (sort=expiry, the default with it). */
+  expiring_before: z.optional(z.iso.datetime({ offset: true })),
 });
 
 export const credentialEvent = z.object({

@@ -154,7 +154,7 @@ export const ROUTES = {
     path: "/v1/{realm}/devices",
     auth: "a_aea",
     summary:
-      "A page of the realm's devices, as Astarte AppEngine lists them (?details=false|true&limit=1..100&from_token=…; ids, or status objects with details=true; links.self and links.next). Tether's search (additive): status=pending|confirmed|inhibited, connected=true|false, id_prefix=…, sort=device_id|last_seen; served: sort=device_id (the default) with status, id_prefix, both or neither; sort=last_seen with status, connected, both or neither; any other combination is refused with 422. A search's page may hold fewer devices than limit while links.next goes on.",
+      "A page of the realm's devices, as Astarte AppEngine lists them (?details=false|true&limit=1..100&from_token=…; ids, or status objects with details=true; links.self and links.next). Tether's search (additive): status=pending|confirmed|inhibited, connected=true|false, id_prefix=…, expiring_before=<ISO 8601 time>, sort=device_id|last_seen|expiry; served: sort=device_id (the default) with status, id_prefix, both or neither; sort=last_seen with status, connected, both or neither; sort=expiry (devices with a current certificate, soonest first; the default with expiring_before) with status, expiring_before, both or neither; any other combination is refused with 422. A search's page may hold fewer devices than limit while links.next goes on.",
     status: 200,
     query: deviceListQuery,
     response: deviceListResponse,

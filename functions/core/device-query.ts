@@ -11,21 +11,26 @@ import type { Device } from "./model.ts";
 export type DeviceListStatus = "pending" | "confirmed" | "inhibited";
 export const DEVICE_LIST_STATUSES: readonly DeviceListStatus[] = ["pending", "confirmed", "inhibited"];
 
-/** device_id: ascending; last_seen: the latest connection or disconnection first, never-seen devices last. */
-export type DeviceSort = "device_id" | "last_seen";
-export const DEVICE_SORTS: readonly DeviceSort[] = ["device_id", "last_seen"];
+/**
+ * device_id: ascending; last_seen: the latest connection or disconnection first, never-seen devices last; expiry:
+ * devices with a current certificate, the soonest to expire first.
+ */
+export type DeviceSort = "device_id" | "last_seen" | "expiry";
+export const DEVICE_SORTS: readonly DeviceSort[] = ["device_id", "last_seen", "expiry"];
 
 export interface DeviceQuery {
   readonly status?: DeviceListStatus | undefined;
   readonly connected?: boolean | undefined;
   /** Device ids starting with this. */
   readonly idPrefix?: string | undefined;
+  /** Devices whose current certificate expires before this time (ISO 8601, UTC), expired ones included. */
+  readonly expiringBefore?: string | undefined;
   readonly sort: DeviceSort;
 }
 
 /** The combinations served, as README and the OpenAPI document list them. */
 export const SUPPORTED_DEVICE_QUERIES =
-  "sort=device_id (the default) with status, id_prefix, both or neither; sort=last_seen with status, connected, both or neither";
+  "sort=device_id (the default) with status, id_prefix, both or neither; sort=last_seen with status, connected, both or neither; sort=expiry (the default with expiring_before) with status, expiring_before, both or neither";
 
 /** Inhibited first (whatever else is true), then confirmed once a certificate was ever issued, else pending. */
 export function deviceListStatus(
@@ -43,8 +48,14 @@ export function checkDeviceQuery(query: DeviceQuery): DeviceQuery {
   if (query.sort === "device_id" && query.connected !== undefined) {
     refuse("connected", "is served sorted by last_seen only");
   }
-  if (query.sort === "last_seen" && query.idPrefix !== undefined) {
+  if (query.sort !== "device_id" && query.idPrefix !== undefined) {
     refuse("id_prefix", "is served sorted by device_id only");
+  }
+  if (query.sort === "expiry" && query.connected !== undefined) {
+    refuse("connected", "is served sorted by last_seen only");
+  }
+  if (query.sort !== "expiry" && query.expiringBefore !== undefined) {
+    refuse("expiring_before", "is served sorted by expiry only");
   }
   return query;
 }
@@ -55,7 +66,8 @@ export function isSearch(query: DeviceQuery): boolean {
     query.sort !== "device_id" ||
     query.status !== undefined ||
     query.connected !== undefined ||
-    query.idPrefix !== undefined
+    query.idPrefix !== undefined ||
+    query.expiringBefore !== undefined
   );
 }
 
@@ -64,6 +76,12 @@ export function matchesDeviceQuery(device: Device, query: DeviceQuery): boolean 
   if (query.status !== undefined && deviceListStatus(device) !== query.status) return false;
   if (query.connected !== undefined && (device.connected ?? false) !== query.connected) return false;
   if (query.idPrefix !== undefined && !device.deviceId.startsWith(query.idPrefix)) return false;
+  // In expiry order: the devices with a current certificate (expiring before the time asked, if one is).
+  if (query.sort === "expiry") {
+    const notAfter = device.currentNotAfter;
+    if (notAfter === undefined) return false;
+    if (query.expiringBefore !== undefined && !(notAfter < query.expiringBefore)) return false;
+  }
   return true;
 }
 
@@ -75,12 +93,18 @@ export function lastSeen(device: Pick<Device, "lastConnection" | "lastDisconnect
 }
 
 /**
- * The key a query's order sorts a device by: its id, or `<last seen or 0>#<id>` (compared as strings, descending
- * for last_seen: ISO times sort as text, and never-seen devices come last).
+ * The key a query's order sorts a device by: its id, `<last seen or 0>#<id>` (compared as strings, descending for
+ * last_seen: ISO times sort as text, and never-seen devices come last), or `<current certificate's notAfter>#<id>`
+ * (ascending).
  */
 export function deviceSortKey(device: Device, sort: DeviceSort): string {
-  return sort === "device_id" ? device.deviceId : `${lastSeen(device) ?? "0"}#${device.deviceId}`;
+  if (sort === "device_id") return device.deviceId;
+  if (sort === "expiry") return `${device.currentNotAfter ?? ""}#${device.deviceId}`;
+  return `${lastSeen(device) ?? "0"}#${device.deviceId}`;
 }
+
+/** Whether a sort lists the latest first (last_seen); the others list in ascending key order. */
+export const descending = (sort: DeviceSort): boolean => sort === "last_seen";
 
 /** A page of a search: the devices as recorded, where the next page starts, and the index entries read for it. */
 export interface DeviceSearchPage {
@@ -92,7 +116,7 @@ export interface DeviceSearchPage {
 
 /** What a search's page token holds: the query it belongs to, and the sort key of the last entry read. */
 const fingerprint = (q: DeviceQuery) =>
-  [q.sort, q.status ?? "", q.connected ?? "", q.idPrefix ?? ""].join("|");
+  [q.sort, q.status ?? "", q.connected ?? "", q.idPrefix ?? "", q.expiringBefore ?? ""].join("|");
 
 /** The token of the page after the one that ended at `lastKey` (opaque to clients: base64url JSON). */
 export function encodePageToken(query: DeviceQuery, lastKey: string): string {

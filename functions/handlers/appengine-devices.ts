@@ -9,7 +9,7 @@ import { deviceListView } from "../http/views.ts";
 
 /**
  * AppEngine `GET /v1/{realm}/devices?details=&limit=&from_token=` (realm JWT with `a_aea`): a page of devices; with
- * Tether's `status`, `connected`, `id_prefix` and `sort`, a page of a search.
+ * Tether's `status`, `connected`, `id_prefix`, `expiring_before` and `sort`, a page of a search.
  */
 export const handler = httpHandler(
   {
@@ -20,7 +20,10 @@ export const handler = httpHandler(
         status: query.status,
         connected: query.connected === undefined ? undefined : query.connected === "true",
         idPrefix: query.id_prefix,
-        sort: query.sort ?? "device_id",
+        // One form of the time (UTC, milliseconds), as certificate expiries are recorded and compared.
+        expiringBefore:
+          query.expiring_before === undefined ? undefined : new Date(query.expiring_before).toISOString(),
+        sort: query.sort ?? (query.expiring_before === undefined ? "device_id" : "expiry"),
       };
       // A search's token is opaque (its store checks it); Astarte's list pages from a device id.
       const after = isSearch(search) ? query.from_token : pageStart(query);

@@ -71,6 +71,7 @@ export function deviceListView(
         status: query.status,
         connected: query.connected,
         id_prefix: query.id_prefix,
+        expiring_before: query.expiring_before,
         sort: query.sort,
       },
     );

@@ -63,7 +63,7 @@ describe("device search over 2,000 devices", () => {
   };
 
   const expected = (query: DeviceQuery) => {
-    const byId = query.sort === "device_id";
+    const byId = query.sort !== "last_seen";
     return records
       .filter((d) => matchesDeviceQuery(d, query))
       .map((d) => ({ id: d.deviceId, key: deviceSortKey(d, query.sort) }))
@@ -142,6 +142,14 @@ describe("device search over 2,000 devices", () => {
   });
 
   const prefix = () => (records[0]?.deviceId ?? "A").slice(0, 1);
+  /** A time between the paired devices' certificate expiries (after all of them, if they share one). */
+  const expiryCut = () => {
+    const expiries = [...new Set(records.flatMap((d) => d.currentNotAfter ?? []))].sort();
+    const last = expiries.at(-1) ?? new Date().toISOString();
+    return expiries.length > 1
+      ? (expiries[Math.floor(expiries.length / 2)] ?? last)
+      : new Date(Date.parse(last) + 1).toISOString();
+  };
   const cases: [string, Record<string, string>, () => DeviceQuery][] = [
     ["status=pending", { status: "pending" }, () => ({ sort: "device_id", status: "pending" })],
     ["status=confirmed", { status: "confirmed" }, () => ({ sort: "device_id", status: "confirmed" })],
@@ -168,6 +176,13 @@ describe("device search over 2,000 devices", () => {
       { sort: "last_seen", status: "confirmed" },
       () => ({ sort: "last_seen", status: "confirmed" }),
     ],
+    ["sort=expiry", { sort: "expiry" }, () => ({ sort: "expiry" })],
+    ["expiring_before", { expiring_before: "" }, () => ({ sort: "expiry", expiringBefore: expiryCut() })],
+    [
+      "expiring_before with status",
+      { expiring_before: "", status: "confirmed" },
+      () => ({ sort: "expiry", status: "confirmed", expiringBefore: expiryCut() }),
+    ],
   ];
 
   it.each(cases)(
@@ -177,6 +192,7 @@ describe("device search over 2,000 devices", () => {
       const { ids, worstExcess } = await search({
         ...params,
         ...(params.id_prefix !== undefined ? { id_prefix: wanted.idPrefix ?? "" } : {}),
+        ...(params.expiring_before !== undefined ? { expiring_before: wanted.expiringBefore ?? "" } : {}),
       });
       expect(ids).toEqual(expected(wanted));
       expect(ids.length).toBeGreaterThan(0);
@@ -223,6 +239,8 @@ describe("device search over 2,000 devices", () => {
     expect(refused.status).toBe(422);
     expect(refused.body.errors.connected[0]).toMatch(/sorted by last_seen only \(served: /);
     expect((await get("sort=last_seen&id_prefix=A")).status).toBe(422);
+    expect((await get("sort=last_seen&expiring_before=2026-12-01T00:00:00Z")).status).toBe(422);
+    expect((await get("expiring_before=tomorrow")).status).toBe(422);
     expect((await get("status=gone")).status).toBe(422);
     const first = await get("status=pending&limit=1");
     const token = new URLSearchParams(first.body.links.next.split("?")[1]).get("from_token") ?? "";
@@ -405,6 +423,18 @@ describe("device search over 2,000 devices", () => {
       expect(await page.inputValue("#filter-id-prefix")).toBe(prefix);
       await mkdir(ARTIFACTS, { recursive: true });
       await page.screenshot({ path: resolve(ARTIFACTS, "dashboard-filtered-list.png"), fullPage: true });
+
+      // Certificates by expiry, from a shared link, and from the filter.
+      const cut = expiryCut();
+      await open(`#/devices?expiring_before=${encodeURIComponent(cut)}&sort=expiry`);
+      expect(await rows()).toEqual(expected({ sort: "expiry", expiringBefore: cut }));
+      await open("#/devices");
+      await page.selectOption("#filter-expiring", "168");
+      await page.click("#filters button[type=submit]");
+      await page.waitForURL(/expiring_before=.*sort=expiry/);
+      const week = new URLSearchParams(page.url().split("?").at(-1)).get("expiring_before") ?? "";
+      expect(Date.parse(week) - Date.now()).toBeGreaterThan(167 * 3_600_000);
+      await expect.poll(rows).toEqual(expected({ sort: "expiry", expiringBefore: week }));
 
       // A combination no index serves gets the API's own words.
       await page.goto(`${tether.url}/?at=${Date.now()}#/?connected=true&id_prefix=A`);

@@ -62,7 +62,7 @@ export function storeContract(name: string, makeStore: () => DeviceStore): void 
         cuts?: string[];
         secretHash?: string;
         now?: string;
-        notAfter?: string;
+        notAfter?: string | undefined;
       } = {},
     ) => {
       const secretHash = options.secretHash ?? "h1";
@@ -465,7 +465,14 @@ export function storeContract(name: string, makeStore: () => DeviceStore): void 
     it("searches a realm's devices by status, presence and id prefix, in either order, page by page", async () => {
       const [p1, p2, c1, c2, c3, i1] = [id(), id(), id(), id(), id(), id()];
       for (const d of [p1, p2, c1, c2, c3, i1]) await register(d);
-      for (const d of [c1, c2, c3, i1]) await issue(d, `s-${d}`);
+      // Expiries out of id order: c3 first, then i1, c1, c2.
+      const expiries = new Map([
+        [c3, at(30)],
+        [i1, at(40)],
+        [c1, at(50)],
+        [c2, at(60)],
+      ]);
+      for (const d of [c1, c2, c3, i1]) await issue(d, `s-${d}`, { notAfter: expiries.get(d) });
       await store.setCredentialsInhibited(r, i1, true, at(1));
       await store.recordPresence(r, c1, { connected: true, at: at(5), ip: undefined });
       await store.recordPresence(r, c2, { connected: true, at: at(3), ip: undefined });
@@ -489,7 +496,7 @@ export function storeContract(name: string, makeStore: () => DeviceStore): void 
         const records = await Promise.all(
           [p1, p2, c1, c2, c3, i1].map(async (d) => (await store.getRealmAndDevice(r, d)).device),
         );
-        const byId = query.sort === "device_id";
+        const byId = query.sort !== "last_seen";
         return records
           .filter((d) => d !== undefined && matchesDeviceQuery(d, query))
           .map((d) => ({ id: (d as Device).deviceId, key: deviceSortKey(d as Device, query.sort) }))
@@ -506,6 +513,10 @@ export function storeContract(name: string, makeStore: () => DeviceStore): void 
         { sort: "last_seen", connected: true },
         { sort: "last_seen", status: "confirmed", connected: false },
         { sort: "last_seen", status: "inhibited" },
+        { sort: "expiry" },
+        { sort: "expiry", status: "confirmed" },
+        { sort: "expiry", expiringBefore: at(50) },
+        { sort: "expiry", status: "inhibited", expiringBefore: at(41) },
       ];
       for (const query of queries)
         expect(await all(query), JSON.stringify(query)).toEqual(await expected(query));
@@ -513,6 +524,8 @@ export function storeContract(name: string, makeStore: () => DeviceStore): void 
       expect(new Set(await all({ sort: "device_id", status: "confirmed" }))).toEqual(new Set([c1, c2, c3]));
       expect(await all({ sort: "last_seen", connected: true })).toEqual([p1, c1]);
       expect((await all({ sort: "last_seen" })).slice(0, 3)).toEqual([p1, c1, c2]);
+      expect(await all({ sort: "expiry" })).toEqual([c3, i1, c1, c2]);
+      expect(await all({ sort: "expiry", expiringBefore: at(50) })).toEqual([c3, i1]);
 
       // Changes move devices between searches.
       await store.setCredentialsInhibited(r, i1, false, at(7));
@@ -522,6 +535,9 @@ export function storeContract(name: string, makeStore: () => DeviceStore): void 
       expect(new Set(await all({ sort: "device_id", status: "pending" }))).toEqual(new Set([p1, p2, c3]));
       expect(await all({ sort: "last_seen", connected: true })).toEqual([p1]);
       expect(await all({ sort: "device_id", status: "inhibited" })).toEqual([]);
+      // Unregistered, c3 has no certificate left to expire; a renewal moves c1 to its new expiry.
+      await issue(c1, "s-renewed", { expected: `s-${c1}`, superseded: `s-${c1}`, notAfter: at(90) });
+      expect(await all({ sort: "expiry" })).toEqual([i1, c2, c1]);
       const fresh = id();
       await register(fresh, "h9");
       await store.discardNewDevice(r, fresh, "h9");

@@ -58,6 +58,18 @@ describe("the device search's rules", () => {
     expect(checkDeviceQuery({ sort: "device_id", status: "pending", idPrefix: "A" })).toBeTruthy();
     expect(checkDeviceQuery({ sort: "last_seen", status: "pending", connected: false })).toBeTruthy();
     expect(() => checkDeviceQuery({ sort: "device_id", connected: true })).toThrow(ValidationError);
+    expect(
+      checkDeviceQuery({ sort: "expiry", status: "confirmed", expiringBefore: "2026-01-01T00:00:00.000Z" }),
+    ).toBeTruthy();
+    expect(() => checkDeviceQuery({ sort: "expiry", connected: true })).toThrow(ValidationError);
+    expect(() => checkDeviceQuery({ sort: "expiry", idPrefix: "A" })).toThrow(ValidationError);
+    expect(() => checkDeviceQuery({ sort: "device_id", expiringBefore: "2026-01-01T00:00:00.000Z" })).toThrow(
+      ValidationError,
+    );
+    expect(isSearch({ sort: "device_id", expiringBefore: "2026-01-01T00:00:00.000Z" })).toBe(true);
+    expect(deviceSortKey(device({ currentNotAfter: "2026-02-01T00:00:00.000Z" }), "expiry")).toBe(
+      "2026-02-01T00:00:00.000Z#AAAAAAAAAAAAAAAAAAAAAA",
+    );
     expect(() => checkDeviceQuery({ sort: "last_seen", idPrefix: "A" })).toThrow(ValidationError);
   });
 

@@ -11,6 +11,7 @@ import {
   DEVICE_LIST_STATUSES,
   type DeviceQuery,
   type DeviceSearchPage,
+  descending,
   deviceListStatus,
   lastSeen,
   matchesDeviceQuery,
@@ -126,7 +127,8 @@ interface Range {
 
 /**
  * A page of a search (core/device-query.ts): every shard's range of the view the query names, read in chunks and
- * merged in order, so the entries read and not returned stay within one page; then the page's devices read by key and checked against their record (a view the last change did not
+ * merged in order, so the entries read and not returned stay within one page; then the page's devices read by
+ * key and checked against their record (a view the last change did not
  * reach yet is skipped, never shown wrong). `after` is the last key of the previous page.
  */
 export async function searchViews(
@@ -139,14 +141,18 @@ export async function searchViews(
 ): Promise<DeviceSearchPage & { readonly last: string | undefined }> {
   const statuses = query.status ? [query.status] : DEVICE_LIST_STATUSES;
   const byId = query.sort === "device_id";
+  const byExpiry = query.sort === "expiry";
+  const ascending = !descending(query.sort);
   const ranges: Range[] = [];
   for (const status of statuses) {
     for (let shard = 0; shard < VIEW_SHARDS; shard++) {
       const keys = byId
         ? [statusViewKey(realm, status, shard)]
-        : (query.connected === undefined ? [true, false] : [query.connected]).map((c) =>
-            presenceViewKey(realm, status, c, shard),
-          );
+        : byExpiry
+          ? [expiryViewKey(realm, status, shard)]
+          : (query.connected === undefined ? [true, false] : [query.connected]).map((c) =>
+              presenceViewKey(realm, status, c, shard),
+            );
       for (const viewKey of keys) {
         ranges.push({ viewKey, buffer: [], start: undefined, done: false });
       }
@@ -169,16 +175,22 @@ export async function searchViews(
   };
   const fill = async (range: Range, size: number) => {
     const prefix = query.idPrefix;
-    // device_id ascending from after `after` (within the prefix); last_seen descending from before it.
+    // device_id ascending from after `after` (within the prefix); expiry ascending from after it, below the time
+    // asked ("~" sorts above every ISO time); last_seen descending from before it.
+    const until = query.expiringBefore ?? "~";
     const condition = byId
       ? after !== undefined
         ? "viewKey = :k AND viewSort BETWEEN :lo AND :hi"
         : prefix
           ? "viewKey = :k AND begins_with(viewSort, :p)"
           : "viewKey = :k"
-      : after !== undefined
-        ? "viewKey = :k AND viewSort < :before"
-        : "viewKey = :k";
+      : byExpiry
+        ? after !== undefined
+          ? "viewKey = :k AND viewSort BETWEEN :lo AND :hi"
+          : "viewKey = :k AND viewSort < :hi"
+        : after !== undefined
+          ? "viewKey = :k AND viewSort < :before"
+          : "viewKey = :k";
     const out = await aws(() =>
       dynamo.send(
         new QueryCommand({
@@ -192,9 +204,10 @@ export async function searchViews(
                 { ":lo": `${after} `, ":hi": `${prefix ?? ""}~` }
               : {}),
             ...(byId && after === undefined && prefix ? { ":p": prefix } : {}),
-            ...(!byId && after !== undefined ? { ":before": after } : {}),
+            ...(byExpiry ? { ":hi": until, ...(after !== undefined ? { ":lo": `${after} ` } : {}) } : {}),
+            ...(!ascending && after !== undefined ? { ":before": after } : {}),
           }),
-          ScanIndexForward: byId,
+          ScanIndexForward: ascending,
           Limit: size,
           ...(range.start ? { ExclusiveStartKey: m(range.start) } : {}),
         }),
@@ -217,7 +230,7 @@ export async function searchViews(
       const head = range.buffer[0];
       if (head === undefined) continue;
       const top = best?.buffer[0];
-      if (top === undefined || (byId ? head < top : head > top)) best = range;
+      if (top === undefined || (ascending ? head < top : head > top)) best = range;
     }
     const key = best?.buffer.shift();
     if (key === undefined) break;

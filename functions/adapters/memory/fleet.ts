@@ -1,5 +1,6 @@
 import {
   decodePageToken,
+  descending,
   deviceSortKey,
   encodePageToken,
   matchesDeviceQuery,
@@ -46,12 +47,12 @@ export function fleet(t: MemoryTables): Fleet {
 
     async searchDevices(realm, query, limit, token) {
       const after = token === undefined ? undefined : decodePageToken(query, token);
-      const byId = query.sort === "device_id";
+      const ascending = !descending(query.sort);
       const keyed = [...t.devices.values()]
         .filter((row) => row.device.realm === realm && matchesDeviceQuery(row.device, query))
         .map((row) => ({ row, key: deviceSortKey(row.device, query.sort) }))
-        .filter(({ key }) => after === undefined || (byId ? key > after : key < after))
-        .sort((a, b) => (byId ? compare(a.key, b.key) : compare(b.key, a.key)));
+        .filter(({ key }) => after === undefined || (ascending ? key > after : key < after))
+        .sort((a, b) => (ascending ? compare(a.key, b.key) : compare(b.key, a.key)));
       const page = keyed.slice(0, limit);
       const last = page.at(-1)?.key;
       return {
