@@ -204,8 +204,9 @@ async function throughput(): Promise<void> {
     row(`pairings per second, ${label} (4 at a time, ${PAIRINGS} devices)`, perSecond.toFixed(1), "measured");
     row(`moto memory after ${PAIRINGS} pairings, ${label}`, `${rssMb} MB`, "measured");
   }
-  // What `npm start` must hold: a fleet of 2,000 paired devices, on the moto it runs (patched).
-  const fleet = await pairThrough(false, FLEET_PAIRINGS);
+  // What `npm start` must hold: a fleet of 2,000 paired devices, on the moto it runs (patched); then what a page
+  // of the device search and an overview count read there (DynamoDB's own ScannedCount, summed per request).
+  const fleet = await pairThrough(false, FLEET_PAIRINGS, searchCosts);
   row(
     `moto memory after ${FLEET_PAIRINGS.toLocaleString("en-US")} pairings (npm start's fleet), patched`,
     `${fleet.rssMb} MB`,
@@ -219,11 +220,60 @@ async function throughput(): Promise<void> {
   );
 }
 
+/** What a request read of the table: index queries and the entries they read, and items read by key. */
+interface ReadCounter {
+  queries: number;
+  scanned: number;
+  keysRead: number;
+}
+
+/**
+ * The read cost of a device-search page (50 devices) and of an overview count, over the 2,000-device fleet: index
+ * entries read (a keys-only entry is ~150 bytes: 0.5 read unit per 4 KB a query reads, eventually consistent)
+ * and devices read by key (0.5 read unit each, items under 4 KB).
+ */
+async function searchCosts(api: { url: string; jwt: string; reads: () => ReadCounter }): Promise<void> {
+  const get = async (path: string) => {
+    const response = await fetch(`${api.url}/appengine/v1/bench${path}`, {
+      headers: { authorization: `Bearer ${api.jwt}` },
+    });
+    if (response.status !== 200) throw new Error(`${path} answered ${response.status}`);
+    return (await response.json()) as { data: unknown[] };
+  };
+  for (const [label, query] of [
+    ["status=confirmed", "status=confirmed"],
+    ["sort=last_seen (24 ranges)", "sort=last_seen"],
+    ["sort=expiry", "sort=expiry"],
+  ] as const) {
+    api.reads();
+    const page = await get(`/devices?limit=50&${query}`);
+    const r = api.reads();
+    row(
+      `search page of 50 of ${FLEET_PAIRINGS.toLocaleString("en-US")}, ${label}: index entries, queries, devices read`,
+      `${r.scanned}, ${r.queries}, ${r.keysRead}`,
+      `entries ≤ ${page.data.length} + 50`,
+      r.scanned <= page.data.length + 50,
+    );
+  }
+  api.reads();
+  await get("/overview");
+  const count = api.reads();
+  row(
+    `overview count of ${FLEET_PAIRINGS.toLocaleString("en-US")} devices: index entries read, queries`,
+    `${count.scanned}, ${count.queries}`,
+    "≈ 1 entry a device",
+  );
+}
+
 const PAIRINGS = 200;
 const FLEET_PAIRINGS = 2_000;
 
 /** Pairs `count` devices through a fresh moto (as shipped, or patched) and the local API. */
-async function pairThrough(vanilla: boolean, count: number): Promise<{ perSecond: number; rssMb: number }> {
+async function pairThrough(
+  vanilla: boolean,
+  count: number,
+  afterwards?: (api: { url: string; jwt: string; reads: () => ReadCounter }) => Promise<void>,
+): Promise<{ perSecond: number; rssMb: number }> {
   const { startMoto } = await import("../local/moto.ts");
   const { freePort } = await import("../local/ports.ts");
   process.env.TETHER_MOTO_VANILLA = vanilla ? "1" : "0";
@@ -251,7 +301,29 @@ async function pairThrough(vanilla: boolean, count: number): Promise<{ perSecond
       POWERTOOLS_LOG_LEVEL: "SILENT",
     });
     // The handlers' adapters, with clients of their own for this emulator (the first run's are gone with it).
-    setPairingDeps(createPairingDeps(loadConfig(), createAwsClients()));
+    const clients = createAwsClients();
+    let reads: ReadCounter = { queries: 0, scanned: 0, keysRead: 0 };
+    clients.dynamo.middlewareStack.add(
+      (next) => async (args) => {
+        const out = await next(args);
+        const input = args.input as {
+          IndexName?: string;
+          RequestItems?: Record<string, { Keys?: unknown[] }>;
+        };
+        const output = out.output as { ScannedCount?: number; Count?: number };
+        if (input.IndexName === "by-view") {
+          reads.queries++;
+          reads.scanned += output.ScannedCount ?? 0;
+        }
+        if (input.RequestItems) {
+          for (const request of Object.values(input.RequestItems))
+            reads.keysRead += request.Keys?.length ?? 0;
+        }
+        return out;
+      },
+      { step: "initialize", name: "benchReads" },
+    );
+    setPairingDeps(createPairingDeps(loadConfig(), clients));
     const api = await startApiServer({ port: await freePort(), adminToken: "bench" });
     try {
       const { publicKey, privateKey } = await generateKeyPair("ES256");
@@ -262,7 +334,7 @@ async function pairThrough(vanilla: boolean, count: number): Promise<{ perSecond
           data: { realm_name: "bench", jwt_public_key_pem: await exportSPKI(publicKey) },
         }),
       });
-      const jwt = await new SignJWT({ a_pa: [".*::.*"] })
+      const jwt = await new SignJWT({ a_pa: [".*::.*"], a_aea: [".*::.*"] })
         .setProtectedHeader({ alg: "ES256" })
         .setExpirationTime("2h")
         .sign(privateKey);
@@ -295,7 +367,17 @@ async function pairThrough(vanilla: boolean, count: number): Promise<{ perSecond
         }),
       );
       const seconds = (performance.now() - started) / 1000;
-      return { perSecond: count / seconds, rssMb: await residentMb(moto.pid) };
+      const measured = { perSecond: count / seconds, rssMb: await residentMb(moto.pid) };
+      await afterwards?.({
+        url: api.url,
+        jwt,
+        reads: () => {
+          const taken = reads;
+          reads = { queries: 0, scanned: 0, keysRead: 0 };
+          return taken;
+        },
+      });
+      return measured;
     } finally {
       await api.close();
     }

@@ -128,8 +128,9 @@ interface Range {
 /**
  * A page of a search (core/device-query.ts): every shard's range of the view the query names, read in chunks and
  * merged in order, so the entries read and not returned stay within one page; then the page's devices read by
- * key and checked against their record (a view the last change did not
- * reach yet is skipped, never shown wrong). `after` is the last key of the previous page.
+ * key and checked against their record (a view the last change did not reach yet is skipped, never shown wrong).
+ * `after` is the last key of the previous page; `last`, set while more may follow, is this page's (the caller makes
+ * it the token).
  */
 export async function searchViews(
   dynamo: DynamoDBClient,
@@ -138,7 +139,7 @@ export async function searchViews(
   query: DeviceQuery,
   limit: number,
   after: string | undefined,
-): Promise<DeviceSearchPage & { readonly last: string | undefined }> {
+): Promise<Omit<DeviceSearchPage, "next"> & { readonly last: string | undefined }> {
   const statuses = query.status ? [query.status] : DEVICE_LIST_STATUSES;
   const byId = query.sort === "device_id";
   const byExpiry = query.sort === "expiry";
@@ -240,7 +241,6 @@ export async function searchViews(
   const devices = await readDevices(dynamo, tableName, realm, keys.map(deviceIdOf));
   return {
     devices: devices.filter((d) => matchesDeviceQuery(d, query)),
-    next: undefined,
     last: more && keys.length > 0 ? keys.at(-1) : undefined,
     scanned,
   };
