@@ -17,7 +17,8 @@ export function realmLine(r: RealmResponse["data"]): string {
   return (
     `${r.realm_name}: broker ${r.broker_url}, validity ${r.certificate_validity_seconds}s, grace ${r.grace_seconds}s, ` +
     `${r.issuance_budget_per_hour} issuances per device and hour, at most ${r.max_live_certificates} live, ` +
-    `${r.device_count} devices${r.device_limit ? ` of at most ${r.device_limit}` : ""}`
+    `${r.device_count} devices${r.device_limit ? ` of at most ${r.device_limit}` : ""}` +
+    `${r.indexed_metadata_keys.length > 0 ? `, metadata indexed: ${r.indexed_metadata_keys.join(", ")}` : ""}`
   );
 }
 

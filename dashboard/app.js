@@ -12,7 +12,16 @@ import { api, config, guarded, h, liveLine, poll, stopPolling, view, when } from
  */
 function listParams(query) {
   const params = {};
-  for (const key of ["status", "connected", "id_prefix", "expiring_before", "sort", "from"]) {
+  for (const key of [
+    "status",
+    "connected",
+    "id_prefix",
+    "expiring_before",
+    "metadata_key",
+    "metadata_value",
+    "sort",
+    "from",
+  ]) {
     const value = query.get(key);
     if (value) params[key] = value;
   }
@@ -25,6 +34,14 @@ const listHash = (params) => {
 };
 
 const PAGE_SIZE = 50;
+
+/** `key=value` (a key the realm indexes) as the search's metadata_key and metadata_value. */
+function metadataFilter(text) {
+  const at = text.indexOf("=");
+  if (!text.trim()) return {};
+  if (at <= 0) return { metadata_key: text.trim() };
+  return { metadata_key: text.slice(0, at).trim(), metadata_value: text.slice(at + 1).trim() };
+}
 
 /** The `expiring_before` time a choice of the expiry filter means now (`kept`: the one in the URL). */
 function expiringBefore(choice, current) {
@@ -77,11 +94,12 @@ async function listView(query) {
           id_prefix: f.id_prefix.value.trim(),
           // A time, not "within a day": the URL names the same devices whenever it is opened.
           expiring_before: expiringBefore(f.expiring.value, params.expiring_before),
+          ...metadataFilter(f.metadata.value),
           sort: f.sort.value,
         };
         // Presence is searched by last seen, an id prefix by id, an expiry by expiry: pick the order that serves.
         if (wanted.connected) wanted.sort = "last_seen";
-        else if (wanted.id_prefix) wanted.sort = "";
+        else if (wanted.id_prefix || wanted.metadata_key) wanted.sort = "";
         else if (wanted.expiring_before) wanted.sort = "expiry";
         location.hash = listHash(wanted);
       },
@@ -107,6 +125,19 @@ async function listView(query) {
         value: params.id_prefix ?? "",
         autocomplete: "off",
         maxlength: "22",
+      }),
+    ),
+    h(
+      "label",
+      {},
+      "Metadata ",
+      h("input", {
+        name: "metadata",
+        id: "filter-metadata",
+        value: params.metadata_key ? `${params.metadata_key}=${params.metadata_value ?? ""}` : "",
+        placeholder: "model=A300",
+        autocomplete: "off",
+        maxlength: "330",
       }),
     ),
     select(

@@ -86,16 +86,19 @@ export const DEVICE_COMMANDS: Record<string, Command> = {
     summary: "list the realm's devices with their credentials, presence, certificate and metadata",
     usage:
       "tether device list [--limit N] [--status pending|confirmed|inhibited] [--connected true|false]\n" +
-      "                   [--id-prefix ID] [--expiring-before TIME] [--sort device_id|last_seen|expiry]\n" +
+      "                   [--id-prefix ID] [--expiring-before TIME] [--metadata KEY=VALUE]\n" +
+      "                   [--sort device_id|last_seen|expiry]\n" +
       "  Served: --sort device_id (the default) with --status and --id-prefix; --sort last_seen with --status and\n" +
       "  --connected; --sort expiry (the default with --expiring-before, an ISO 8601 time) with --status and\n" +
-      "  --expiring-before. The API refuses any other combination and says which are served.",
+      "  --expiring-before; --metadata (a key the realm indexes, see indexed_metadata_keys) with --status.\n" +
+      "  The API refuses any other combination and says which are served.",
     options: {
       limit: { type: "string" },
       status: { type: "string" },
       connected: { type: "string" },
       "id-prefix": { type: "string" },
       "expiring-before": { type: "string" },
+      metadata: { type: "string" },
       sort: { type: "string" },
     },
     async run(args) {
@@ -108,6 +111,7 @@ export const DEVICE_COMMANDS: Record<string, Command> = {
         connected: str(args, "connected"),
         id_prefix: str(args, "id-prefix"),
         expiring_before: str(args, "expiring-before"),
+        ...metadataArgument(str(args, "metadata")),
         sort: str(args, "sort"),
       };
       const devices: DeviceStatusResponse["data"][] = [];
@@ -256,4 +260,12 @@ async function setInhibited(args: Args, inhibited: boolean, revoke: boolean): Pr
     `${deviceId} ${inhibited ? `inhibited${revoke ? ", certificates revoked" : ""}` : "enabled"}`,
     answer.body.data,
   );
+}
+
+/** `--metadata model=A300` as the API's metadata_key and metadata_value (the first `=` splits them). */
+function metadataArgument(text: string | undefined): { metadata_key?: string; metadata_value?: string } {
+  if (text === undefined) return {};
+  const at = text.indexOf("=");
+  if (at <= 0) throw usageError("--metadata takes KEY=VALUE");
+  return { metadata_key: text.slice(0, at), metadata_value: text.slice(at + 1) };
 }

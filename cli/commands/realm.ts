@@ -10,7 +10,8 @@ export const REALM_COMMANDS: Record<string, Command> = {
     summary: "create a realm with the public key its agent JWTs are signed with",
     usage:
       "tether realm create NAME --public-key FILE [--validity 7d] [--grace 1h] [--device-limit N] [--broker-url URL]\n" +
-      "                         [--issuance-budget N (per device and hour)] [--max-live-certificates N]",
+      "                         [--issuance-budget N (per device and hour)] [--max-live-certificates N]\n" +
+      "                         [--indexed-metadata KEY,KEY (up to 3 metadata keys the device search filters on)]",
     options: {
       "public-key": { type: "string" },
       validity: { type: "string" },
@@ -18,6 +19,7 @@ export const REALM_COMMANDS: Record<string, Command> = {
       "device-limit": { type: "string" },
       "issuance-budget": { type: "string" },
       "max-live-certificates": { type: "string" },
+      "indexed-metadata": { type: "string" },
       "broker-url": { type: "string" },
     },
     async run(args) {
@@ -30,6 +32,7 @@ export const REALM_COMMANDS: Record<string, Command> = {
       const budget = str(args, "issuance-budget");
       const live = str(args, "max-live-certificates");
       const brokerUrl = str(args, "broker-url");
+      const indexed = str(args, "indexed-metadata");
       const answer = await call(args.target(), "createRealm", {
         params: {},
         body: {
@@ -42,6 +45,7 @@ export const REALM_COMMANDS: Record<string, Command> = {
             ...(budget ? { issuance_budget_per_hour: Number(budget) } : {}),
             ...(live ? { max_live_certificates: Number(live) } : {}),
             ...(brokerUrl ? { broker_url: brokerUrl } : {}),
+            ...(indexed === undefined ? {} : { indexed_metadata_keys: keyList(indexed) }),
           },
         },
       });
@@ -62,6 +66,21 @@ export const REALM_COMMANDS: Record<string, Command> = {
     async run(args) {
       const answer = await call(args.target(), "listRealms", { params: {} });
       args.out(answer.body.data.join("\n"), answer.body.data);
+    },
+  },
+  "realm index-metadata": {
+    summary:
+      "set the metadata keys the device search filters on (up to 3; existing devices follow within minutes)",
+    usage: 'tether realm index-metadata NAME KEY[,KEY…]   (an empty list, "", indexes none)',
+    async run(args) {
+      const name = need(args, 0, "NAME");
+      const keys = args.positionals[1];
+      if (keys === undefined) throw usageError('missing KEY[,KEY…] ("" to index none)');
+      const answer = await call(args.target(), "updateRealm", {
+        params: { realm: name },
+        body: { data: { indexed_metadata_keys: keyList(keys) } },
+      });
+      args.out(realmLine(answer.body.data), answer.body.data);
     },
   },
   "realm rotate-key": {
@@ -92,3 +111,10 @@ export const REALM_COMMANDS: Record<string, Command> = {
     },
   },
 };
+
+/** `model,mac` as a list of keys (an empty text: none). */
+const keyList = (text: string) =>
+  text
+    .split(",")
+    .map((key) => key.trim())
+    .filter(Boolean);

@@ -31,7 +31,9 @@ export function sweepShardOf(id: string): number {
  * - status view: `viewKey` = `V#<realm>#s#<status>#<shard>`, `viewSort` = device id;
  * - presence view: `viewKey` = `V#<realm>#p#<status>#<c|d>#<shard>`, `viewSort` = `<last seen or 0>#<device id>`;
  * - expiry view (only while the device has a current certificate): `viewKey` = `V#<realm>#e#<status>#<shard>`,
- *   `viewSort` = `<its notAfter>#<device id>`.
+ *   `viewSort` = `<its notAfter>#<device id>`;
+ * - metadata views (one per key the realm indexes that the device reported): `viewKey` =
+ *   `V#<realm>#m#<key>#<value>#<status>#<shard>`, `viewSort` = device id.
  * Every partition key is spread over {@link VIEW_SHARDS} shards, so a reconnect storm (every presence event moves
  * a device's presence view) writes to many index partitions per realm, never one; a query reads every shard.
  */
@@ -51,3 +53,6 @@ export const presenceViewKey = (realm: string, status: string, connected: boolea
   `V#${realm}#p#${status}#${connected ? "c" : "d"}#${shard}`;
 export const expiryViewKey = (realm: string, status: string, shard: number) =>
   `V#${realm}#e#${status}#${shard}`;
+/** Metadata keys carry no `#` (realm settings refuse one), so a key and its value cannot be confused. */
+export const metadataViewKey = (realm: string, key: string, value: string, status: string, shard: number) =>
+  `V#${realm}#m#${key}#${value}#${status}#${shard}`;

@@ -172,6 +172,9 @@ export const deviceListQuery = z.object({
   sort: z.optional(z.enum(["device_id", "last_seen", "expiry"])),
   /** Devices whose current certificate expires before this time (sort=expiry, the default with it). */
   expiring_before: z.optional(z.iso.datetime({ offset: true })),
+  /** Devices whose metadata has metadata_value under metadata_key, one of the realm's indexed keys. */
+  metadata_key: z.optional(z.string().check(z.regex(/^[A-Za-z0-9_.:-]{1,64}$/, "is a metadata key"))),
+  metadata_value: z.optional(z.string().check(z.minLength(1), z.maxLength(256))),
 });
 
 export const credentialEvent = z.object({

@@ -17,6 +17,15 @@ const graceSeconds = z.int().check(z.minimum(0), z.maximum(MAX_CERTIFICATE_VALID
 const deviceLimit = z.int().check(z.minimum(1));
 const issuanceBudgetPerHour = z.int().check(z.minimum(1), z.maximum(3600));
 const maxLiveCertificates = z.int().check(z.minimum(2), z.maximum(20));
+/** Most metadata keys a realm may index for the device search (each is a view every device with it keeps). */
+export const MAX_INDEXED_METADATA_KEYS = 3;
+/** An indexed metadata key: a metadata key (at most 64 characters) without `#` or spaces. */
+const indexedMetadataKeys = z
+  .array(z.string().check(z.regex(/^[A-Za-z0-9_.:-]{1,64}$/, "is 1 to 64 of A-Z a-z 0-9 _ . : -")))
+  .check(
+    z.maxLength(MAX_INDEXED_METADATA_KEYS, `lists at most ${MAX_INDEXED_METADATA_KEYS} keys`),
+    z.refine((keys) => new Set(keys).size === keys.length, "lists each key once"),
+  );
 
 export const realmSettings = z.object({
   realm_name: realmNameSchema,
@@ -30,6 +39,8 @@ export const realmSettings = z.object({
   issuance_budget_per_hour: z.optional(issuanceBudgetPerHour),
   /** Certificates of one device live at once (current + superseded in grace); beyond, the oldest loses its grace. */
   max_live_certificates: z.optional(maxLiveCertificates),
+  /** Metadata keys the device search filters on by exact value (`metadata_key`, `metadata_value`). */
+  indexed_metadata_keys: z.optional(indexedMetadataKeys),
 });
 
 export const createRealmRequest = z.object({ data: realmSettings });
@@ -48,6 +59,7 @@ export const updateRealmRequest = z.object({
     device_limit: z.optional(z.nullable(deviceLimit)),
     issuance_budget_per_hour: z.optional(issuanceBudgetPerHour),
     max_live_certificates: z.optional(maxLiveCertificates),
+    indexed_metadata_keys: z.optional(indexedMetadataKeys),
   }),
 });
 export type UpdateRealmRequest = z.infer<typeof updateRealmRequest>;
@@ -59,6 +71,7 @@ export const realmResponse = z.object({
       grace_seconds: true,
       issuance_budget_per_hour: true,
       max_live_certificates: true,
+      indexed_metadata_keys: true,
     }),
     {
       broker_url: z.string(),

@@ -25,12 +25,14 @@ export interface DeviceQuery {
   readonly idPrefix?: string | undefined;
   /** Devices whose current certificate expires before this time (ISO 8601, UTC), expired ones included. */
   readonly expiringBefore?: string | undefined;
+  /** Devices whose metadata has this value under this key (one of the realm's indexed keys), compared as text. */
+  readonly metadata?: { readonly key: string; readonly value: string } | undefined;
   readonly sort: DeviceSort;
 }
 
 /** The combinations served, as README and the OpenAPI document list them. */
 export const SUPPORTED_DEVICE_QUERIES =
-  "sort=device_id (the default) with status, id_prefix, both or neither; sort=last_seen with status, connected, both or neither; sort=expiry (the default with expiring_before) with status, expiring_before, both or neither";
+  "sort=device_id (the default) with status, id_prefix, both or neither; sort=last_seen with status, connected, both or neither; sort=expiry (the default with expiring_before) with status, expiring_before, both or neither; sort=device_id with metadata_key and metadata_value (a key the realm indexes) and status";
 
 /** Inhibited first (whatever else is true), then confirmed once a certificate was ever issued, else pending. */
 export function deviceListStatus(
@@ -40,8 +42,8 @@ export function deviceListStatus(
   return device.firstCredentialsRequest === undefined ? "pending" : "confirmed";
 }
 
-/** Refuses (422) a combination no index serves, naming the ones served. */
-export function checkDeviceQuery(query: DeviceQuery): DeviceQuery {
+/** Refuses (422) a combination no index serves, naming the ones served; `indexedKeys`: the realm's indexed keys. */
+export function checkDeviceQuery(query: DeviceQuery, indexedKeys: readonly string[] = []): DeviceQuery {
   const refuse = (field: string, why: string) => {
     throw new ValidationError({ [field]: [`${why} (served: ${SUPPORTED_DEVICE_QUERIES})`] });
   };
@@ -57,6 +59,18 @@ export function checkDeviceQuery(query: DeviceQuery): DeviceQuery {
   if (query.sort !== "expiry" && query.expiringBefore !== undefined) {
     refuse("expiring_before", "is served sorted by expiry only");
   }
+  if (query.metadata !== undefined) {
+    if (!indexedKeys.includes(query.metadata.key)) {
+      throw new ValidationError({
+        metadata_key: [
+          `is not one of this realm's indexed metadata keys (${indexedKeys.length > 0 ? indexedKeys.join(", ") : "none; see indexed_metadata_keys"})`,
+        ],
+      });
+    }
+    if (query.sort !== "device_id" || query.idPrefix !== undefined || query.connected !== undefined) {
+      refuse("metadata_key", "is served sorted by device_id, with status only");
+    }
+  }
   return query;
 }
 
@@ -67,7 +81,8 @@ export function isSearch(query: DeviceQuery): boolean {
     query.status !== undefined ||
     query.connected !== undefined ||
     query.idPrefix !== undefined ||
-    query.expiringBefore !== undefined
+    query.expiringBefore !== undefined ||
+    query.metadata !== undefined
   );
 }
 
@@ -76,6 +91,9 @@ export function matchesDeviceQuery(device: Device, query: DeviceQuery): boolean 
   if (query.status !== undefined && deviceListStatus(device) !== query.status) return false;
   if (query.connected !== undefined && (device.connected ?? false) !== query.connected) return false;
   if (query.idPrefix !== undefined && !device.deviceId.startsWith(query.idPrefix)) return false;
+  if (query.metadata !== undefined && device.indexedMetadata?.[query.metadata.key] !== query.metadata.value) {
+    return false;
+  }
   // In expiry order: the devices with a current certificate (expiring before the time asked, if one is).
   if (query.sort === "expiry") {
     const notAfter = device.currentNotAfter;
@@ -116,7 +134,15 @@ export interface DeviceSearchPage {
 
 /** What a search's page token holds: the query it belongs to, and the sort key of the last entry read. */
 const fingerprint = (q: DeviceQuery) =>
-  [q.sort, q.status ?? "", q.connected ?? "", q.idPrefix ?? "", q.expiringBefore ?? ""].join("|");
+  JSON.stringify([
+    q.sort,
+    q.status ?? "",
+    q.connected ?? "",
+    q.idPrefix ?? "",
+    q.expiringBefore ?? "",
+    q.metadata?.key ?? "",
+    q.metadata?.value ?? "",
+  ]);
 
 /** The token of the page after the one that ended at `lastKey` (opaque to clients: base64url JSON). */
 export function encodePageToken(query: DeviceQuery, lastKey: string): string {
@@ -137,4 +163,20 @@ export function decodePageToken(query: DeviceQuery, token: string): string {
     // not JSON: refused below
   }
   throw new ValidationError({ from_token: ["is not a page token of this search"] });
+}
+
+/**
+ * A device's metadata under the realm's indexed keys, as text: what the device search matches `metadata_value`
+ * against (a number or boolean value matches its JSON text: `42`, `true`).
+ */
+export function indexedMetadataOf(
+  metadata: Readonly<Record<string, string | number | boolean>> | undefined,
+  keys: readonly string[],
+): Record<string, string> {
+  const indexed: Record<string, string> = {};
+  for (const key of keys) {
+    const value = metadata && Object.hasOwn(metadata, key) ? metadata[key] : undefined;
+    if (value !== undefined) indexed[key] = String(value);
+  }
+  return indexed;
 }

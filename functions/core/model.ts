@@ -18,6 +18,8 @@ export interface Realm {
   readonly issuanceBudgetPerHour: number;
   /** Certificates of one device live at once: the current one and those superseded but still in grace. */
   readonly maxLiveCertificates: number;
+  /** Metadata keys the device search filters on by exact value (each device keeps a view per key it reports). */
+  readonly indexedMetadataKeys: readonly string[];
   readonly deviceCount: number;
   readonly createdAt: string;
 }
@@ -44,6 +46,11 @@ export interface Device {
   readonly lastSeenIp?: string | undefined;
   /** Key/values the device reported about itself on `<realm>/<id>/metadata`. */
   readonly metadata?: Readonly<Record<string, string | number | boolean>> | undefined;
+  /**
+   * Its metadata under the realm's indexed keys, as text (what the device search matches a value against), recorded
+   * with the metadata; undefined when never recorded.
+   */
+  readonly indexedMetadata?: Readonly<Record<string, string>> | undefined;
   /** The device's issuance admission state (see core/admission.ts). */
   readonly issuance?: IssuanceAdmission | undefined;
 }

@@ -1,5 +1,6 @@
 import { baseDeps } from "../adapters/container.ts";
 import { type DeviceQuery, isSearch } from "../core/device-query.ts";
+import { ValidationError } from "../core/errors.ts";
 import { listDevices } from "../core/use-cases/device-status.ts";
 import { agentAuthorizer } from "../http/auth.ts";
 import { httpHandler } from "../http/handler.ts";
@@ -24,6 +25,7 @@ export const handler = httpHandler(
         expiringBefore:
           query.expiring_before === undefined ? undefined : new Date(query.expiring_before).toISOString(),
         sort: query.sort ?? (query.expiring_before === undefined ? "device_id" : "expiry"),
+        metadata: metadataFilter(query.metadata_key, query.metadata_value),
       };
       // A search's token is opaque (its store checks it); Astarte's list pages from a device id.
       const after = isSearch(search) ? query.from_token : pageStart(query);
@@ -38,3 +40,11 @@ export const handler = httpHandler(
   },
   { authorizeAgent: agentAuthorizer(baseDeps) },
 );
+
+/** `metadata_key` and `metadata_value` come together (422 otherwise). */
+function metadataFilter(key: string | undefined, value: string | undefined): DeviceQuery["metadata"] {
+  if (key === undefined && value === undefined) return undefined;
+  if (key === undefined) throw new ValidationError({ metadata_key: ["is required with metadata_value"] });
+  if (value === undefined) throw new ValidationError({ metadata_value: ["is required with metadata_key"] });
+  return { key, value };
+}

@@ -72,6 +72,8 @@ export function deviceListView(
         connected: query.connected,
         id_prefix: query.id_prefix,
         expiring_before: query.expiring_before,
+        metadata_key: query.metadata_key,
+        metadata_value: query.metadata_value,
         sort: query.sort,
       },
     );
@@ -119,6 +121,7 @@ export function realmView(realm: Realm, defaultBrokerUrl: string): RealmResponse
     ...(realm.deviceLimit === undefined ? {} : { device_limit: realm.deviceLimit }),
     issuance_budget_per_hour: realm.issuanceBudgetPerHour,
     max_live_certificates: realm.maxLiveCertificates,
+    indexed_metadata_keys: [...realm.indexedMetadataKeys],
     device_count: realm.deviceCount,
   };
 }

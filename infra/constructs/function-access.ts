@@ -114,7 +114,11 @@ export const FUNCTION_ACCESS: Readonly<Record<FunctionName, FunctionAccess>> = {
   openapi: { table: [] },
   // PutItem: the device's presence view (the device search), projected after the update.
   presence: { table: ["dynamodb:UpdateItem", "dynamodb:PutItem"], asyncFailures: true },
-  metadata: { table: ["dynamodb:BatchGetItem", "dynamodb:UpdateItem"], asyncFailures: true },
+  // PutItem: the device's metadata views (realms that index metadata keys), projected after the update.
+  metadata: {
+    table: ["dynamodb:BatchGetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"],
+    asyncFailures: true,
+  },
   sweeper: {
     table: [
       "dynamodb:GetItem",

@@ -100,6 +100,8 @@ describe("the tether CLI (the real binary)", () => {
       "2d",
       "--device-limit",
       "10",
+      "--indexed-metadata",
+      "model",
     );
     expect(created.code, created.stderr).toBe(0);
     expect((await tether_("realm", "list")).stdout.split("\n")).toContain("other");
@@ -108,7 +110,24 @@ describe("the tether CLI (the real binary)", () => {
       realm_name: "other",
       certificate_validity_seconds: 172_800,
       device_limit: 10,
+      indexed_metadata_keys: ["model"],
     });
+    const indexed = await tether_("realm", "index-metadata", "other", "model,mac");
+    expect(indexed.stdout).toContain("metadata indexed: model, mac");
+    expect((await tether_("realm", "index-metadata", "other")).code).toBe(1);
+    const listed = await tether_(
+      "device",
+      "list",
+      "--realm",
+      "other",
+      "--realm-key",
+      join(dir, "other.key.pem"),
+      "--metadata",
+      "model=A300",
+      "--json",
+    );
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(JSON.parse(listed.stdout)).toEqual([]);
     expect((await tether_("keys", "gen", "--out", "next")).code).toBe(0);
     expect((await tether_("realm", "rotate-key", "other", "--public-key", "next.pub.pem")).code).toBe(0);
     const again = await tether_("realm", "create", "other", "--public-key", "other.pub.pem");

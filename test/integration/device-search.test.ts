@@ -12,6 +12,7 @@ import { VIEW_INDEX } from "../../functions/adapters/table-schema.ts";
 import { randomDeviceId } from "../../functions/contracts/ids.ts";
 import { type DeviceQuery, deviceSortKey, matchesDeviceQuery } from "../../functions/core/device-query.ts";
 import type { Device } from "../../functions/core/model.ts";
+import { recordMetadata } from "../../functions/core/use-cases/transport-events.ts";
 import { DASHBOARD_GRANTS } from "../../local/dashboard-grants.ts";
 import { ARTIFACTS, launchChromium } from "../support/browser.ts";
 import { requestCertificate } from "../support/device.ts";
@@ -19,6 +20,7 @@ import { testBed } from "../support/test-bed.ts";
 import { type LocalTether, startLocalTether, type TestRealm } from "../support/tether.ts";
 
 const DEVICES = 2_000;
+const MODELS = ["A300", "B7", "C9"];
 const LIMIT = 50;
 /** The list's first row, when it is this device's (the page's CSP allows no evaluated strings). */
 const firstRow = (id: string | undefined) => `#devices tbody tr:first-child[data-device="${id}"]`;
@@ -81,7 +83,9 @@ describe("device search over 2,000 devices", () => {
         metadataColumns: ["model"],
       }),
     });
-    realm = await tether.createRealm(`search${randomBytes(3).toString("hex")}`);
+    realm = await tether.createRealm(`search${randomBytes(3).toString("hex")}`, {
+      indexed_metadata_keys: ["model"],
+    });
     dashboardToken = await realm.jwt(DASHBOARD_GRANTS, { expiresInSeconds: 3600 });
     const ids = Array.from({ length: DEVICES }, () => randomDeviceId());
     const secrets = new Map<string, string>();
@@ -119,6 +123,14 @@ describe("device search over 2,000 devices", () => {
     for (const [i, deviceId] of ids.slice(0, 300).entries()) {
       const at = new Date(base + i * 1000).toISOString();
       await store.recordPresence(realm.name, deviceId, { connected: i % 3 !== 0, at, ip: undefined });
+    }
+    // Metadata as devices publish it (the metadata function's use-case): a model on 300 devices, three models.
+    const deps = pairingDeps();
+    for (const [i, deviceId] of ids.slice(0, 300).entries()) {
+      const payload = Buffer.from(JSON.stringify({ model: MODELS[i % 3], mac: `m${i}` }));
+      expect(await recordMetadata(deps, { topic: `${realm.name}/${deviceId}/metadata`, payload })).toBe(
+        "recorded",
+      );
     }
     records = (
       await Promise.all(ids.map(async (id) => (await store.getRealmAndDevice(realm.name, id)).device))
@@ -177,6 +189,16 @@ describe("device search over 2,000 devices", () => {
       () => ({ sort: "last_seen", status: "confirmed" }),
     ],
     ["sort=expiry", { sort: "expiry" }, () => ({ sort: "expiry" })],
+    [
+      "metadata",
+      { metadata_key: "model", metadata_value: "B7" },
+      () => ({ sort: "device_id", metadata: { key: "model", value: "B7" } }),
+    ],
+    [
+      "metadata with status",
+      { metadata_key: "model", metadata_value: "A300", status: "confirmed" },
+      () => ({ sort: "device_id", status: "confirmed", metadata: { key: "model", value: "A300" } }),
+    ],
     ["expiring_before", { expiring_before: "" }, () => ({ sort: "expiry", expiringBefore: expiryCut() })],
     [
       "expiring_before with status",
@@ -241,6 +263,11 @@ describe("device search over 2,000 devices", () => {
     expect((await get("sort=last_seen&id_prefix=A")).status).toBe(422);
     expect((await get("sort=last_seen&expiring_before=2026-12-01T00:00:00Z")).status).toBe(422);
     expect((await get("expiring_before=tomorrow")).status).toBe(422);
+    const unindexed = await get("metadata_key=mac&metadata_value=m1");
+    expect(unindexed.status).toBe(422);
+    expect(unindexed.body.errors.metadata_key[0]).toMatch(/indexed metadata keys \(model\)/);
+    expect((await get("metadata_key=model")).status).toBe(422);
+    expect((await get("metadata_key=model&metadata_value=B7&sort=last_seen")).status).toBe(422);
     expect((await get("status=gone")).status).toBe(422);
     const first = await get("status=pending&limit=1");
     const token = new URLSearchParams(first.body.links.next.split("?")[1]).get("from_token") ?? "";
@@ -435,6 +462,15 @@ describe("device search over 2,000 devices", () => {
       const week = new URLSearchParams(page.url().split("?").at(-1)).get("expiring_before") ?? "";
       expect(Date.parse(week) - Date.now()).toBeGreaterThan(167 * 3_600_000);
       await expect.poll(rows).toEqual(expected({ sort: "expiry", expiringBefore: week }));
+
+      // By indexed metadata, from the filter.
+      await open("#/devices");
+      await page.fill("#filter-metadata", "model=C9");
+      await page.click("#filters button[type=submit]");
+      await page.waitForURL(/metadata_key=model&metadata_value=C9/);
+      const c9 = expected({ sort: "device_id", metadata: { key: "model", value: "C9" } }).slice(0, 50);
+      await page.waitForSelector(firstRow(c9[0]));
+      expect(await rows()).toEqual(c9);
 
       // A combination no index serves gets the API's own words.
       await page.goto(`${tether.url}/?at=${Date.now()}#/?connected=true&id_prefix=A`);

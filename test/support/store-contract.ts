@@ -1,7 +1,12 @@
 import { randomBytes } from "node:crypto";
 import { beforeEach, describe, expect, it } from "vitest";
 import { sweepShardOf } from "../../functions/adapters/table-schema.ts";
-import { type DeviceQuery, deviceSortKey, matchesDeviceQuery } from "../../functions/core/device-query.ts";
+import {
+  type DeviceQuery,
+  deviceSortKey,
+  indexedMetadataOf,
+  matchesDeviceQuery,
+} from "../../functions/core/device-query.ts";
 import {
   DeviceNotFoundError,
   RealmExistsError,
@@ -33,11 +38,14 @@ export function storeContract(name: string, makeStore: () => DeviceStore): void 
       deviceLimit: undefined,
       issuanceBudgetPerHour: 6,
       maxLiveCertificates: 3,
+      indexedMetadataKeys: [],
       deviceCount: 0,
       createdAt: T0,
       ...over,
     });
     const id = () => randomBytes(16).toString("base64url");
+    /** Device ids in the order DynamoDB sorts keys (by UTF-8 bytes). */
+    const compareIds = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
     const certificate = (deviceId: string, serial: string, notAfter = at(60)): CertificateRecord => ({
       realm: r,
       deviceId,
@@ -551,6 +559,45 @@ export function storeContract(name: string, makeStore: () => DeviceStore): void 
       await expect(store.searchDevices(r, { sort: "device_id" }, 1, "garbage")).rejects.toBeInstanceOf(
         ValidationError,
       );
+    });
+
+    it("searches by the realm's indexed metadata, with status, and follows a change of the indexed keys", async () => {
+      const [a1, a2, b1, none] = [id(), id(), id(), id()];
+      for (const d of [a1, a2, b1, none]) await register(d);
+      await store.updateRealm(realmOf({ indexedMetadataKeys: ["model"] }));
+      const report = (d: string, metadata: Record<string, string | number>, keys: string[]) =>
+        store.setMetadata(r, d, metadata, indexedMetadataOf(metadata, keys));
+      await report(a1, { model: "A300", mac: "m1" }, ["model"]);
+      await report(a2, { model: "A300", mac: "m2" }, ["model"]);
+      await report(b1, { model: "B7", mac: "m3" }, ["model"]);
+      await store.setMetadata(r, none, { mac: "m4" });
+      await issue(a2, "01");
+      const all = async (query: DeviceQuery) => {
+        const ids: string[] = [];
+        let token: string | undefined;
+        do {
+          const page = await store.searchDevices(r, query, 1, token);
+          ids.push(...page.devices.map((d) => d.deviceId));
+          token = page.next;
+        } while (token);
+        return ids;
+      };
+      const byModel = (value: string, status?: "pending" | "confirmed") =>
+        all({ sort: "device_id", metadata: { key: "model", value }, ...(status ? { status } : {}) });
+      expect(await byModel("A300")).toEqual([a1, a2].sort(compareIds));
+      expect(await byModel("A300", "confirmed")).toEqual([a2]);
+      expect(await byModel("A300", "pending")).toEqual([a1]);
+      expect(await byModel("B7")).toEqual([b1]);
+      expect(await byModel("Z")).toEqual([]);
+
+      // A device that changes its model moves; the realm indexing mac instead re-indexes every device.
+      await report(a1, { model: "B7", mac: "m1" }, ["model"]);
+      expect(await byModel("B7")).toEqual([a1, b1].sort(compareIds));
+      await store.updateRealm(realmOf({ indexedMetadataKeys: ["mac"] }));
+      for (let runs = 0; !(await store.backfillViews(r, 2)).done; runs++) expect(runs).toBeLessThan(10);
+      expect(await byModel("B7")).toEqual([]);
+      expect(await all({ sort: "device_id", metadata: { key: "mac", value: "m4" } })).toEqual([none]);
+      expect((await store.getRealmAndDevice(r, none)).device?.indexedMetadata).toEqual({ mac: "m4" });
     });
 
     it("counts the fleet by status and presence, and confirmed devices' certificates by expiry", async () => {

@@ -3,14 +3,16 @@ import type { DeviceStore } from "../../functions/core/ports/device-store.ts";
 import { recordMetadata, recordPresence } from "../../functions/core/use-cases/transport-events.ts";
 
 /** Only what these use-cases touch; anything else would be a bug in the test. */
-function fakeStore(known: boolean) {
+function fakeStore(known: boolean, indexedMetadataKeys: string[] = []) {
   const writes: unknown[] = [];
+  const indexes: unknown[] = [];
   const store = {
     async getRealmAndDevice() {
-      return known ? { device: { metadata: { a: 1 } } } : {};
+      return known ? { realm: { indexedMetadataKeys }, device: { metadata: { a: 1 } } } : {};
     },
-    async setMetadata(_r: string, _d: string, metadata: unknown) {
+    async setMetadata(_r: string, _d: string, metadata: unknown, indexed: unknown) {
       writes.push(metadata);
+      indexes.push(indexed);
       return known;
     },
     async recordPresence(_r: string, _d: string, presence: unknown) {
@@ -18,7 +20,7 @@ function fakeStore(known: boolean) {
       return known;
     },
   } as unknown as DeviceStore;
-  return { store, writes };
+  return { store, writes, indexes };
 }
 
 const topic = "meters/AJInS0w3VpWpuOqkXhgZdA/metadata";
@@ -31,6 +33,16 @@ describe("transport events", () => {
       "recorded",
     );
     expect(writes).toEqual([{ a: 1, b: "x", c: true }]);
+  });
+
+  it("records the values of the realm's indexed keys as text, for the device search", async () => {
+    const { store, indexes } = fakeStore(true, ["a", "c", "missing"]);
+    await recordMetadata({ store }, { topic, payload: payload({ b: "x", c: true }) });
+    expect(indexes).toEqual([{ a: "1", c: "true" }]);
+    // A realm that indexes nothing records no index.
+    const plain = fakeStore(true);
+    await recordMetadata({ store: plain.store }, { topic, payload: payload({ b: "x" }) });
+    expect(plain.indexes).toEqual([undefined]);
   });
 
   it.each([

@@ -10,7 +10,7 @@ import {
   verificationView,
 } from "../../functions/http/views.ts";
 
-const realm = { name: "fleet", brokerUrl: undefined } as unknown as Realm;
+const realm = { name: "fleet", brokerUrl: undefined, indexedMetadataKeys: ["model"] } as unknown as Realm;
 const device = (deviceId: string) =>
   ({
     deviceId,
@@ -87,6 +87,7 @@ describe("wire views (http/views.ts)", () => {
       realm_name: "fleet",
       broker_url: "mqtts://default/",
       grace_seconds: 60,
+      indexed_metadata_keys: ["model"],
     });
   });
 });

@@ -7,6 +7,7 @@ import {
   QueryCommand,
 } from "@aws-sdk/client-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
+import { MAX_INDEXED_METADATA_KEYS } from "../../contracts/realms.ts";
 import {
   DEVICE_LIST_STATUSES,
   type DeviceQuery,
@@ -20,6 +21,7 @@ import type { Device } from "../../core/model.ts";
 import { aws } from "../aws-errors.ts";
 import {
   expiryViewKey,
+  metadataViewKey,
   presenceViewKey,
   REALM_INDEX,
   statusViewKey,
@@ -31,11 +33,13 @@ import { deviceKey, devicePk, type Item, m, toDevice, untilProcessed } from "./i
 
 /**
  * The views a change can move: its status (every view: each key names the status), its presence (the presence
- * view) or its current certificate (the expiry view).
+ * view), its current certificate (the expiry view) or its indexed metadata (the metadata views).
  */
-export type ViewKind = "status" | "presence" | "expiry";
+export type ViewKind = "status" | "presence" | "expiry" | "metadata";
+/** One metadata view item per indexed key a realm may declare, in slots (the device's indexed keys in order). */
+const METADATA_SLOTS = Array.from({ length: MAX_INDEXED_METADATA_KEYS }, (_, slot) => `VIEW#m${slot}`);
 /** The view items' sort keys in the device's partition. */
-export const VIEW_SORT_KEYS = ["VIEW#status", "VIEW#presence", "VIEW#expiry"] as const;
+export const VIEW_SORT_KEYS = ["VIEW#status", "VIEW#presence", "VIEW#expiry", ...METADATA_SLOTS] as const;
 
 /** The view items of a device as recorded (`ver` orders projections: a stale one never overwrites a newer). */
 function viewItems(device: Device, ver: number, kinds: readonly ViewKind[]): Item[] {
@@ -43,7 +47,7 @@ function viewItems(device: Device, ver: number, kinds: readonly ViewKind[]): Ite
   const status = deviceListStatus(device);
   const shard = viewShardOf(deviceId);
   const base = { pk: devicePk(realm, deviceId), kind: "view", realm, ver };
-  const all: Record<ViewKind, Item> = {
+  const all: Record<Exclude<ViewKind, "metadata">, Item> = {
     status: { ...base, sk: "VIEW#status", viewKey: statusViewKey(realm, status, shard), viewSort: deviceId },
     presence: {
       ...base,
@@ -64,8 +68,34 @@ function viewItems(device: Device, ver: number, kinds: readonly ViewKind[]): Ite
     },
   };
   // A status change moves every view (each key names the status).
-  const wanted = kinds.includes("status") ? (["status", "presence", "expiry"] as const) : kinds;
-  return wanted.map((kind) => all[kind]);
+  const wanted = kinds.includes("status") ? (["status", "presence", "expiry", "metadata"] as const) : kinds;
+  return wanted.flatMap((kind) =>
+    kind === "metadata" ? metadataViews(device, base, status, shard) : [all[kind]],
+  );
+}
+
+/**
+ * The metadata views of a device whose indexed metadata was ever recorded (none for the others: a realm that
+ * indexes nothing pays nothing): a slot per indexed key and value, keyed `V#<realm>#m#<key>#<value>#<status>#<shard>`
+ * by device id; a slot not in use stays keyless, out of the index.
+ */
+function metadataViews(device: Device, base: Item, status: string, shard: number): Item[] {
+  const indexed = device.indexedMetadata;
+  if (indexed === undefined) return [];
+  const entries = Object.entries(indexed).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return METADATA_SLOTS.map((sk, slot) => {
+    const entry = entries[slot];
+    return {
+      ...base,
+      sk,
+      ...(entry
+        ? {
+            viewKey: metadataViewKey(device.realm, entry[0], entry[1], status, shard),
+            viewSort: device.deviceId,
+          }
+        : {}),
+    };
+  });
 }
 
 /**
@@ -147,13 +177,15 @@ export async function searchViews(
   const ranges: Range[] = [];
   for (const status of statuses) {
     for (let shard = 0; shard < VIEW_SHARDS; shard++) {
-      const keys = byId
-        ? [statusViewKey(realm, status, shard)]
-        : byExpiry
-          ? [expiryViewKey(realm, status, shard)]
-          : (query.connected === undefined ? [true, false] : [query.connected]).map((c) =>
-              presenceViewKey(realm, status, c, shard),
-            );
+      const keys = query.metadata
+        ? [metadataViewKey(realm, query.metadata.key, query.metadata.value, status, shard)]
+        : byId
+          ? [statusViewKey(realm, status, shard)]
+          : byExpiry
+            ? [expiryViewKey(realm, status, shard)]
+            : (query.connected === undefined ? [true, false] : [query.connected]).map((c) =>
+                presenceViewKey(realm, status, c, shard),
+              );
       for (const viewKey of keys) {
         ranges.push({ viewKey, buffer: [], start: undefined, done: false });
       }

@@ -47,18 +47,38 @@ export class DynamoFleet extends DynamoTable implements FleetView {
     realm: string,
     deviceId: string,
     metadata: Readonly<Record<string, string | number | boolean>>,
+    indexed?: Readonly<Record<string, string>>,
   ): Promise<boolean> {
-    return applied(() =>
-      this.dynamo.send(
+    if (indexed === undefined) {
+      return applied(() =>
+        this.dynamo.send(
+          new UpdateItemCommand({
+            TableName: this.tableName,
+            Key: m(deviceKey(realm, deviceId)),
+            UpdateExpression: "SET metadata = :m",
+            ConditionExpression: "attribute_exists(pk)",
+            ExpressionAttributeValues: m({ ":m": metadata }),
+          }),
+        ),
+      );
+    }
+    // With its indexed metadata, versioned: the metadata views follow (dynamo/device-views.ts).
+    let updated: Record<string, unknown> | undefined;
+    const recorded = await applied(async () => {
+      const out = await this.dynamo.send(
         new UpdateItemCommand({
           TableName: this.tableName,
           Key: m(deviceKey(realm, deviceId)),
-          UpdateExpression: "SET metadata = :m",
+          UpdateExpression: "SET metadata = :m, indexedMetadata = :i ADD ver :one",
           ConditionExpression: "attribute_exists(pk)",
-          ExpressionAttributeValues: m({ ":m": metadata }),
+          ExpressionAttributeValues: m({ ":m": metadata, ":i": indexed, ":one": 1 }),
+          ReturnValues: "ALL_NEW",
         }),
-      ),
-    );
+      );
+      updated = out.Attributes ? unmarshall(out.Attributes) : undefined;
+    });
+    if (recorded && updated) await projectViews(this.dynamo, this.tableName, updated, ["metadata"]);
+    return recorded;
   }
 
   async listDevices(realm: string, limit: number, after: string | undefined): Promise<DevicePage> {

@@ -218,6 +218,7 @@ export function toRealm(item: Item): Realm {
     // Realms created before these settings existed get the defaults.
     issuanceBudgetPerHour: Number(item.issuanceBudgetPerHour ?? DEFAULT_ISSUANCE_BUDGET_PER_HOUR),
     maxLiveCertificates: Number(item.maxLiveCertificates ?? DEFAULT_MAX_LIVE_CERTIFICATES),
+    indexedMetadataKeys: Array.isArray(item.indexedMetadataKeys) ? item.indexedMetadataKeys.map(String) : [],
     deviceCount: Number(item.deviceCount ?? 0),
     createdAt: String(item.createdAt),
   };
@@ -241,6 +242,9 @@ export function toDevice(item: Item): Device {
     lastDisconnection: opt(item.lastDisconnection),
     lastSeenIp: opt(item.lastSeenIp),
     metadata: (item.metadata ?? {}) as Device["metadata"],
+    ...(item.indexedMetadata === undefined
+      ? {}
+      : { indexedMetadata: item.indexedMetadata as Device["indexedMetadata"] }),
     issuance: {
       lease: optionalNumber(item.issuanceLease),
       tat: optionalNumber(item.issuanceTat),

@@ -108,6 +108,7 @@ export class DynamoRealmsAndDevices extends DynamoTable implements RealmStore, D
       "graceSeconds = :grace",
       "issuanceBudgetPerHour = :budget",
       "maxLiveCertificates = :live",
+      "indexedMetadataKeys = :indexed",
     ];
     const remove: string[] = [];
     if (realm.brokerUrl) set.push("brokerUrl = :broker");
@@ -128,6 +129,7 @@ export class DynamoRealmsAndDevices extends DynamoTable implements RealmStore, D
               ":grace": realm.graceSeconds,
               ":budget": realm.issuanceBudgetPerHour,
               ":live": realm.maxLiveCertificates,
+              ":indexed": [...realm.indexedMetadataKeys],
               ":broker": realm.brokerUrl,
               ":limit": realm.deviceLimit,
             }),

@@ -26,10 +26,11 @@ export function fleet(t: MemoryTables): Fleet {
       return true;
     },
 
-    async setMetadata(realm, deviceId, metadata) {
+    async setMetadata(realm, deviceId, metadata, indexed) {
       const row = t.device(realm, deviceId);
       if (!row) return false;
       row.device.metadata = copy({ ...metadata });
+      if (indexed !== undefined) row.device.indexedMetadata = copy({ ...indexed });
       return true;
     },
 

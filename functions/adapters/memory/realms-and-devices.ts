@@ -1,3 +1,4 @@
+import { indexedMetadataOf } from "../../core/device-query.ts";
 import {
   DeviceAlreadyConfirmedError,
   DeviceNotFoundError,
@@ -78,6 +79,16 @@ export function realmsAndDevices(t: MemoryTables): RealmsAndDevices {
       r.maxLiveCertificates = realm.maxLiveCertificates;
       r.brokerUrl = realm.brokerUrl || undefined;
       r.deviceLimit = realm.deviceLimit;
+      if (r.indexedMetadataKeys.join("\n") !== realm.indexedMetadataKeys.join("\n")) {
+        r.indexedMetadataKeys = [...realm.indexedMetadataKeys];
+        // What the DynamoDB adapter's backfill does over the next sweeper runs, at once.
+        for (const { device } of t.devices.values()) {
+          const reported = device.metadata !== undefined && Object.keys(device.metadata).length > 0;
+          if (device.realm === realm.name && (reported || device.indexedMetadata !== undefined)) {
+            device.indexedMetadata = indexedMetadataOf(device.metadata, r.indexedMetadataKeys);
+          }
+        }
+      }
       return copy(r);
     },
 

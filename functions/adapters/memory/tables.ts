@@ -221,6 +221,7 @@ export function deviceOut(row: DeviceRow): Device {
     lastDisconnection: d.lastDisconnection,
     lastSeenIp: d.lastSeenIp,
     metadata: d.metadata ?? {},
+    ...(d.indexedMetadata === undefined ? {} : { indexedMetadata: d.indexedMetadata }),
     issuance: {
       lease: d.issuance.lease,
       tat: d.issuance.tat,

@@ -233,11 +233,15 @@ export interface FleetView {
    * presence event was already recorded (lifecycle events can arrive out of order).
    */
   recordPresence(realm: string, deviceId: string, presence: PresenceUpdate): Promise<boolean>;
-  /** Replaces the device's metadata map. False for an unknown device. */
+  /**
+   * Replaces the device's metadata map, and with `indexed` (its values under the realm's indexed keys, as text) what
+   * the device search finds it by (left as recorded without). False for an unknown device.
+   */
   setMetadata(
     realm: string,
     deviceId: string,
     metadata: Readonly<Record<string, string | number | boolean>>,
+    indexed?: Readonly<Record<string, string>>,
   ): Promise<boolean>;
   /** A page of the realm's devices in id order, starting after `after`; `next` is set when more remain. */
   listDevices(realm: string, limit: number, after: string | undefined): Promise<DevicePage>;

@@ -98,7 +98,12 @@ export async function listDevices(
   const query = page.query;
   const found =
     query && isSearch(query)
-      ? await deps.store.searchDevices(realm.name, checkDeviceQuery(query), page.limit, page.after)
+      ? await deps.store.searchDevices(
+          realm.name,
+          checkDeviceQuery(query, realm.indexedMetadataKeys),
+          page.limit,
+          page.after,
+        )
       : await deps.store.listDevices(realm.name, page.limit, page.after);
   const devices = await Promise.all(
     found.devices.map(async (device) => ({

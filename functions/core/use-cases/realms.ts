@@ -33,6 +33,7 @@ export async function createRealm(deps: RealmDeps, data: CreateRealmRequest["dat
     deviceLimit: data.device_limit,
     issuanceBudgetPerHour: data.issuance_budget_per_hour ?? DEFAULT_ISSUANCE_BUDGET_PER_HOUR,
     maxLiveCertificates: data.max_live_certificates ?? DEFAULT_MAX_LIVE_CERTIFICATES,
+    indexedMetadataKeys: data.indexed_metadata_keys ?? [],
     deviceCount: 0,
     createdAt: deps.clock.now().toISOString(),
   };
@@ -61,6 +62,7 @@ export async function updateRealm(
     deviceLimit: data.device_limit === undefined ? current.deviceLimit : (data.device_limit ?? undefined),
     issuanceBudgetPerHour: data.issuance_budget_per_hour ?? current.issuanceBudgetPerHour,
     maxLiveCertificates: data.max_live_certificates ?? current.maxLiveCertificates,
+    indexedMetadataKeys: data.indexed_metadata_keys ?? current.indexedMetadataKeys,
   });
   return updated;
 }

@@ -1,5 +1,6 @@
 import { canonicalDeviceId, realmNameSchema } from "../../contracts/ids.ts";
 import { isPlainKey } from "../../contracts/pairing.ts";
+import { indexedMetadataOf } from "../device-query.ts";
 import type { DepsOf } from "../pairing-deps.ts";
 
 import type { DeviceRegistry, FleetView } from "../ports/device-store.ts";
@@ -79,15 +80,20 @@ export async function recordMetadata(
       update[key] = value;
     else return "invalid";
   }
-  const { device: current } = await deps.store.getRealmAndDevice(device.realm, device.deviceId);
-  if (!current) return "unknown_device";
+  const { realm, device: current } = await deps.store.getRealmAndDevice(device.realm, device.deviceId);
+  if (!current || !realm) return "unknown_device";
   const merged: Record<string, string | number | boolean> = Object.assign(
     Object.create(null),
     current.metadata,
     update,
   );
   if (Object.keys(merged).length > METADATA_LIMITS.keys) return "invalid";
-  return (await deps.store.setMetadata(device.realm, device.deviceId, merged))
+  // What the device search finds it by: recorded while the realm indexes keys, or to clear what it indexed before.
+  const indexed =
+    realm.indexedMetadataKeys.length > 0 || current.indexedMetadata !== undefined
+      ? indexedMetadataOf(merged, realm.indexedMetadataKeys)
+      : undefined;
+  return (await deps.store.setMetadata(device.realm, device.deviceId, merged, indexed))
     ? "recorded"
     : "unknown_device";
 }
