@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { ValidationError } from "./errors.ts";
 import type { Device } from "./model.ts";
 
@@ -132,17 +133,25 @@ export interface DeviceSearchPage {
   readonly scanned: number;
 }
 
-/** What a search's page token holds: the query it belongs to, and the sort key of the last entry read. */
+/**
+ * What a search's page token holds: the query it belongs to (a digest, so a token stays short whatever the query
+ * holds: a metadata value alone may be 256 characters), and the sort key of the last entry read.
+ */
 const fingerprint = (q: DeviceQuery) =>
-  JSON.stringify([
-    q.sort,
-    q.status ?? "",
-    q.connected ?? "",
-    q.idPrefix ?? "",
-    q.expiringBefore ?? "",
-    q.metadata?.key ?? "",
-    q.metadata?.value ?? "",
-  ]);
+  createHash("sha256")
+    .update(
+      JSON.stringify([
+        q.sort,
+        q.status ?? "",
+        q.connected ?? "",
+        q.idPrefix ?? "",
+        q.expiringBefore ?? "",
+        q.metadata?.key ?? "",
+        q.metadata?.value ?? "",
+      ]),
+    )
+    .digest("base64url")
+    .slice(0, 22);
 
 /** The token of the page after the one that ended at `lastKey` (opaque to clients: base64url JSON). */
 export function encodePageToken(query: DeviceQuery, lastKey: string): string {

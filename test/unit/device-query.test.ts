@@ -67,6 +67,14 @@ describe("the device search's rules", () => {
       ValidationError,
     );
     expect(isSearch({ sort: "device_id", expiringBefore: "2026-01-01T00:00:00.000Z" })).toBe(true);
+    // A page token stays within the API's 256 characters whatever the query holds.
+    const long = { sort: "device_id", metadata: { key: "model", value: "x".repeat(256) } } as const;
+    const token = encodePageToken(long, "AAAAAAAAAAAAAAAAAAAAAA");
+    expect(token.length).toBeLessThanOrEqual(256);
+    expect(decodePageToken(long, token)).toBe("AAAAAAAAAAAAAAAAAAAAAA");
+    expect(() => decodePageToken({ ...long, metadata: { key: "model", value: "y" } }, token)).toThrow(
+      ValidationError,
+    );
     expect(deviceSortKey(device({ currentNotAfter: "2026-02-01T00:00:00.000Z" }), "expiry")).toBe(
       "2026-02-01T00:00:00.000Z#AAAAAAAAAAAAAAAAAAAAAA",
     );
