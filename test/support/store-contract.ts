@@ -658,6 +658,13 @@ export function storeContract(name: string, makeStore: () => DeviceStore): void 
       expect(await store.readActivity(r, "2026-01-01T11", "2026-01-01T12")).toEqual([
         { hour: "2026-01-01T12", counts: { swept_expired: 3 } },
       ]);
+
+      // A purged realm's overview goes with it; another realm's stays.
+      await store.saveFleetCounts(r, await store.countFleet(r, at(0)));
+      await store.forgetFleetStats(r);
+      expect(await store.readActivity(r, "2026-01-01T00", "2026-01-01T23")).toEqual([]);
+      expect(await store.getFleetCounts(r)).toBeUndefined();
+      expect(await store.readActivity(`${r}x`, "2026-01-01T00", "2026-01-01T23")).toHaveLength(1);
     });
 
     it("purges every item of a device", async () => {

@@ -45,6 +45,11 @@ export function fleetStats(t: MemoryTables): FleetStats {
       if (Object.keys(sums).length > 0) hours.set(hour, sums);
     },
 
+    async forgetFleetStats(realm) {
+      t.fleetCounts.delete(realm);
+      t.activity.delete(realm);
+    },
+
     async readActivity(realm, from, to) {
       return [...(t.activity.get(realm) ?? new Map<string, Record<string, number>>())]
         .filter(([hour]) => hour >= from && hour <= to)

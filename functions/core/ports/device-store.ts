@@ -286,6 +286,8 @@ export interface FleetStats {
   countActivity(realm: string, at: string, counts: ActivityCounts): Promise<void>;
   /** The realm's hourly counters from hour `from` to hour `to` (both included), oldest first; idle hours left out. */
   readActivity(realm: string, from: string, to: string): Promise<ActivityHour[]>;
+  /** Deletes the realm's counts and counters (a purged realm's name may be taken again). */
+  forgetFleetStats(realm: string): Promise<void>;
 }
 
 /**

@@ -340,6 +340,8 @@ async function purgeRealm(
     const things = await deps.transport.listRealmThings(realm, REALM_PURGE_BATCH);
     await inBatches(things, concurrency, (deviceId) => deps.transport.removeThing(realm, deviceId));
     if (things.length > 0) return things.length;
+    // Its overview goes with it: a realm created later under the name starts with none.
+    await deps.store.forgetFleetStats(realm);
     await deps.store.removeDeletedRealm(realm);
     return 0;
   }
