@@ -1,11 +1,5 @@
 import { randomInt } from "node:crypto";
-import {
-  BatchWriteItemCommand,
-  GetItemCommand,
-  PutItemCommand,
-  QueryCommand,
-  UpdateItemCommand,
-} from "@aws-sdk/client-dynamodb";
+import { GetItemCommand, PutItemCommand, QueryCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import { DEVICE_LIST_STATUSES, type DeviceListStatus } from "../../core/device-query.ts";
 import {
@@ -20,7 +14,7 @@ import type { FleetStats } from "../../core/ports/device-store.ts";
 import { logger } from "../../observability.ts";
 import { aws } from "../aws-errors.ts";
 import { expiryViewKey, presenceViewKey, TTL_ATTRIBUTE, VIEW_INDEX, VIEW_SHARDS } from "../table-schema.ts";
-import { DynamoTable, epochSeconds, m, untilProcessed } from "./items.ts";
+import { DynamoTable, epochSeconds, m } from "./items.ts";
 
 /**
  * Items an hour's activity counters are spread over: each write lands on one at random, so a burst of writers
@@ -178,17 +172,7 @@ export class DynamoFleetStats extends DynamoTable implements FleetStats {
         )
       ).flat(),
     ];
-    for (let i = 0; i < keys.length; i += 25) {
-      const requests = keys
-        .slice(i, i + 25)
-        .map((key) => ({ DeleteRequest: { Key: m({ pk: key.pk, sk: key.sk }) } }));
-      await untilProcessed(requests, "deletes", async (batch) => {
-        const out = await aws(() =>
-          this.dynamo.send(new BatchWriteItemCommand({ RequestItems: { [this.tableName]: batch } })),
-        );
-        return (out.UnprocessedItems?.[this.tableName] ?? []) as typeof batch;
-      });
-    }
+    await this.deleteKeys(keys);
   }
 
   async readActivity(realm: string, from: string, to: string): Promise<ActivityHour[]> {

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import {
+  BatchWriteItemCommand,
   ConditionalCheckFailedException,
   type DynamoDBClient,
   QueryCommand,
@@ -148,6 +149,21 @@ export class DynamoTable {
 
   protected async transact(items: TransactItems): Promise<void> {
     await aws(() => this.dynamo.send(new TransactWriteItemsCommand({ TransactItems: items })));
+  }
+
+  /** Deletes the items of these keys (`pk`, `sk`), 25 a batch, retrying what DynamoDB left unprocessed. */
+  protected async deleteKeys(keys: readonly Item[]): Promise<void> {
+    for (let i = 0; i < keys.length; i += 25) {
+      const requests = keys
+        .slice(i, i + 25)
+        .map((key) => ({ DeleteRequest: { Key: m({ pk: key.pk, sk: key.sk }) } }));
+      await untilProcessed(requests, "deletes", async (batch) => {
+        const out = await aws(() =>
+          this.dynamo.send(new BatchWriteItemCommand({ RequestItems: { [this.tableName]: batch } })),
+        );
+        return (out.UnprocessedItems?.[this.tableName] ?? []) as typeof batch;
+      });
+    }
   }
 
   /** The device's items whose sort key starts with `prefix` (every item without one), read consistently. */

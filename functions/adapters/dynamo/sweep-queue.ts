@@ -1,6 +1,5 @@
 import {
   type AttributeValue,
-  BatchWriteItemCommand,
   ConditionalCheckFailedException,
   QueryCommand,
   UpdateItemCommand,
@@ -22,7 +21,6 @@ import {
   type TransactItems,
   toCertificate,
   toIntent,
-  untilProcessed,
 } from "./items.ts";
 
 /** The sweep index: what is due, retiring it, and purging a device. */
@@ -40,16 +38,7 @@ export class DynamoSweepQueue extends DynamoTable implements SweepQueue {
   }
 
   async purgeDevice(realm: string, deviceId: string): Promise<void> {
-    const keys = await this.deviceItems(realm, deviceId, undefined, "pk, sk");
-    for (let i = 0; i < keys.length; i += 25) {
-      const requests = keys.slice(i, i + 25).map((key) => ({ DeleteRequest: { Key: m(key) } }));
-      await untilProcessed(requests, "deletes", async (batch) => {
-        const out = await aws(() =>
-          this.dynamo.send(new BatchWriteItemCommand({ RequestItems: { [this.tableName]: batch } })),
-        );
-        return (out.UnprocessedItems?.[this.tableName] ?? []) as typeof batch;
-      });
-    }
+    await this.deleteKeys(await this.deviceItems(realm, deviceId, undefined, "pk, sk"));
   }
 
   /** A query of one shard's items due at `now`, earliest first: what finding and measuring both ask. */
