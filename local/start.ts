@@ -1,5 +1,6 @@
 // `npm start`: Tether on one machine. Local AWS (moto) + bootstrap + the local IoT broker + the HTTP API in
 // front of the same handler modules Lambda runs, a demo realm, and a walkthrough to pair a device.
+import "./function-env-first.ts";
 import { randomBytes } from "node:crypto";
 import { chmod, mkdir, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";

@@ -97,6 +97,19 @@ describe("npm start and its walkthrough", () => {
     expect(output).toMatch(
       /metadata from demo\/[A-Za-z0-9_-]{22}: \{"model":"MySmartMeter A300","mac":"00-14-22-01-23-45"\}/,
     );
+    // After the walkthrough and the demo, the terminal holds Tether's own lines: no metric JSON.
+    expect(output).not.toContain('{"_aws"');
+  });
+
+  it("prints no EBADENGINE line from npm ci, even with an older system Node first on PATH", async () => {
+    // npm checks engines against the Node it runs on: whichever PATH finds first (this machine's system Node is
+    // 20; with npm's default log level the same command prints 15 EBADENGINE lines). A dry run changes nothing.
+    const { stdout, stderr } = await run("npm", ["ci", "--dry-run", "--ignore-scripts"], {
+      cwd: REPO,
+      env: { ...process.env, PATH: `/usr/bin:/bin:${process.env.PATH ?? ""}` },
+      timeout: 120_000,
+    });
+    expect(`${stdout}${stderr}`).not.toContain("EBADENGINE");
   });
 
   it("stops every child process on Ctrl-C", async () => {
