@@ -18,12 +18,16 @@ export interface BenchWorld extends MemoryWorld {
   setLatency(ms: number): void;
 }
 
+/** The ports' methods that answer at once, from what they hold (no round trip to wait for). */
+const SYNCHRONOUS = new Set<PropertyKey>(["issuerOf"]);
+
 /** Wraps every async method of a port so it waits `latency()` ms before running. */
 function delayed<T extends object>(port: T, latency: () => number): T {
   return new Proxy(port, {
     get(target, key, receiver) {
       const value = Reflect.get(target, key, receiver);
       if (typeof value !== "function") return value;
+      if (SYNCHRONOUS.has(key)) return value.bind(target);
       return async (...args: unknown[]) => {
         const ms = latency();
         if (ms > 0) await new Promise((r) => setTimeout(r, ms));
