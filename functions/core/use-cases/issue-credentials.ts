@@ -46,8 +46,6 @@ export interface IssuedCredentials {
   readonly renewAfter: Date;
   /** Superseded certificates whose grace was cut because the device had too many live ones. */
   readonly graceCuts: number;
-  /** The device's first certificate, a renewal, or a retry answered with the certificate already issued. */
-  readonly kind: "first" | "renewal" | "replay";
 }
 
 /**
@@ -79,21 +77,14 @@ export async function issueCredentials(
   meta: RequestMeta,
 ): Promise<IssuedCredentials> {
   if (call.protocol !== ASTARTE_MQTT_V1) throw new MalformedRequestError(`unknown protocol ${call.protocol}`);
-  // Counted on the realm's activity chart (fleet-overview.ts): issuances, renewals and refusals by cause.
-  let issued: IssuedCredentials;
+  // Refusals by cause, on the realm's activity chart (fleet-overview.ts); issuances are counted as they are recorded.
   try {
-    issued = await issue(deps, call, input, meta);
+    return await issue(deps, call, input, meta);
   } catch (error) {
     const refusal = refusalCounted(error);
     if (refusal) await deps.store.countActivity(call.realmName, deps.clock.now().toISOString(), refusal);
     throw error;
   }
-  if (issued.kind !== "replay") {
-    await deps.store.countActivity(call.realmName, issued.record.issuedAt, {
-      [issued.kind === "first" ? "issued" : "renewed"]: 1,
-    });
-  }
-  return issued;
 }
 
 type Deps = DepsOf<
@@ -206,7 +197,6 @@ async function issue(
           record: existing,
           renewAfter: renewAfter(existing, device.deviceId),
           graceCuts: 0,
-          kind: "replay",
         };
       }
     }
@@ -226,6 +216,9 @@ async function issue(
       state: "current",
       graceUntil: undefined,
     };
+    // The realm's activity chart (fleet-overview.ts) counts it in the same round trip (the count never fails), and
+    // takes it back if the issuance is undone below.
+    const counted = { [device.firstCredentialsRequest === undefined ? "issued" : "renewed"]: 1 };
     const [attached, recorded] = await Promise.allSettled([
       deps.transport.attachCertificate(realm.name, device.deviceId, registered.certificateArn),
       recordAsCurrent(deps, device, record, {
@@ -237,8 +230,14 @@ async function issue(
         lease,
         charge,
       }),
+      deps.store.countActivity(realm.name, now.toISOString(), counted),
     ]);
     if (attached.status === "rejected" || recorded.status === "rejected") {
+      await deps.store.countActivity(
+        realm.name,
+        now.toISOString(),
+        Object.fromEntries(Object.entries(counted).map(([name, n]) => [name, -n])),
+      );
       // Compensate whatever half succeeded, so the retry starts from where this request started.
       const failure =
         attached.status === "rejected" ? attached.reason : (recorded as PromiseRejectedResult).reason;
@@ -290,7 +289,6 @@ async function issue(
       record,
       renewAfter: renewAfter(record, device.deviceId),
       graceCuts: recorded.value.graceCuts,
-      kind: device.firstCredentialsRequest === undefined ? "first" : "renewal",
     };
   } catch (error) {
     // The slot goes back (charged if the CA billed a certificate), unless the record already released it. If

@@ -77,6 +77,9 @@ describe("the fleet overview (in memory)", () => {
     // The same CSR again is a replay of that issuance: not counted twice.
     await fleet.pair(device.deviceId, device.secret, csr);
     await expect(fleet.pair(device.deviceId, "not-the-secret")).rejects.toThrow();
+    // An issuance undone after IoT refused the attach is taken back off the chart (its failure is a 500, uncounted).
+    fleet.faults.fail("attachCertificate");
+    await expect(fleet.pair(device.deviceId, device.secret)).rejects.toThrow();
     await fleet.store.setCredentialsInhibited(
       fleet.realm,
       device.deviceId,
